@@ -1,0 +1,74 @@
+"""definable-trace: LLM conversations you can trace, reload, replay and fork.
+
+The main names are importable from here; attributes are resolved lazily (PEP 562) so that
+`import definable_trace` stays cheap for the CLI's read-only commands, which never need the
+`openai` SDK or the OpenTelemetry SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Agent": "._agent",
+    "Audio": "._messages",
+    "DefinableTraceError": "._errors",
+    "File": "._messages",
+    "Image": "._messages",
+    "MaxToolRoundsExceeded": "._errors",
+    "Message": "._messages",
+    "Metrics": "._messages",
+    "Model": "._models._base",
+    "ModelError": "._errors",
+    "OpenAIChat": "._models._openai",
+    "RunOutput": "._events",
+    "TraceFormatError": "._errors",
+    "Video": "._messages",
+    "configure_tracing": "._tracing._setup",
+    "flush_tracing": "._tracing._setup",
+}
+
+__all__ = [
+    "Agent",
+    "Audio",
+    "DefinableTraceError",
+    "File",
+    "Image",
+    "MaxToolRoundsExceeded",
+    "Message",
+    "Metrics",
+    "Model",
+    "ModelError",
+    "OpenAIChat",
+    "RunOutput",
+    "TraceFormatError",
+    "Video",
+    "__version__",
+    "configure_tracing",
+    "flush_tracing",
+]
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+    from ._errors import DefinableTraceError, MaxToolRoundsExceeded, ModelError, TraceFormatError
+    from ._events import RunOutput
+    from ._messages import Audio, File, Image, Message, Metrics, Video
+    from ._models._base import Model
+    from ._models._openai import OpenAIChat
+    from ._tracing._setup import configure_tracing, flush_tracing
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'definable_trace' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Model implementations behind `definable_trace.model`."""

@@ -1,0 +1,235 @@
+"""One schema for writing and reading messages in spans: the GenAI semconv parts format.
+
+The emitter (`_tracing`) turns `Message` objects into the standard `gen_ai.*.messages` JSON, and
+the loader turns that JSON back into `Message` objects with the same functions' inverses, so a
+round-trip test pins the two together. What the standard has no place for (message ids, times,
+per-message metrics, media details) goes into a parallel `definable_trace.*.meta` list that
+holds no content: it survives when content capture is off.
+
+Parts written (semconv names): `text`, `reasoning`, `tool_call` (arguments as an object when the
+raw JSON string is the compact encoding of it, else the raw string, so the round trip is exact),
+`tool_call_response`, `uri`, `blob` (base64), `file` (provider file id).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GA
+
+from ._messages import Audio, File, Image, Media, Message, Metrics, Video
+
+__all__ = [
+    "ATTR_INPUT_META",
+    "ATTR_OUTPUT_META",
+    "ATTR_RUN_ID",
+    "ATTR_TURN_INDEX",
+    "Redactor",
+    "message_from_parts",
+    "message_meta",
+    "message_to_parts",
+    "system_instructions",
+]
+
+Redactor = Callable[[str], str]
+
+# Our namespace, for what the GenAI conventions have no attribute for.
+ATTR_INPUT_META = "definable_trace.input.messages.meta"
+ATTR_OUTPUT_META = "definable_trace.output.messages.meta"
+ATTR_RUN_ID = "definable_trace.run.id"
+ATTR_TURN_INDEX = "definable_trace.turn.index"
+ATTR_USER_ID = "user.id"
+
+# Re-exported standard names, so the loader reads what the emitter writes.
+INPUT_MESSAGES = GA.GEN_AI_INPUT_MESSAGES
+OUTPUT_MESSAGES = GA.GEN_AI_OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS = GA.GEN_AI_SYSTEM_INSTRUCTIONS
+TOOL_DEFINITIONS = GA.GEN_AI_TOOL_DEFINITIONS
+
+_MODALITY = {"image": "image", "audio": "audio", "video": "video", "file": "document"}
+_KIND = {"image": Image, "audio": Audio, "video": Video, "document": File, "file": File}
+_MEDIA_EXTRAS = ("id", "detail", "format", "filename")
+
+
+def _keep(text: str | None, redact: Redactor | None) -> str | None:
+    return redact(text) if (redact is not None and text) else text
+
+
+def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:
+    """A `Message` in the semconv message shape `{"role", "parts", "name"?}`."""
+    parts: list[dict[str, Any]] = []
+    if message.reasoning_content is not None:
+        parts.append({"type": "reasoning", "content": _keep(message.reasoning_content, redact)})
+    if message.role == "tool":
+        parts.append(
+            {
+                "type": "tool_call_response",
+                "id": message.tool_call_id,
+                "response": _keep(message.content, redact),
+            }
+        )
+    elif message.content is not None:
+        parts.append({"type": "text", "content": _keep(message.content, redact)})
+    parts.extend(_media_parts(message.media()))
+    for call in message.tool_calls or ():
+        parts.append(_tool_call_part(call, redact))
+    out: dict[str, Any] = {"role": message.role, "parts": parts}
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
+def system_instructions(message: Message, redact: Redactor | None = None) -> list[dict[str, Any]]:
+    """The `gen_ai.system_instructions` value for a system message."""
+    return [{"type": "text", "content": _keep(message.content or "", redact)}]
+
+
+def _tool_call_part(call: dict[str, Any], redact: Redactor | None) -> dict[str, Any]:
+    function = call.get("function") or {}
+    raw = function.get("arguments", "")
+    arguments: Any = raw
+    if redact is not None:
+        arguments = _keep(raw, redact)
+    elif isinstance(raw, str):
+        try:
+            parsed = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict) and orjson.dumps(parsed).decode() == raw:
+            arguments = parsed
+    part = {"type": "tool_call", "id": call.get("id"), "name": function.get("name")}
+    part["arguments"] = arguments
+    return part
+
+
+def _media_parts(media: Iterable[Media]) -> list[dict[str, Any]]:
+    parts = []
+    for item in media:
+        modality = _MODALITY[getattr(item, "kind", "image")]
+        part: dict[str, Any] = {"modality": modality, "mime_type": item.mime_type}
+        if item.content is not None:
+            part.update(type="blob", content=base64.b64encode(item.content).decode("ascii"))
+        elif item.file_id is not None:
+            part.update(type="file", file_id=item.file_id)
+        else:
+            part.update(type="uri", uri=item.url or item.filepath or "")
+        parts.append(part)
+    return parts
+
+
+def message_meta(message: Message) -> dict[str, Any]:
+    """What the parts cannot say about a message: identity, time, metrics, media details.
+
+    Holds no content, so it is written even when content capture is off.
+    """
+    meta: dict[str, Any] = {"role": message.role, "id": message.id, "ts": message.created_at}
+    if message.metrics is not None:
+        meta["metrics"] = message.metrics.model_dump(exclude_defaults=True)
+    if message.tool_call_id is not None:
+        meta["tool_call_id"] = message.tool_call_id
+    media = message.media()
+    if media:
+        meta["media"] = [_media_meta(m) for m in media]
+    return meta
+
+
+def _media_meta(media: Media) -> dict[str, Any]:
+    extras = {k: getattr(media, k, None) for k in _MEDIA_EXTRAS}
+    out = {k: v for k, v in extras.items() if v is not None}
+    out["kind"] = getattr(media, "kind", "image")
+    if media.filepath is not None and media.url is None and media.content is None:
+        out["src"] = "filepath"
+    return out
+
+
+def message_from_parts(data: dict[str, Any], meta: dict[str, Any] | None = None) -> Message:
+    """Rebuild a `Message` from its semconv shape plus, when present, our meta entry."""
+    meta = meta or {}
+    role = data.get("role") or meta.get("role") or "user"
+    fields: dict[str, Any] = {"role": role}
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    media_parts: list[dict[str, Any]] = []
+    for part in data.get("parts") or ():
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(_as_text(part.get("content")))
+        elif kind == "reasoning":
+            fields["reasoning_content"] = _as_text(part.get("content"))
+        elif kind == "tool_call":
+            tool_calls.append(_tool_call_from_part(part))
+        elif kind == "tool_call_response":
+            fields["tool_call_id"] = part.get("id")
+            texts.append(_as_text(part.get("response")))
+        elif kind in ("uri", "blob", "file"):
+            media_parts.append(part)
+    if texts:
+        fields["content"] = "".join(texts)
+    if tool_calls:
+        fields["tool_calls"] = tool_calls
+    if data.get("name"):
+        fields["name"] = data["name"]
+    fields.update(_fields_from_meta(meta))
+    for kind, items in _media_from_parts(media_parts, meta.get("media") or []).items():
+        fields[kind] = items
+    return Message(**fields)
+
+
+def _fields_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "id" in meta:
+        fields["id"] = meta["id"]
+    if "ts" in meta:
+        fields["created_at"] = meta["ts"]
+    if "metrics" in meta:
+        fields["metrics"] = Metrics.model_validate(meta["metrics"])
+    if meta.get("tool_call_id") is not None:
+        fields["tool_call_id"] = meta["tool_call_id"]
+    return fields
+
+
+def _tool_call_from_part(part: dict[str, Any]) -> dict[str, Any]:
+    arguments = part.get("arguments")
+    if not isinstance(arguments, str):
+        arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+    call_id = part.get("id")
+    return {
+        "id": call_id if call_id is not None else "",
+        "type": "function",
+        "function": {"name": part.get("name") or "", "arguments": arguments},
+    }
+
+
+def _media_from_parts(
+    parts: list[dict[str, Any]], metas: list[dict[str, Any]]
+) -> dict[str, list[Media]]:
+    out: dict[str, list[Media]] = {}
+    for i, part in enumerate(parts):
+        meta = metas[i] if i < len(metas) else {}
+        kind = meta.get("kind") or part.get("modality") or "image"
+        cls = _KIND.get(kind, File)
+        fields: dict[str, Any] = {k: meta[k] for k in _MEDIA_EXTRAS if k in meta}
+        fields["mime_type"] = part.get("mime_type")
+        if part.get("type") == "blob":
+            fields["content"] = base64.b64decode(part.get("content") or "")
+        elif part.get("type") == "file":
+            fields["file_id"] = part.get("file_id")
+        elif meta.get("src") == "filepath":
+            fields["filepath"] = part.get("uri")
+        else:
+            fields["url"] = part.get("uri")
+        item = cls.model_validate(fields)
+        out.setdefault(_FIELD[item.kind], []).append(item)  # type: ignore[attr-defined]
+    return out
+
+
+_FIELD = {"image": "images", "audio": "audio", "video": "videos", "file": "files"}
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()

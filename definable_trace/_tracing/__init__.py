@@ -1,0 +1,1 @@
+"""Span emission and exporter setup behind `definable_trace.configure_tracing`."""

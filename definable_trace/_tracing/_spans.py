@@ -1,0 +1,305 @@
+"""The spans of one run: `invoke_agent`, then `chat` per model call and `execute_tool` per tool.
+
+The run loop never touches OpenTelemetry; its drivers wrap each step in these objects. Spans
+are started with an explicit parent instead of being made current, because streamed runs yield
+to user code between steps and an attached context would leak into it. Every method returns
+early when the span is not recording, so tracing off costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from opentelemetry import trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GA
+from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from .. import _semconv as sc
+from .._messages import Message, Metrics
+from .._models._base import Model
+from ._setup import TracingSettings
+
+__all__ = ["ChatSpan", "RunInfo", "RunSpans", "ToolSpan"]
+
+_PARAMS = {
+    "temperature": GA.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": GA.GEN_AI_REQUEST_TOP_P,
+    "max_tokens": GA.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": GA.GEN_AI_REQUEST_MAX_TOKENS,
+    "seed": GA.GEN_AI_REQUEST_SEED,
+    "frequency_penalty": GA.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": GA.GEN_AI_REQUEST_PRESENCE_PENALTY,
+}
+_FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+
+
+@dataclass
+class RunInfo:
+    """Who and what a run is: the attributes every span of the run carries."""
+
+    agent_name: str | None
+    model: Model
+    run_id: str
+    session_id: str | None
+    user_id: str | None
+    turn_index: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def common(self) -> dict[str, Any]:
+        attrs: dict[str, Any] = {
+            GA.GEN_AI_PROVIDER_NAME: self.model.provider,
+            sc.ATTR_RUN_ID: self.run_id,
+            sc.ATTR_TURN_INDEX: self.turn_index,
+            **self.extra,
+        }
+        if self.session_id:
+            attrs[GA.GEN_AI_CONVERSATION_ID] = self.session_id
+            attrs[session_attributes.SESSION_ID] = self.session_id
+        if self.user_id:
+            attrs[user_attributes.USER_ID] = self.user_id
+        if self.agent_name:
+            attrs[GA.GEN_AI_AGENT_NAME] = self.agent_name
+        return attrs
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _fail(span: Span, exc: BaseException) -> None:
+    error_type = getattr(exc, "error_type", None) or type(exc).__qualname__
+    span.set_attribute(error_attributes.ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR, str(exc)))
+    span.record_exception(exc)
+
+
+class RunSpans:
+    """The `invoke_agent` span of a run and the factory of its children."""
+
+    def __init__(self, settings: TracingSettings, info: RunInfo) -> None:
+        self.settings = settings
+        self.info = info
+        self.common = info.common()
+        name = f"invoke_agent {info.agent_name}" if info.agent_name else "invoke_agent"
+        attrs = {
+            **self.common,
+            GA.GEN_AI_OPERATION_NAME: "invoke_agent",
+            GA.GEN_AI_REQUEST_MODEL: info.model.id,
+        }
+        self.span = settings.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attrs)
+        self.context = trace.set_span_in_context(self.span)
+        self.recording = self.span.is_recording()
+
+    def record_input(self, new_messages: Sequence[Message]) -> None:
+        """The messages this run added before calling the model (the user's input)."""
+        if self.recording:
+            _set_messages(
+                self.span, self.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, new_messages
+            )
+
+    def chat(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
+    ) -> ChatSpan:
+        return ChatSpan(self, messages, tools, stream)
+
+    def tool(self, call: dict[str, Any]) -> ToolSpan:
+        return ToolSpan(self, call)
+
+    def finish(self, final: Message | None, metrics: Metrics) -> None:
+        if self.recording:
+            _set_usage(self.span, metrics)
+            if final is not None:
+                _set_messages(
+                    self.span, self.settings, sc.OUTPUT_MESSAGES, sc.ATTR_OUTPUT_META, [final]
+                )
+        self.span.end()
+
+    def fail(self, exc: BaseException) -> None:
+        if self.recording:
+            _fail(self.span, exc)
+        self.span.end()
+
+
+class ChatSpan:
+    """One model call: request attributes at start, response and usage at the end."""
+
+    def __init__(
+        self,
+        run: RunSpans,
+        messages: Sequence[Message],
+        tools: Sequence[dict[str, Any]],
+        stream: bool,
+    ) -> None:
+        self.run = run
+        model = run.info.model
+        self.metric_attrs: dict[str, Any] = {
+            GA.GEN_AI_OPERATION_NAME: "chat",
+            GA.GEN_AI_PROVIDER_NAME: model.provider,
+            GA.GEN_AI_REQUEST_MODEL: model.id,
+        }
+        self.started = time.perf_counter()
+        self.span = run.settings.tracer.start_span(
+            f"chat {model.id}", context=run.context, kind=SpanKind.CLIENT
+        )
+        if self.span.is_recording():
+            self._record_request(messages, tools, stream)
+
+    def _record_request(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
+    ) -> None:
+        model = self.run.info.model
+        attrs = {**self.run.common, **self.metric_attrs, GA.GEN_AI_REQUEST_STREAM: stream}
+        if model.server_address:
+            attrs[server_attributes.SERVER_ADDRESS] = model.server_address
+        if model.server_port:
+            attrs[server_attributes.SERVER_PORT] = model.server_port
+        for key, value in model.request_parameters().items():
+            if key in _PARAMS and isinstance(value, (int, float)):
+                attrs[_PARAMS[key]] = value
+        self.span.set_attributes(attrs)
+        _set_messages(self.span, self.run.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, messages)
+        if tools and self.run.settings.capture_content:
+            self.span.set_attribute(sc.TOOL_DEFINITIONS, _json([_tool_def(t) for t in tools]))
+
+    def finish(self, response: Any) -> None:
+        """`response` is the model layer's `ModelResponse`."""
+        message: Message = response.message
+        metrics = message.metrics or Metrics()
+        if self.span.is_recording():
+            self._record_response(response, message, metrics)
+        self.span.end()
+        self.run.settings.instruments.record(
+            {**self.metric_attrs, GA.GEN_AI_RESPONSE_MODEL: response.response_model or ""},
+            metrics.duration or (time.perf_counter() - self.started),
+            metrics.input_tokens,
+            metrics.output_tokens,
+        )
+
+    def _record_response(self, response: Any, message: Message, metrics: Metrics) -> None:
+        attrs: dict[str, Any] = {}
+        if response.response_id:
+            attrs[GA.GEN_AI_RESPONSE_ID] = response.response_id
+        if response.response_model:
+            attrs[GA.GEN_AI_RESPONSE_MODEL] = response.response_model
+        if response.finish_reason:
+            attrs[GA.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason]
+        if metrics.time_to_first_token is not None:
+            attrs[GA.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
+        self.span.set_attributes(attrs)
+        _set_usage(self.span, metrics)
+        finish = _FINISH.get(response.finish_reason or "stop", response.finish_reason or "stop")
+        _set_messages(
+            self.span,
+            self.run.settings,
+            sc.OUTPUT_MESSAGES,
+            sc.ATTR_OUTPUT_META,
+            [message],
+            finish_reason=finish,
+        )
+
+    def fail(self, exc: BaseException) -> None:
+        if self.span.is_recording():
+            _fail(self.span, exc)
+        self.span.end()
+        attrs = {
+            **self.metric_attrs,
+            error_attributes.ERROR_TYPE: getattr(exc, "error_type", type(exc).__qualname__),
+        }
+        self.run.settings.instruments.record(attrs, time.perf_counter() - self.started, None, None)
+
+
+class ToolSpan:
+    """One tool execution. A failing tool marks this span as an error; the run goes on."""
+
+    def __init__(self, run: RunSpans, call: dict[str, Any]) -> None:
+        self.run = run
+        function = call.get("function") or {}
+        name = function.get("name") or "tool"
+        self.span = run.settings.tracer.start_span(
+            f"execute_tool {name}", context=run.context, kind=SpanKind.INTERNAL
+        )
+        if self.span.is_recording():
+            attrs = {
+                **run.common,
+                GA.GEN_AI_OPERATION_NAME: "execute_tool",
+                GA.GEN_AI_TOOL_NAME: name,
+                GA.GEN_AI_TOOL_TYPE: "function",
+            }
+            if call.get("id"):
+                attrs[GA.GEN_AI_TOOL_CALL_ID] = call["id"]
+            if run.settings.capture_content:
+                attrs[GA.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
+                    run.settings, function.get("arguments") or ""
+                )
+            self.span.set_attributes(attrs)
+
+    def finish(self, result: Message, error: str | None) -> None:
+        if self.span.is_recording():
+            if self.run.settings.capture_content:
+                self.span.set_attribute(
+                    GA.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
+                )
+            if error:
+                self.span.set_attribute(error_attributes.ERROR_TYPE, error)
+                self.span.set_status(Status(StatusCode.ERROR, error))
+        self.span.end()
+
+
+def _redacted(settings: TracingSettings, text: str) -> str:
+    return settings.redact(text) if settings.redact and text else text
+
+
+def _tool_def(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool.get("function") or {}
+    out = {"type": tool.get("type", "function"), "name": function.get("name")}
+    if function.get("description"):
+        out["description"] = function["description"]
+    if "parameters" in function:
+        out["parameters"] = function["parameters"]
+    return out
+
+
+def _set_messages(
+    span: Span,
+    settings: TracingSettings,
+    key: str,
+    meta_key: str,
+    messages: Sequence[Message],
+    finish_reason: str | None = None,
+) -> None:
+    """Messages as semconv parts (when content is captured) plus our content-free meta list.
+
+    A leading system message goes to `gen_ai.system_instructions`, as the conventions ask.
+    """
+    span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages]))
+    if not settings.capture_content:
+        return
+    rest = list(messages)
+    if rest and rest[0].role == "system" and key == sc.INPUT_MESSAGES:
+        span.set_attribute(
+            sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(rest[0], settings.redact))
+        )
+        rest = rest[1:]
+    parts = [sc.message_to_parts(m, settings.redact) for m in rest]
+    if finish_reason is not None:
+        for p in parts:
+            p["finish_reason"] = finish_reason
+    span.set_attribute(key, _json(parts))
+
+
+def _set_usage(span: Span, metrics: Metrics) -> None:
+    span.set_attributes(
+        {
+            GA.GEN_AI_USAGE_INPUT_TOKENS: metrics.input_tokens,
+            GA.GEN_AI_USAGE_OUTPUT_TOKENS: metrics.output_tokens,
+            GA.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: metrics.cache_read_tokens,
+            GA.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: metrics.cache_write_tokens,
+            GA.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: metrics.reasoning_tokens,
+        }
+    )

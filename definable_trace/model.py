@@ -1,0 +1,19 @@
+"""Public import path of models and messages, as in the definable framework (`definable.model`)."""
+
+from ._messages import Audio, File, Image, Media, Message, Metrics, Video
+from ._models._base import Model, ModelDelta, ModelResponse
+from ._models._openai import OpenAIChat
+
+__all__ = [
+    "Audio",
+    "File",
+    "Image",
+    "Media",
+    "Message",
+    "Metrics",
+    "Model",
+    "ModelDelta",
+    "ModelResponse",
+    "OpenAIChat",
+    "Video",
+]
