@@ -29,6 +29,10 @@ _EXPORTS = {
     "Video": "._messages",
     "configure_tracing": "._tracing._setup",
     "flush_tracing": "._tracing._setup",
+    "load_traces": "._loading",
+    "Session": "._loading",
+    "TraceSet": "._loading",
+    "Turn": "._loading",
 }
 
 __all__ = [
@@ -44,17 +48,22 @@ __all__ = [
     "ModelError",
     "OpenAIChat",
     "RunOutput",
+    "Session",
     "TraceFormatError",
+    "TraceSet",
+    "Turn",
     "Video",
     "__version__",
     "configure_tracing",
     "flush_tracing",
+    "load_traces",
 ]
 
 if TYPE_CHECKING:
     from ._agent import Agent
     from ._errors import DefinableTraceError, MaxToolRoundsExceeded, ModelError, TraceFormatError
     from ._events import RunOutput
+    from ._loading import Session, TraceSet, Turn, load_traces
     from ._messages import Audio, File, Image, Message, Metrics, Video
     from ._models._base import Model
     from ._models._openai import OpenAIChat

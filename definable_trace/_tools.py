@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +118,6 @@ def _run_coroutine(awaitable: Any) -> Any:
     except RuntimeError:
         return asyncio.run(wait())
     # Called from inside a running loop (a sync run inside async code): use a fresh thread.
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, wait()).result()
 

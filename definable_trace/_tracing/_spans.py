@@ -8,10 +8,12 @@ early when the span is not recording, so tracing off costs next to nothing.
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from opentelemetry import trace
@@ -26,6 +28,24 @@ from .._models._base import Model
 from ._setup import TracingSettings
 
 __all__ = ["ChatSpan", "RunInfo", "RunSpans", "ToolSpan"]
+
+logger = logging.getLogger("definable_trace")
+_F = TypeVar("_F", bound=Callable[..., None])
+
+
+def _never_raises(method: _F) -> _F:
+    """Telemetry must not fail a run: a recording step that raises (a redaction hook, an
+    attribute the SDK refuses) is logged and skipped."""
+
+    @functools.wraps(method)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception as exc:  # any failure here is telemetry's, not the run's
+            logger.warning("definable-trace: recording %s failed: %r", method.__name__, exc)
+
+    return guarded  # type: ignore[return-value]
+
 
 _PARAMS = {
     "temperature": GA.GEN_AI_REQUEST_TEMPERATURE,
@@ -96,6 +116,7 @@ class RunSpans:
         self.context = trace.set_span_in_context(self.span)
         self.recording = self.span.is_recording()
 
+    @_never_raises
     def record_input(self, new_messages: Sequence[Message]) -> None:
         """The messages this run added before calling the model (the user's input)."""
         if self.recording:
@@ -113,12 +134,16 @@ class RunSpans:
 
     def finish(self, final: Message | None, metrics: Metrics) -> None:
         if self.recording:
-            _set_usage(self.span, metrics)
-            if final is not None:
-                _set_messages(
-                    self.span, self.settings, sc.OUTPUT_MESSAGES, sc.ATTR_OUTPUT_META, [final]
-                )
+            self._record_output(final, metrics)
         self.span.end()
+
+    @_never_raises
+    def _record_output(self, final: Message | None, metrics: Metrics) -> None:
+        _set_usage(self.span, metrics)
+        if final is not None:
+            _set_messages(
+                self.span, self.settings, sc.OUTPUT_MESSAGES, sc.ATTR_OUTPUT_META, [final]
+            )
 
     def fail(self, exc: BaseException) -> None:
         if self.recording:
@@ -150,6 +175,7 @@ class ChatSpan:
         if self.span.is_recording():
             self._record_request(messages, tools, stream)
 
+    @_never_raises
     def _record_request(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
     ) -> None:
@@ -174,13 +200,20 @@ class ChatSpan:
         if self.span.is_recording():
             self._record_response(response, message, metrics)
         self.span.end()
-        self.run.settings.instruments.record(
+        self._record_metrics(
             {**self.metric_attrs, GA.GEN_AI_RESPONSE_MODEL: response.response_model or ""},
             metrics.duration or (time.perf_counter() - self.started),
             metrics.input_tokens,
             metrics.output_tokens,
         )
 
+    @_never_raises
+    def _record_metrics(
+        self, attrs: dict[str, Any], duration: float, inputs: int | None, outputs: int | None
+    ) -> None:
+        self.run.settings.instruments.record(attrs, duration, inputs, outputs)
+
+    @_never_raises
     def _record_response(self, response: Any, message: Message, metrics: Metrics) -> None:
         attrs: dict[str, Any] = {}
         if response.response_id:
@@ -211,7 +244,7 @@ class ChatSpan:
             **self.metric_attrs,
             error_attributes.ERROR_TYPE: getattr(exc, "error_type", type(exc).__qualname__),
         }
-        self.run.settings.instruments.record(attrs, time.perf_counter() - self.started, None, None)
+        self._record_metrics(attrs, time.perf_counter() - self.started, None, None)
 
 
 class ToolSpan:
@@ -225,30 +258,39 @@ class ToolSpan:
             f"execute_tool {name}", context=run.context, kind=SpanKind.INTERNAL
         )
         if self.span.is_recording():
-            attrs = {
-                **run.common,
-                GA.GEN_AI_OPERATION_NAME: "execute_tool",
-                GA.GEN_AI_TOOL_NAME: name,
-                GA.GEN_AI_TOOL_TYPE: "function",
-            }
-            if call.get("id"):
-                attrs[GA.GEN_AI_TOOL_CALL_ID] = call["id"]
-            if run.settings.capture_content:
-                attrs[GA.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
-                    run.settings, function.get("arguments") or ""
-                )
-            self.span.set_attributes(attrs)
+            self._record_call(name, call, function)
+
+    @_never_raises
+    def _record_call(self, name: str, call: dict[str, Any], function: dict[str, Any]) -> None:
+        run = self.run
+        attrs = {
+            **run.common,
+            GA.GEN_AI_OPERATION_NAME: "execute_tool",
+            GA.GEN_AI_TOOL_NAME: name,
+            GA.GEN_AI_TOOL_TYPE: "function",
+        }
+        if call.get("id"):
+            attrs[GA.GEN_AI_TOOL_CALL_ID] = call["id"]
+        if run.settings.capture_content:
+            attrs[GA.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
+                run.settings, function.get("arguments") or ""
+            )
+        self.span.set_attributes(attrs)
 
     def finish(self, result: Message, error: str | None) -> None:
         if self.span.is_recording():
-            if self.run.settings.capture_content:
-                self.span.set_attribute(
-                    GA.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
-                )
-            if error:
-                self.span.set_attribute(error_attributes.ERROR_TYPE, error)
-                self.span.set_status(Status(StatusCode.ERROR, error))
+            self._record_result(result, error)
         self.span.end()
+
+    @_never_raises
+    def _record_result(self, result: Message, error: str | None) -> None:
+        if self.run.settings.capture_content:
+            self.span.set_attribute(
+                GA.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
+            )
+        if error:
+            self.span.set_attribute(error_attributes.ERROR_TYPE, error)
+            self.span.set_status(Status(StatusCode.ERROR, error))
 
 
 def _redacted(settings: TracingSettings, text: str) -> str:
