@@ -24,6 +24,7 @@ from ._messages import Audio, File, Image, Media, Message, Metrics, Video
 
 __all__ = [
     "ATTR_INPUT_META",
+    "ATTR_INPUT_OFFSET",
     "ATTR_OUTPUT_META",
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
@@ -38,6 +39,9 @@ Redactor = Callable[[str], str]
 
 # Our namespace, for what the GenAI conventions have no attribute for.
 ATTR_INPUT_META = "definable_trace.input.messages.meta"
+# Compact mode: the number of leading input messages left out because an earlier chat span of
+# the same session already holds them (its input followed by its output).
+ATTR_INPUT_OFFSET = "definable_trace.input.messages.offset"
 ATTR_OUTPUT_META = "definable_trace.output.messages.meta"
 ATTR_RUN_ID = "definable_trace.run.id"
 ATTR_TURN_INDEX = "definable_trace.turn.index"

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -44,6 +44,9 @@ __all__ = [
 
 logger = logging.getLogger("definable_trace")
 
+HistoryMode = Literal["full", "delta"]
+ENV_HISTORY = "DEFINABLE_TRACE_HISTORY"
+
 ENV_TRACE_FILE = "DEFINABLE_TRACE_FILE"
 _OFF = {"", "0", "off", "false", "none", "no"}
 _SCOPE = "definable_trace"
@@ -58,6 +61,7 @@ class TracingSettings:
     capture_content: bool
     redact: Redactor | None
     file: Path | None
+    history: HistoryMode
     owned_provider: Any | None  # our private SDK provider, flushed by `flush_tracing`
 
 
@@ -76,6 +80,7 @@ def configure_tracing(
     *,
     capture_content: bool | None = None,
     redact: Redactor | None = None,
+    history: HistoryMode | None = None,
     tracer_provider: trace.TracerProvider | None = None,
     meter_provider: metrics.MeterProvider | None = None,
 ) -> TracingSettings:
@@ -85,10 +90,14 @@ def configure_tracing(
     `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=NO_CONTENT`) keeps message text, tool
     arguments and results out of the spans; token counts, timings and ids stay. `redact` rewrites
     every recorded text (message content, reasoning, tool arguments and results) first.
+    `history="delta"` (or `DEFINABLE_TRACE_HISTORY=delta`) is the compact mode: a chat span
+    leaves out the leading messages an earlier span of the same session already holds, so a
+    trace grows linearly with a conversation instead of quadratically.
     Calling it again replaces the previous configuration, flushing what that one still held.
     """
     global _settings
-    new = _build(path, capture_content, redact, tracer_provider, meter_provider)
+    options = _Options(path, capture_content, redact, history, tracer_provider, meter_provider)
+    new = _build(options)
     with _lock:
         old, _settings = _settings, new
     if old is not None and old.owned_provider is not None:
@@ -101,7 +110,7 @@ def get_settings() -> TracingSettings:
     global _settings
     with _lock:
         if _settings is None:
-            _settings = _build(None, None, None, None, None)
+            _settings = _build(_Options())
         return _settings
 
 
@@ -113,16 +122,21 @@ def flush_tracing(timeout_millis: int = 30_000) -> bool:
     return bool(force_flush(timeout_millis)) if force_flush else True
 
 
-def _build(
-    path: str | os.PathLike[str] | None,
-    capture_content: bool | None,
-    redact: Redactor | None,
-    tracer_provider: trace.TracerProvider | None,
-    meter_provider: metrics.MeterProvider | None,
-) -> TracingSettings:
-    explicit_file = _explicit_file(path)
+@dataclass(frozen=True)
+class _Options:
+    path: str | os.PathLike[str] | None = None
+    capture_content: bool | None = None
+    redact: Redactor | None = None
+    history: HistoryMode | None = None
+    tracer_provider: trace.TracerProvider | None = None
+    meter_provider: metrics.MeterProvider | None = None
+
+
+def _build(options: _Options) -> TracingSettings:
+    explicit_file = _explicit_file(options.path)
     owned = None
     file: Path | None = explicit_file
+    tracer_provider = options.tracer_provider
     if tracer_provider is None:
         tracer_provider = _application_provider()
         if tracer_provider is not None:
@@ -134,15 +148,23 @@ def _build(
     elif explicit_file is not None:
         _add_file_processor(tracer_provider, explicit_file)
     tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
-    meter = metrics.get_meter(_SCOPE, _version(), meter_provider=meter_provider)
+    meter = metrics.get_meter(_SCOPE, _version(), meter_provider=options.meter_provider)
     return TracingSettings(
         tracer=tracer,
         instruments=GenAIInstruments(meter),
-        capture_content=_capture_content(capture_content),
-        redact=redact,
+        capture_content=_capture_content(options.capture_content),
+        redact=options.redact,
         file=file,
+        history=_history(options.history),
         owned_provider=owned,
     )
+
+
+def _history(explicit: HistoryMode | None) -> HistoryMode:
+    value = explicit or os.environ.get(ENV_HISTORY, "full").strip().lower() or "full"
+    if value not in ("full", "delta"):
+        raise ValueError(f"history must be 'full' or 'delta', got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def _explicit_file(path: str | os.PathLike[str] | None) -> Path | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -88,6 +90,36 @@ class RunInfo:
         return attrs
 
 
+class _RecordedHistories:
+    """Compact mode's memory: per session, the message ids its last recorded call held.
+
+    Bounded (least recently used sessions are forgotten: their next call records in full), and
+    per process: a history recorded elsewhere is never assumed to be in this trace.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session_id: str) -> tuple[str, ...]:
+        with self._lock:
+            ids = self._items.get(session_id, ())
+            if ids:
+                self._items.move_to_end(session_id)
+            return ids
+
+    def put(self, session_id: str, ids: tuple[str, ...]) -> None:
+        with self._lock:
+            self._items[session_id] = ids
+            self._items.move_to_end(session_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+_RECORDED = _RecordedHistories()
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -115,6 +147,27 @@ class RunSpans:
         self.span = settings.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attrs)
         self.context = trace.set_span_in_context(self.span)
         self.recording = self.span.is_recording()
+        self.recorded: tuple[str, ...] = ()
+        if settings.history == "delta" and info.session_id:
+            self.recorded = _RECORDED.get(info.session_id)
+
+    def recorded_prefix(self, messages: Sequence[Message]) -> int:
+        """Compact mode: how many leading messages an earlier span of the session holds."""
+        if self.settings.history != "delta":
+            return 0
+        n = 0
+        for message, known in zip(messages, self.recorded, strict=False):
+            if message.id != known:
+                break
+            n += 1
+        return n
+
+    def remember(self, messages: Sequence[Message]) -> None:
+        """Compact mode: the full history now recorded (the last call's input and output)."""
+        if self.settings.history == "delta":
+            self.recorded = tuple(m.id for m in messages)
+            if self.info.session_id:
+                _RECORDED.put(self.info.session_id, self.recorded)
 
     @_never_raises
     def record_input(self, new_messages: Sequence[Message]) -> None:
@@ -169,6 +222,7 @@ class ChatSpan:
             GA.GEN_AI_REQUEST_MODEL: model.id,
         }
         self.started = time.perf_counter()
+        self.sent: Sequence[Message] = ()
         self.span = run.settings.tracer.start_span(
             f"chat {model.id}", context=run.context, kind=SpanKind.CLIENT
         )
@@ -189,7 +243,13 @@ class ChatSpan:
             if key in _PARAMS and isinstance(value, (int, float)):
                 attrs[_PARAMS[key]] = value
         self.span.set_attributes(attrs)
-        _set_messages(self.span, self.run.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, messages)
+        skip = self.run.recorded_prefix(messages)
+        if skip:
+            self.span.set_attribute(sc.ATTR_INPUT_OFFSET, skip)
+        _set_messages(
+            self.span, self.run.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, messages, skip=skip
+        )
+        self.sent = messages
         if tools and self.run.settings.capture_content:
             self.span.set_attribute(sc.TOOL_DEFINITIONS, _json([_tool_def(t) for t in tools]))
 
@@ -226,6 +286,7 @@ class ChatSpan:
             attrs[GA.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
         self.span.set_attributes(attrs)
         _set_usage(self.span, metrics)
+        self.run.remember([*self.sent, message])
         finish = _FINISH.get(response.finish_reason or "stop", response.finish_reason or "stop")
         _set_messages(
             self.span,
@@ -314,20 +375,22 @@ def _set_messages(
     meta_key: str,
     messages: Sequence[Message],
     finish_reason: str | None = None,
+    skip: int = 0,
 ) -> None:
     """Messages as semconv parts (when content is captured) plus our content-free meta list.
 
-    A leading system message goes to `gen_ai.system_instructions`, as the conventions ask.
+    A leading system message goes to `gen_ai.system_instructions`, as the conventions ask, even
+    when `skip` (the compact mode's already-recorded prefix) leaves it out of the messages.
     """
-    span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages]))
+    span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages[skip:]]))
     if not settings.capture_content:
         return
-    rest = list(messages)
-    if rest and rest[0].role == "system" and key == sc.INPUT_MESSAGES:
+    rest = list(messages[skip:])
+    if messages and messages[0].role == "system" and key == sc.INPUT_MESSAGES:
         span.set_attribute(
-            sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(rest[0], settings.redact))
+            sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(messages[0], settings.redact))
         )
-        rest = rest[1:]
+        rest = list(messages[max(skip, 1) :])
     parts = [sc.message_to_parts(m, settings.redact) for m in rest]
     if finish_reason is not None:
         for p in parts:

@@ -1,0 +1,55 @@
+"""The public surface: every name in `__all__` resolves, and nothing private leaks into it."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PUBLIC_MODULES = [
+    "definable_trace",
+    "definable_trace.agent",
+    "definable_trace.model",
+    "definable_trace.loading",
+    "definable_trace.replay",
+    "definable_trace.testing",
+]
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_all_names_resolve_and_are_sorted(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=str)
+    for attr in exported:
+        assert getattr(module, attr) is not None, f"{name}.{attr}"
+        assert not attr.startswith("_") or attr == "__version__"
+
+
+def test_seed_import_paths() -> None:
+    from definable_trace.agent import Agent
+    from definable_trace.model import Message, OpenAIChat
+
+    import definable_trace
+
+    assert definable_trace.Agent is Agent
+    assert definable_trace.OpenAIChat is OpenAIChat
+    assert definable_trace.Message is Message
+
+
+def test_importing_the_package_does_not_load_heavy_libraries() -> None:
+    """`import definable_trace` (and the loader) must stay cheap for the CLI."""
+    code = (
+        "import sys, definable_trace, definable_trace.loading; "
+        "print(sorted(m for m in ('openai', 'opentelemetry.sdk') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_package_ships_py_typed() -> None:
+    from importlib.resources import files
+
+    assert files("definable_trace").joinpath("py.typed").is_file()
