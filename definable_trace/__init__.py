@@ -23,6 +23,11 @@ _EXPORTS = {
     "Metrics": "._messages",
     "Model": "._models._base",
     "ModelError": "._errors",
+    "ModelAuthenticationError": "._errors",
+    "ModelConfigurationError": "._errors",
+    "ModelConnectionError": "._errors",
+    "ModelRateLimitError": "._errors",
+    "ModelResponseError": "._errors",
     "OpenAIChat": "._models._openai",
     "RunOutput": "._events",
     "TraceFormatError": "._errors",
@@ -45,7 +50,12 @@ __all__ = [
     "Message",
     "Metrics",
     "Model",
+    "ModelAuthenticationError",
+    "ModelConfigurationError",
+    "ModelConnectionError",
     "ModelError",
+    "ModelRateLimitError",
+    "ModelResponseError",
     "OpenAIChat",
     "RunOutput",
     "Session",
@@ -61,7 +71,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._agent import Agent
-    from ._errors import DefinableTraceError, MaxToolRoundsExceeded, ModelError, TraceFormatError
+    from ._errors import (
+        DefinableTraceError,
+        MaxToolRoundsExceeded,
+        ModelAuthenticationError,
+        ModelConfigurationError,
+        ModelConnectionError,
+        ModelError,
+        ModelRateLimitError,
+        ModelResponseError,
+        TraceFormatError,
+    )
     from ._events import RunOutput
     from ._loading import Session, TraceSet, Turn, load_traces
     from ._messages import Audio, File, Image, Message, Metrics, Video

@@ -29,10 +29,9 @@ def test_all_names_resolve_and_are_sorted(name: str) -> None:
 
 
 def test_seed_import_paths() -> None:
+    import definable_trace
     from definable_trace.agent import Agent
     from definable_trace.model import Message, OpenAIChat
-
-    import definable_trace
 
     assert definable_trace.Agent is Agent
     assert definable_trace.OpenAIChat is OpenAIChat

@@ -61,6 +61,8 @@ class OpenAIChat(Model):
         self._base_url = base_url
         self._client = client
         self._async_client = async_client
+        self._own_async = async_client is None
+        self._async_loop: object | None = None
         self._max_retries = max_retries
         self._timeout = timeout
         self.params = params
@@ -147,11 +149,21 @@ class OpenAIChat(Model):
         return self._client
 
     def async_client(self) -> openai.AsyncOpenAI:
-        """The async SDK client, built on first use."""
-        if self._async_client is None:
+        """The async SDK client for the running event loop.
+
+        An SDK async client is bound to the loop it first ran on, so successive
+        `asyncio.run(agent.arun(...))` calls each get their own; a client passed in is kept.
+        """
+        if self._async_client is not None and not self._own_async:
+            return self._async_client
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._async_client is None or self._async_loop is not loop:
             import openai
 
             self._async_client = openai.AsyncOpenAI(**self._client_options())
+            self._async_loop = loop
         return self._async_client
 
     def _client_options(self) -> dict[str, Any]:

@@ -62,7 +62,8 @@ class TracingSettings:
     redact: Redactor | None
     file: Path | None
     history: HistoryMode
-    owned_provider: Any | None  # our private SDK provider, flushed by `flush_tracing`
+    provider: Any  # the tracer provider in use, flushed by `flush_tracing`
+    owned_provider: Any | None  # our private SDK provider, shut down when replaced
 
 
 _lock = threading.Lock()
@@ -117,7 +118,7 @@ def get_settings() -> TracingSettings:
 def flush_tracing(timeout_millis: int = 30_000) -> bool:
     """Write out every finished span now (the CLI calls this before it exits)."""
     settings = _settings
-    provider = settings.owned_provider if settings else trace.get_tracer_provider()
+    provider = settings.provider if settings else trace.get_tracer_provider()
     force_flush = getattr(provider, "force_flush", None)
     return bool(force_flush(timeout_millis)) if force_flush else True
 
@@ -156,6 +157,7 @@ def _build(options: _Options) -> TracingSettings:
         redact=options.redact,
         file=file,
         history=_history(options.history),
+        provider=tracer_provider,
         owned_provider=owned,
     )
 
@@ -222,6 +224,13 @@ def _private_provider(file: Path | None) -> trace.TracerProvider:
 def _add_file_processor(provider: Any, file: Path) -> None:
     from opentelemetry.exporter.otlp.json.file import FileSpanExporter
 
+    if not hasattr(provider, "add_span_processor"):
+        logger.warning(
+            "definable-trace: the tracer provider in use takes no span processors; "
+            "traces are not written to %s",
+            file,
+        )
+        return
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         exporter = FileSpanExporter(file)
@@ -250,6 +259,26 @@ def _version() -> str:
     return __version__
 
 
+# The exporters log every failed batch themselves (an ERROR with a traceback, each time). While
+# one of them runs under `_SafeExporter`, those records are dropped: the wrapper reports the
+# failure once. Other users of the same exporter classes keep their logs.
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.json.file.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+)
+_wrapped = threading.local()
+
+
+class _QuietWhileWrapped(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(_wrapped, "active", False)
+
+
+_quiet_filter = _QuietWhileWrapped()
+for _name in _EXPORTER_LOGGERS:
+    logging.getLogger(_name).addFilter(_quiet_filter)
+
+
 class _SafeExporter(SpanExporter):
     """Wraps an exporter so that a failure is one warning, not a traceback per batch."""
 
@@ -259,13 +288,22 @@ class _SafeExporter(SpanExporter):
         self._warned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        _wrapped.active = True
         try:
-            return self._inner.export(spans)
+            result = self._inner.export(spans)
         except Exception as exc:  # telemetry must never fail the user's run
-            if not self._warned:
-                self._warned = True
-                logger.warning("definable-trace: exporting spans to %s failed: %s", self._what, exc)
+            self._warn(exc)
             return SpanExportResult.FAILURE
+        finally:
+            _wrapped.active = False
+        if result is not SpanExportResult.SUCCESS:
+            self._warn("the exporter reported a failure")
+        return result
+
+    def _warn(self, reason: object) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning("definable-trace: exporting spans to %s failed: %s", self._what, reason)
 
     def shutdown(self) -> None:
         try:

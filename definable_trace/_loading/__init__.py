@@ -1,0 +1,33 @@
+"""Reloading exported traces as message histories (ours and other instrumentations').
+
+Modules, one job each: `_otlp` reads files into JSON values, `_decode` turns requests into
+compact `SpanRecord`s (`_records`), `_store` keeps growing message lists once, `_graph`
+dedupes and links spans and finds their session, `_conventions` tells which instrumentation
+wrote a span (`_ours`, `_openai_v2`, `_openllmetry`, `_openinference`, `_flat`), `_ours` and
+`_foreign` build turns, `_assemble` puts it together, `_sessions` holds the public types.
+"""
+
+from ._load import load_traces
+from ._records import SpanRecord, TraceWarning
+from ._sessions import (
+    Lineage,
+    ModelCall,
+    Session,
+    SessionNotFoundError,
+    ToolCall,
+    TraceSet,
+    Turn,
+)
+
+__all__ = [
+    "Lineage",
+    "ModelCall",
+    "Session",
+    "SessionNotFoundError",
+    "SpanRecord",
+    "ToolCall",
+    "TraceSet",
+    "TraceWarning",
+    "Turn",
+    "load_traces",
+]

@@ -1,0 +1,163 @@
+"""What every convention reads the same way: usage, models, finish reason, errors, tool spans.
+
+Token counts have had many names (semconv renamed them, OpenLLMetry and OpenInference have
+their own); each list below is read in order and the first present wins, so a span written by
+any version of any of them gives the same `Metrics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from .._messages import Message, Metrics
+from ._records import SpanRecord
+from ._sessions import ToolCall
+
+__all__ = [
+    "CallData",
+    "error_of",
+    "finish_reason_of",
+    "first_text",
+    "tool_call_of",
+    "usage_of",
+]
+
+_INPUT = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+    "llm.usage.prompt_tokens",
+)
+_OUTPUT = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+    "llm.usage.completion_tokens",
+)
+_TOTAL = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total")
+_CACHE_READ = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+_CACHE_WRITE = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+_REASONING = (
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.usage.reasoning_tokens",
+    "llm.usage.reasoning_tokens",
+    "llm.token_count.completion_details.reasoning",
+)
+_FIRST_TOKEN = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
+
+
+@dataclass
+class CallData:
+    """One model call of another instrumentation, its messages already rebuilt.
+
+    `input`/`output` are None when the span carries no message content.
+    """
+
+    span: SpanRecord
+    convention: str
+    input: list[Message] | None
+    output: list[Message] | None
+    metrics: Metrics
+    request_model: str | None
+    response_model: str | None
+    response_id: str | None
+    finish_reason: str | None
+    error: str | None
+
+
+def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
+    for name in names:
+        value = span.integer(name)
+        if value is not None:
+            return value
+    return None
+
+
+def usage_of(span: SpanRecord) -> Metrics:
+    """Token counts from whichever names the span uses; duration from its timing."""
+    inputs = _count(span, _INPUT) or 0
+    outputs = _count(span, _OUTPUT) or 0
+    total = _count(span, _TOTAL)
+    first_token = next(
+        (v for v in (span.get(n) for n in _FIRST_TOKEN) if isinstance(v, (int, float))), None
+    )
+    return Metrics(
+        input_tokens=inputs,
+        output_tokens=outputs,
+        total_tokens=total if total is not None else inputs + outputs,
+        cache_read_tokens=_count(span, _CACHE_READ) or 0,
+        cache_write_tokens=_count(span, _CACHE_WRITE) or 0,
+        reasoning_tokens=_count(span, _REASONING) or 0,
+        duration=span.duration,
+        time_to_first_token=float(first_token) if first_token is not None else None,
+    )
+
+
+def first_text(span: SpanRecord, *names: str) -> str | None:
+    """The first of `names` that is a non-empty string, or the first item of a string array."""
+    for name in names:
+        value = span.get(name)
+        if isinstance(value, (tuple, list)) and value:
+            value = value[0]
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def finish_reason_of(span: SpanRecord) -> str | None:
+    return first_text(span, "gen_ai.response.finish_reasons", "llm.finish_reason")
+
+
+def error_of(span: SpanRecord) -> str | None:
+    """Why the span failed, when its status says it did."""
+    if not span.failed:
+        return None
+    return span.status_message or first_text(span, "error.type") or "error"
+
+
+def tool_call_of(span: SpanRecord) -> ToolCall:
+    """A tool span (GenAI semconv, OpenInference `TOOL`, Traceloop `tool`) as a `ToolCall`."""
+    name = first_text(span, "gen_ai.tool.name", "tool.name", "traceloop.entity.name")
+    return ToolCall(
+        name=name or span.name,
+        call_id=first_text(span, "gen_ai.tool.call.id", "tool_call.id"),
+        arguments=_text_or_none(_first_of(span, _ARGUMENTS)),
+        result=_text_or_none(_first_of(span, _RESULT)),
+        error=error_of(span),
+        start=span.start,
+        duration=span.duration,
+    )
+
+
+_ARGUMENTS = (
+    "gen_ai.tool.call.arguments",
+    "tool.parameters",
+    "input.value",
+    "traceloop.entity.input",
+)
+_RESULT = ("gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
+
+
+def _first_of(span: SpanRecord, names: tuple[str, ...]) -> object:
+    for name in names:
+        value = span.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value, default=str).decode()

@@ -1,0 +1,66 @@
+"""Which instrumentation wrote a span, and what part it plays: decided per span, so a file may mix.
+
+Order matters: our spans are recognised by `definable_trace.run.id`; OpenInference by
+`openinference.span.kind`; OpenLLMetry by its `traceloop.*` / `llm.request.type` attributes or
+instrumentation scope; what is left with GenAI semconv operations or messages is read as the
+official openai-v2 instrumentation (any other semconv writer reads the same way).
+
+Roles: "run" (our `invoke_agent`), "call" (a model call), "tool", "agent" (a span that groups
+calls: another framework's `invoke_agent`, a Traceloop workflow, an OpenInference chain).
+"""
+
+from __future__ import annotations
+
+from .. import _semconv as sc
+from . import _openinference, _openllmetry
+from ._calls import CallData
+from ._openai_v2 import CALL_OPERATIONS, parts_call
+from ._records import SpanRecord
+
+__all__ = [
+    "DEFINABLE",
+    "MIXED",
+    "OPENAI_V2",
+    "OPENINFERENCE",
+    "OPENLLMETRY",
+    "call_data",
+    "classify",
+]
+
+DEFINABLE = "definable"
+OPENAI_V2 = "openai-v2"
+OPENINFERENCE = _openinference.CONVENTION
+OPENLLMETRY = _openllmetry.CONVENTION
+MIXED = "mixed"
+
+_OUR_ROLES = {"invoke_agent": "run", "chat": "call", "execute_tool": "tool"}
+_SEMCONV_ROLES = {
+    **dict.fromkeys(CALL_OPERATIONS, "call"),
+    "execute_tool": "tool",
+    "invoke_agent": "agent",
+}
+
+
+def classify(span: SpanRecord) -> tuple[str, str | None] | None:
+    """(convention, role) of a span, or None when it is no GenAI span we know."""
+    if sc.ATTR_RUN_ID in span:
+        return DEFINABLE, _OUR_ROLES.get(span.text("gen_ai.operation.name") or "")
+    if _openinference.KIND in span:
+        return OPENINFERENCE, _openinference.role_of(span)
+    if _openllmetry.is_openllmetry(span):
+        return OPENLLMETRY, _openllmetry.role_of(span)
+    operation = span.text("gen_ai.operation.name")
+    if operation is not None:
+        return OPENAI_V2, _SEMCONV_ROLES.get(operation)
+    if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:
+        return OPENAI_V2, "call"
+    return None
+
+
+def call_data(span: SpanRecord, convention: str) -> CallData:
+    """The messages and usage of another instrumentation's call span."""
+    if convention == OPENINFERENCE:
+        return _openinference.call(span)
+    if convention == OPENLLMETRY:
+        return _openllmetry.call(span)
+    return parts_call(span, convention)

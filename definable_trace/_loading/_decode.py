@@ -1,0 +1,204 @@
+"""One OTLP/JSON `ExportTraceServiceRequest` into `SpanRecord`s: the loader's hot loop.
+
+Everything here runs once per span or per attribute of a possibly huge file, so it is written
+for speed: one dict lookup decides what to do with an attribute, short strings are interned, and
+the growing message lists go to the `TextStore`. The protobuf JSON mapping's variants (base64
+ids, enum names for kind and status) are accepted, since some tools write them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from .. import _semconv as sc
+from ._records import Shape, SpanRecord
+from ._store import TextStore
+
+__all__ = ["SESSION_KEYS", "SpanDecoder"]
+
+SESSION_KEYS = (
+    "gen_ai.conversation.id",
+    "session.id",
+    "traceloop.association.properties.session_id",
+    "langfuse.session.id",
+)
+"""Where a session id may be, first found wins (our spans write the first two, equal)."""
+
+_SHARE, _INTERN, _SESSION = 1, 2, 3
+_ACTIONS = {
+    sc.INPUT_MESSAGES: _SHARE,
+    sc.ATTR_INPUT_META: _SHARE,
+    sc.SYSTEM_INSTRUCTIONS: _INTERN,
+    sc.TOOL_DEFINITIONS: _INTERN,
+    **dict.fromkeys(SESSION_KEYS, _SESSION),
+}
+_INTERN_UP_TO = 200  # ids, names, models: repeated on every span of a run
+_KINDS = {
+    "SPAN_KIND_UNSPECIFIED": 0,
+    "SPAN_KIND_INTERNAL": 1,
+    "SPAN_KIND_SERVER": 2,
+    "SPAN_KIND_CLIENT": 3,
+    "SPAN_KIND_PRODUCER": 4,
+    "SPAN_KIND_CONSUMER": 5,
+}
+_STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
+
+class Reporter(Protocol):
+    def warn(self, line: int | None, message: str, kind: str | None = None) -> None: ...
+
+
+class SpanDecoder:
+    """Decodes spans into compact records; shapes and strings are shared across files."""
+
+    def __init__(self, store: TextStore) -> None:
+        self.store = store
+        self._shapes: dict[tuple[str, ...], Shape] = {}
+
+    def spans(
+        self, request: dict[str, Any], path: str, line: int, reporter: Reporter
+    ) -> Iterator[SpanRecord]:
+        """The spans of one request; a malformed span is reported and skipped."""
+        for resource_spans in _objects(request.get("resourceSpans") or request.get("batches")):
+            scope_spans = resource_spans.get("scopeSpans") or resource_spans.get(
+                "instrumentationLibrarySpans"
+            )
+            for group in _objects(scope_spans):
+                scope = group.get("scope") or group.get("instrumentationLibrary") or {}
+                scope_name = scope.get("name") if isinstance(scope, dict) else None
+                for span in _objects(group.get("spans")):
+                    try:
+                        record = self.record(span, scope_name, path, line)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        name = span.get("name") if isinstance(span, dict) else None
+                        reporter.warn(
+                            line,
+                            f"malformed span {name!r} skipped ({type(exc).__name__}: {exc})",
+                            kind="malformed",
+                        )
+                        continue
+                    yield record
+
+    def record(self, span: dict[str, Any], scope: str | None, path: str, line: int) -> SpanRecord:
+        intern = self.store.intern
+        trace_id = _hex_id(span["traceId"], 16)
+        span_id = _hex_id(span["spanId"], 8)
+        parent = span.get("parentSpanId")
+        parent = _hex_id(parent, 8) if parent else None
+        shape, values = self._attributes(span.get("attributes") or (), trace_id)
+        status = span.get("status") or {}
+        code = status.get("code", 0)
+        return SpanRecord(
+            name=intern(str(span.get("name") or "")),
+            trace_id=intern(trace_id),
+            span_id=span_id,
+            parent_span_id=parent if parent and parent.strip("0") else None,
+            kind=_KINDS.get(span.get("kind"), 0)
+            if isinstance(span.get("kind"), str)
+            else int(span.get("kind") or 0),
+            start_ns=int(span.get("startTimeUnixNano") or 0),
+            end_ns=int(span.get("endTimeUnixNano") or 0),
+            status_code=_STATUS.get(code, 0) if isinstance(code, str) else int(code or 0),
+            status_message=status.get("message") or None,
+            scope=intern(scope) if isinstance(scope, str) else None,
+            shape=shape,
+            values=values,
+            path=path,
+            line=line,
+        )
+
+    def _attributes(
+        self, attributes: list[dict[str, Any]], trace_id: str
+    ) -> tuple[Shape, tuple[Any, ...]]:
+        intern = self.store.intern
+        keys: list[str] = []
+        values: list[Any] = []
+        shared: list[int] = []
+        session: str | None = None
+        for attribute in attributes:
+            key = attribute["key"]
+            value = attribute.get("value") or {}
+            text = value.get("stringValue")
+            action = _ACTIONS.get(key)
+            if text is None:
+                text = any_value(value)
+            elif action is None:
+                if len(text) <= _INTERN_UP_TO:
+                    text = intern(text)
+            elif action == _SHARE:
+                shared.append(len(values))
+            elif action == _SESSION:
+                session = session or text
+                text = intern(text)
+            else:
+                text = intern(text)
+            keys.append(key)
+            values.append(text)
+        for i in shared:
+            values[i] = self.store.share(session or trace_id, values[i])
+        key_tuple = tuple(keys)
+        shape = self._shapes.get(key_tuple)
+        if shape is None:
+            shape = self._shapes[key_tuple] = Shape(tuple(map(intern, key_tuple)))
+        return shape, tuple(values)
+
+
+def any_value(value: dict[str, Any]) -> Any:
+    """An OTLP `AnyValue` as a plain value (arrays as tuples, key-value lists as dicts)."""
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return _int(value["intValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "doubleValue" in value:
+        return _float(value["doubleValue"])
+    if "arrayValue" in value:
+        items = (value["arrayValue"] or {}).get("values") or ()
+        return tuple(any_value(item or {}) for item in items)
+    if "kvlistValue" in value:
+        pairs = (value["kvlistValue"] or {}).get("values") or ()
+        return {pair["key"]: any_value(pair.get("value") or {}) for pair in pairs}
+    if "bytesValue" in value:
+        try:
+            return base64.b64decode(value["bytesValue"])
+        except (binascii.Error, TypeError, ValueError):
+            return value["bytesValue"]
+    return None
+
+
+def _int(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _float(value: Any) -> Any:
+    try:
+        return float(value)  # also "NaN", "Infinity", "-Infinity" of the JSON mapping
+    except (TypeError, ValueError):
+        return value
+
+
+def _hex_id(value: Any, size: int) -> str:
+    """A trace or span id as lowercase hex; base64 (protobuf's JSON mapping) is converted."""
+    if not isinstance(value, str):
+        raise TypeError(f"id {value!r} is not a string")
+    if len(value) == 2 * size:
+        return value.lower() if not value.islower() and not value.isdigit() else value
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value
+    return raw.hex() if len(raw) == size else value
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item

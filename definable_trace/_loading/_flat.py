@@ -1,0 +1,93 @@
+"""Flattened message attributes (`prefix.{i}.field`, nested `….{j}.…`) back into lists.
+
+OpenLLMetry before 0.55 and OpenInference cannot put a list of objects in one attribute, so
+they spread each message over many keys. `unflatten` gathers them by index; the two conventions
+then name the fields differently (see `_openllmetry`, `_openinference`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from .._messages import Image, Message
+
+__all__ = ["content_parts", "message_of", "tool_call", "unflatten"]
+
+
+def unflatten(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """`{prefix}{i}.{rest}` keys as a list (by i) of `{rest: value}` dicts."""
+    found: dict[int, dict[str, Any]] = {}
+    n = len(prefix)
+    for key, value in attributes.items():
+        if not key.startswith(prefix):
+            continue
+        index, _, rest = key[n:].partition(".")
+        if index.isdigit() and rest:
+            found.setdefault(int(index), {})[rest] = value
+    return [found[i] for i in sorted(found)]
+
+
+def content_parts(value: Any) -> tuple[str | None, list[Image]]:
+    """A content that may be OpenAI content parts written as JSON: its text and image URLs."""
+    if isinstance(value, str) and value.startswith("[{"):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value, []
+        if isinstance(parsed, list) and all(isinstance(p, dict) and "type" in p for p in parsed):
+            return _from_parts(parsed)
+    if value is None or isinstance(value, str):
+        return value, []
+    return orjson.dumps(value, default=str).decode(), []
+
+
+def _from_parts(parts: Iterable[dict[str, Any]]) -> tuple[str | None, list[Image]]:
+    texts: list[str] = []
+    images: list[Image] = []
+    for part in parts:
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif part.get("type") == "image_url":
+            url = part.get("image_url")
+            url = url.get("url") if isinstance(url, dict) else url
+            if isinstance(url, str):
+                images.append(Image(url=url))
+    return ("".join(texts) if texts else None), images
+
+
+def message_of(
+    role: Any,
+    content: str | None,
+    tool_calls: list[dict[str, Any]],
+    tool_call_id: Any = None,
+    name: Any = None,
+    images: list[Image] | None = None,
+) -> Message:
+    """An OpenAI-style `Message` from flattened fields (unknown roles are read as `user`)."""
+    fields: dict[str, Any] = {
+        "role": role if role in ("system", "user", "assistant", "tool") else _role(role),
+        "content": content,
+        "tool_calls": tool_calls or None,
+        "tool_call_id": tool_call_id if isinstance(tool_call_id, str) else None,
+        "name": name if isinstance(name, str) and name else None,
+        "images": images or None,
+    }
+    return Message(**fields)
+
+
+def _role(role: Any) -> str:
+    return {"developer": "system", "function": "tool", "model": "assistant"}.get(role, "user")
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """One OpenAI-style tool call dict, as our `Message.tool_calls` holds them."""
+    if not isinstance(arguments, str):
+        arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+    return {
+        "id": call_id if isinstance(call_id, str) else "",
+        "type": "function",
+        "function": {"name": name if isinstance(name, str) else "", "arguments": arguments},
+    }

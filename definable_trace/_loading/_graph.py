@@ -1,0 +1,152 @@
+"""Spans as a graph: dedup by (trace id, span id), parent links, and whose session a span is.
+
+Files come with spans in any order (children before parents, runs split over lines), repeated
+(at-least-once delivery), with parents that are not in the input, and even with parent links
+that loop. The index keeps the first copy of a span; `check` reports dangling parents and breaks
+cycles (the span where a loop is found is read as a root); `session_of` then follows the links:
+a span's own session attribute, else its nearest ancestor's (the openai-v2 instrumentation puts
+the session on the parent `invoke_agent` span only), else the one session its trace names
+anywhere, else none: the trace id stands in and the session is marked inferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ._decode import SESSION_KEYS
+from ._otlp import SpanSink
+from ._records import SpanRecord, TraceWarning
+
+__all__ = ["SpanGraph", "SpanIndex"]
+
+Key = tuple[str, str]
+
+
+class SpanIndex(SpanSink):
+    """Every span read, first copy kept, in reading order."""
+
+    def __init__(self) -> None:
+        self.spans: dict[Key, SpanRecord] = {}
+
+    def add(self, record: SpanRecord) -> bool:
+        key = (record.trace_id, record.span_id)
+        if key in self.spans:
+            return False
+        self.spans[key] = record
+        return True
+
+
+class SpanGraph:
+    def __init__(self, index: SpanIndex) -> None:
+        self.spans = index.spans
+        self._cut: set[Key] = set()
+        self._inherited: dict[Key, str | None] = {}
+        self._by_trace: dict[str, set[str]] | None = None
+
+    def parent(self, span: SpanRecord) -> SpanRecord | None:
+        """The parent span, or None for a root, a dangling parent or a cut cycle."""
+        if span.parent_span_id is None:
+            return None
+        key = (span.trace_id, span.span_id)
+        if key in self._cut:
+            return None
+        return self.spans.get((span.trace_id, span.parent_span_id))
+
+    def ancestors(self, span: SpanRecord) -> Iterator[SpanRecord]:
+        current = self.parent(span)
+        while current is not None:
+            yield current
+            current = self.parent(current)
+
+    def check(self) -> list[TraceWarning]:
+        """Warn about parents that are not in the input and cut parent loops (once each)."""
+        warnings = self._dangling()
+        done: set[Key] = set()
+        for key in self.spans:
+            path: list[Key] = []
+            on_path: set[Key] = set()
+            current: Key | None = key
+            while current is not None and current not in done:
+                if current in on_path:
+                    warnings.append(self._cut_at(current))
+                    break
+                on_path.add(current)
+                path.append(current)
+                span = self.spans[current]
+                parent = self.parent(span)
+                current = (parent.trace_id, parent.span_id) if parent is not None else None
+            done.update(path)
+        return warnings
+
+    def _cut_at(self, key: Key) -> TraceWarning:
+        self._cut.add(key)
+        span = self.spans[key]
+        return TraceWarning(
+            span.path,
+            span.line,
+            f"parent links form a cycle through span {span.name!r} ({span.span_id}); "
+            "it is read as a root",
+        )
+
+    def _dangling(self) -> list[TraceWarning]:
+        first: dict[str, SpanRecord] = {}
+        count: dict[str, int] = {}
+        for span in self.spans.values():
+            if span.parent_span_id is None:
+                continue
+            if (span.trace_id, span.parent_span_id) not in self.spans:
+                first.setdefault(span.path, span)
+                count[span.path] = count.get(span.path, 0) + 1
+        return [
+            TraceWarning(
+                path,
+                span.line,
+                f"{count[path]} span(s) name a parent that is not in the input (first: "
+                f"{span.name!r}, parent {span.parent_span_id}); they are read as roots",
+            )
+            for path, span in first.items()
+        ]
+
+    def session_of(self, span: SpanRecord) -> tuple[str, bool]:
+        """(session id, inferred): inferred means no span named one and the trace id is used."""
+        found = own_session(span)
+        if found is None:
+            found = self._inherit(span)
+        if found is None:
+            names = self._trace_sessions().get(span.trace_id, set())
+            if len(names) == 1:
+                found = next(iter(names))
+        return (found, False) if found is not None else (span.trace_id, True)
+
+    def _inherit(self, span: SpanRecord) -> str | None:
+        path: list[Key] = []
+        found: str | None = None
+        for ancestor in self.ancestors(span):
+            key = (ancestor.trace_id, ancestor.span_id)
+            if key in self._inherited:
+                found = self._inherited[key]
+                break
+            path.append(key)
+            found = own_session(ancestor)
+            if found is not None:
+                break
+        for key in path:
+            self._inherited[key] = found
+        return found
+
+    def _trace_sessions(self) -> dict[str, set[str]]:
+        if self._by_trace is None:
+            self._by_trace = {}
+            for span in self.spans.values():
+                name = own_session(span)
+                if name is not None:
+                    self._by_trace.setdefault(span.trace_id, set()).add(name)
+        return self._by_trace
+
+
+def own_session(span: SpanRecord) -> str | None:
+    for key in SESSION_KEYS:
+        value = span.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -1,0 +1,68 @@
+"""The GenAI semconv parts format as other instrumentations write it (official openai-v2, and
+OpenLLMetry since 0.55): `gen_ai.input.messages` / `gen_ai.output.messages` on the call span.
+
+Unlike our spans, the system prompt is usually a `system` message inside the input (newer
+writers may use `gen_ai.system_instructions`; both are read), there is no meta list, and tool
+call arguments are objects. The same `message_from_parts` as for our spans reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .. import _semconv as sc
+from .._messages import Message
+from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._records import SpanRecord
+
+__all__ = ["CALL_OPERATIONS", "parts_call"]
+
+CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+
+
+def parts_call(span: SpanRecord, convention: str) -> CallData:
+    """A call span written in the parts format; raises `ValueError` on unreadable JSON."""
+    system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS)
+    inputs = _parts_list(span, sc.INPUT_MESSAGES)
+    outputs = _parts_list(span, sc.OUTPUT_MESSAGES)
+    messages: list[Message] | None = None
+    if system is not None or inputs is not None:
+        messages = []
+        if system:
+            messages.append(sc.message_from_parts({"role": "system", "parts": system}))
+        messages.extend(sc.message_from_parts(m) for m in inputs or () if isinstance(m, dict))
+    output = None
+    if outputs is not None:
+        output = [sc.message_from_parts(m) for m in outputs if isinstance(m, dict)]
+    return CallData(
+        span=span,
+        convention=convention,
+        input=messages,
+        output=output,
+        metrics=usage_of(span),
+        request_model=first_text(span, "gen_ai.request.model"),
+        response_model=first_text(span, "gen_ai.response.model"),
+        response_id=first_text(span, "gen_ai.response.id"),
+        finish_reason=finish_reason_of(span) or _output_finish(outputs),
+        error=error_of(span),
+    )
+
+
+def _parts_list(span: SpanRecord, key: str) -> list[Any] | None:
+    value = span.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = orjson.loads(value)
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key} is not a JSON list")
+    return list(value)
+
+
+def _output_finish(outputs: list[Any] | None) -> str | None:
+    for message in outputs or ():
+        if isinstance(message, dict) and isinstance(message.get("finish_reason"), str):
+            return message["finish_reason"]
+    return None

@@ -1,0 +1,106 @@
+"""OpenInference (Arize Phoenix's `openinference-instrumentation-openai`).
+
+One `ChatCompletion` span per call (`openinference.span.kind` = `LLM`), often each its own root
+trace, tied to the others only by `session.id`. Messages are flattened as
+`llm.input_messages.{i}.message.*` / `llm.output_messages.{i}.message.*`, with tool calls under
+`….tool_calls.{j}.tool_call.*` and multimodal contents under `….contents.{j}.message_content.*`.
+The raw request and response JSON (`input.value`, `output.value`) are read only for the response
+id and the requested model, which the flattened attributes lack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .._messages import Image, Message
+from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._flat import message_of, tool_call, unflatten
+from ._records import SpanRecord
+
+__all__ = ["CONVENTION", "KIND", "call", "role_of"]
+
+CONVENTION = "openinference"
+KIND = "openinference.span.kind"
+_ROLES = {"LLM": "call", "TOOL": "tool", "AGENT": "agent", "CHAIN": "agent"}
+
+
+def role_of(span: SpanRecord) -> str | None:
+    return _ROLES.get(span.text(KIND) or "")
+
+
+def call(span: SpanRecord) -> CallData:
+    attributes = span.attributes
+    inputs = unflatten(attributes, "llm.input_messages.")
+    outputs = unflatten(attributes, "llm.output_messages.")
+    response = _json_object(span, "output.value")
+    parameters = _json_object(span, "llm.invocation_parameters")
+    request = _json_object(span, "input.value")
+    return CallData(
+        span=span,
+        convention=CONVENTION,
+        input=[_message(m) for m in inputs] if inputs else None,
+        output=[_message(m) for m in outputs] if outputs else None,
+        metrics=usage_of(span),
+        request_model=_text(parameters.get("model")) or _text(request.get("model")),
+        response_model=first_text(span, "llm.model_name") or _text(response.get("model")),
+        response_id=_text(response.get("id")),
+        finish_reason=finish_reason_of(span) or _choice_finish(response),
+        error=error_of(span),
+    )
+
+
+def _message(entry: dict[str, Any]) -> Message:
+    fields = {k.removeprefix("message."): v for k, v in entry.items()}
+    content = fields.get("content")
+    images: list[Image] = []
+    parts = unflatten(fields, "contents.")
+    if parts and content is None:
+        texts = []
+        for part in parts:
+            kind = part.get("message_content.type")
+            if kind == "text" and isinstance(part.get("message_content.text"), str):
+                texts.append(part["message_content.text"])
+            url = part.get("message_content.image.image.url")
+            if isinstance(url, str):
+                images.append(Image(url=url))
+        content = "".join(texts) if texts else None
+    calls = [
+        tool_call(
+            c.get("tool_call.id"),
+            c.get("tool_call.function.name"),
+            c.get("tool_call.function.arguments"),
+        )
+        for c in unflatten(fields, "tool_calls.")
+    ]
+    return message_of(
+        fields.get("role"),
+        content if isinstance(content, str) or content is None else str(content),
+        calls,
+        fields.get("tool_call_id"),
+        fields.get("name"),
+        images,
+    )
+
+
+def _json_object(span: SpanRecord, key: str) -> dict[str, Any]:
+    value = span.text(key)
+    if not value or not value.startswith("{"):
+        return {}
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _choice_finish(response: dict[str, Any]) -> str | None:
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return _text(choices[0].get("finish_reason"))
+    return None

@@ -1,0 +1,275 @@
+"""Reading trace files: OTLP/JSON lines or one OTLP/JSON document, plain or gzip, into spans.
+
+Accepted, detected from the content (never from the file name):
+
+- JSON lines, one `ExportTraceServiceRequest` per line: our files, the Collector's `file`
+  exporter, the official Python `FileSpanExporter`;
+- one JSON document holding requests: a Jaeger v2 (`/api/v3/traces`) or Tempo answer, also
+  wrapped under `result` / `trace` / `data`, or an array of requests; Tempo's `batches` is read as
+  `resourceSpans`, OTLP's old `instrumentationLibrarySpans` as `scopeSpans`;
+- either of these gzip-compressed.
+
+Lines are parsed one at a time (the file is never read whole, except a document, which must be),
+and what cannot be used becomes a `TraceWarning` naming the file and line, so one bad line costs
+that line only. What cannot be trace data at all (a binary file, JSON of another kind) raises
+`TraceFormatError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import orjson
+
+from .._errors import TraceFormatError
+from ._decode import SpanDecoder
+from ._records import TraceWarning
+
+__all__ = ["SpanSink", "read_file"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_SNIFF = 8192
+_WARNINGS_PER_KIND = 20  # per file; past that, one summary line
+_OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resourceProfiles")
+_WRAPPERS = ("result", "trace", "data")
+_SUMMARIES = (
+    ("bad", "non-JSON lines"),
+    ("not-otlp", "non-OTLP values"),
+    ("duplicate", "lines with repeated spans"),
+    ("malformed", "malformed spans"),
+)
+
+
+class SpanSink:
+    """Where decoded spans go; returns False for a span already seen (same trace and span id)."""
+
+    def add(self, record: Any) -> bool:  # pragma: no cover - the protocol
+        raise NotImplementedError
+
+
+def read_file(
+    path: str | os.PathLike[str], sink: SpanSink, decoder: SpanDecoder
+) -> list[TraceWarning]:
+    """Stream the spans of one file into `sink`; return the warnings about this file."""
+    name = os.fspath(path)
+    try:
+        raw = open(name, "rb")  # noqa: SIM115 - closed below, possibly through gzip
+    except OSError as exc:
+        raise TraceFormatError(f"cannot open: {exc.strerror or exc}", path=name) from exc
+    with raw:
+        head = raw.read(_SNIFF)
+        raw.seek(0)
+        if head.startswith(_GZIP_MAGIC):
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+        elif b"\x00" in head:
+            raise TraceFormatError(
+                "binary file, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
+                path=name,
+                line=1,
+            )
+        else:
+            stream = raw
+        reader = _FileReader(name, sink, decoder)
+        reader.read(stream)
+        return reader.finish()
+
+
+class _FileReader:
+    """The state of reading one file: where we are, and what to tell about it."""
+
+    def __init__(self, path: str, sink: SpanSink, decoder: SpanDecoder) -> None:
+        self.path = path
+        self.sink = sink
+        self.decoder = decoder
+        self.warnings: list[TraceWarning] = []
+        self.counts: dict[str, int] = {}
+        self.values = 0  # JSON values read so far
+
+    # --- lines and documents --------------------------------------------------------------
+
+    def read(self, stream: IO[bytes]) -> None:
+        lines = _lines(stream, self)
+        first = next((item for item in lines if item[1].strip()), None)
+        if first is None:
+            self.warn(None, "empty file: no spans")
+            return
+        rest: Iterable[tuple[int, bytes, bool]] = lines
+        if not _is_json(first[1]) and not first[1].rstrip().endswith(b"}"):
+            # Not a complete JSON value on its own: maybe one (pretty-printed) document.
+            buffered = [first, *lines]
+            if self._document(buffered):
+                return
+            rest = buffered[1:]
+        self._json_lines(itertools.chain([first], rest))
+
+    def _document(self, lines: list[tuple[int, bytes, bool]]) -> bool:
+        try:
+            value = orjson.loads(b"".join(line for _, line, _ in lines))
+        except orjson.JSONDecodeError:
+            return False
+        self._value(value, lines[0][0])
+        return True
+
+    def _json_lines(self, lines: Iterable[tuple[int, bytes, bool]]) -> None:
+        """One value per line; a line that is not JSON is skipped, unless none is JSON."""
+        first_bad: tuple[int, Exception] | None = None
+        bad = 0
+        for number, line, ended in lines:
+            if not line.strip():
+                continue
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                if ended:
+                    bad += 1
+                    first_bad = first_bad or (number, exc)
+                    if self.values == 0 and bad >= _WARNINGS_PER_KIND:
+                        break  # not a trace file: no need to read it all to say so
+                self._bad_line(number, line, ended, exc)
+                continue
+            self._value(value, number)
+        if self.values == 0 and first_bad is not None:
+            number, exc = first_bad
+            raise TraceFormatError(
+                f"not JSON: neither JSON lines nor one JSON document ({_reason(exc)})",
+                path=self.path,
+                line=number,
+            )
+
+    def _bad_line(self, number: int, line: bytes, ended: bool, exc: Exception) -> None:
+        if not ended:
+            self.warn(
+                number,
+                f"truncated last line ({len(line)} bytes, no newline at the end): skipped; "
+                "the lines before it are loaded",
+            )
+        else:
+            self.warn(number, f"not JSON ({_reason(exc)}): line skipped", kind="bad")
+
+    # --- one JSON value -------------------------------------------------------------------
+
+    def _value(self, value: Any, line: int) -> None:
+        requests = list(_requests(value))
+        first = self.values == 0
+        self.values += 1
+        if not requests:
+            if _other_signal(value):
+                self.count("other-signal", line)
+                return
+            reason = f"not OTLP trace data: {_what_is(value)}"
+            if first:
+                raise TraceFormatError(reason, path=self.path, line=line)
+            self.warn(line, reason + "; skipped", kind="not-otlp")
+            return
+        repeated = 0
+        for request in requests:
+            for record in self.decoder.spans(request, self.path, line, self):
+                if not self.sink.add(record):
+                    repeated += 1
+        if repeated:
+            self.warn(
+                line,
+                f"{repeated} span(s) already read (same trace and span id, as at-least-once "
+                "delivery repeats them): the first copy is kept",
+                kind="duplicate",
+            )
+
+    # --- telling --------------------------------------------------------------------------
+
+    def warn(self, line: int | None, message: str, kind: str | None = None) -> None:
+        if kind is not None:
+            seen = self.counts[kind] = self.counts.get(kind, 0) + 1
+            if seen > _WARNINGS_PER_KIND:
+                return
+        self.warnings.append(TraceWarning(self.path, line, message))
+
+    def count(self, kind: str, line: int) -> None:
+        """Things worth one line per file, not one per occurrence."""
+        key = f"once:{kind}"
+        if key not in self.counts:
+            self.counts[f"line:{kind}"] = line
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def finish(self) -> list[TraceWarning]:
+        for kind, label in _SUMMARIES:
+            extra = self.counts.get(kind, 0) - _WARNINGS_PER_KIND
+            if extra > 0:
+                self.warn(None, f"{extra} more {label} (not listed one by one)")
+        others = self.counts.get("once:other-signal")
+        if others:
+            self.warn(
+                self.counts["line:other-signal"],
+                f"{others} value(s) hold OTLP logs or metrics, not traces: skipped",
+            )
+        return self.warnings
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _lines(stream: IO[bytes], reader: _FileReader) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, ended with a newline); a broken gzip stream ends with a warning."""
+    number = 0
+    try:
+        for line in stream:
+            number += 1
+            ended = line.endswith(b"\n")
+            yield number, line, ended
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        reader.warn(
+            number + 1 if number else 1,
+            f"compressed data ends early or is damaged ({exc}): the lines before are loaded",
+        )
+
+
+def _requests(value: Any) -> Iterable[dict[str, Any]]:
+    """The `ExportTraceServiceRequest`s in one JSON value (unwrapping API answers)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _requests(item)
+        return
+    if not isinstance(value, dict):
+        return
+    if "resourceSpans" in value or "batches" in value:
+        yield value
+        return
+    for key in _WRAPPERS:
+        inner = value.get(key)
+        if isinstance(inner, (dict, list)):
+            yield from _requests(inner)
+            return
+
+
+def _other_signal(value: Any) -> bool:
+    return isinstance(value, dict) and any(key in value for key in _OTHER_SIGNALS)
+
+
+def _what_is(value: Any) -> str:
+    """A hint at what the JSON is instead, for the refusal message."""
+    if isinstance(value, dict):
+        context = value.get("context")
+        if isinstance(context, dict) and "trace_id" in context:
+            return (
+                "this is the OpenTelemetry SDK's ConsoleSpanExporter output, not OTLP/JSON; "
+                "write spans with an OTLP JSON file exporter instead"
+            )
+        data = value.get("data")
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "traceID" in data[0]:
+            return "this is Jaeger's v1 API JSON; ask Jaeger's /api/v3/traces for OTLP/JSON"
+        keys = ", ".join(sorted(map(str, value))[:6]) or "none"
+        return f"expected an object with 'resourceSpans', found keys: {keys}"
+    return f"expected an object with 'resourceSpans', found a JSON {type(value).__name__}"
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).split(":", 1)[0] if str(exc) else type(exc).__name__

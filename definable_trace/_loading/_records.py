@@ -1,0 +1,172 @@
+"""The loader's units: one span as read (`SpanRecord`) and one thing worth telling (`TraceWarning`).
+
+A large trace file holds hundreds of thousands of spans, and every one of them stays in memory
+until the sessions are assembled, so a record is kept small on purpose: attribute names live in
+one tuple shared by every span of the same shape, values in a tuple of their own, and the big
+growing message lists are `SharedText` references into one string per conversation (see
+`_store`). `attributes` rebuilds the plain dict when someone asks for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ._store import SharedText
+
+__all__ = ["STATUS_ERROR", "Shape", "SpanRecord", "TraceWarning", "to_datetime"]
+
+STATUS_ERROR = 2  # OTLP Status.code: 0 unset, 1 ok, 2 error
+
+
+@dataclass(frozen=True)
+class TraceWarning:
+    """Something the loader skipped, repaired or could only guess, with where it was found."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class Shape:
+    """The attribute names of a span, shared by every span that has the same names in order."""
+
+    __slots__ = ("index", "keys")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.index = {key: i for i, key in enumerate(keys)}
+
+
+class SpanRecord:
+    """One span: identity, timing, status, attributes, and the file and line it came from.
+
+    `parent_span_id` is None for a root span. `kind` and `status_code` are the OTLP integers.
+    """
+
+    __slots__ = (
+        "_shape",
+        "_values",
+        "end_ns",
+        "kind",
+        "line",
+        "name",
+        "parent_span_id",
+        "path",
+        "scope",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "status_message",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str | None,
+        kind: int,
+        start_ns: int,
+        end_ns: int,
+        status_code: int,
+        status_message: str | None,
+        scope: str | None,
+        shape: Shape,
+        values: tuple[Any, ...],
+        path: str,
+        line: int,
+    ) -> None:
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.status_code = status_code
+        self.status_message = status_message
+        self.scope = scope
+        self._shape = shape
+        self._values = values
+        self.path = path
+        self.line = line
+
+    def __repr__(self) -> str:
+        return f"SpanRecord({self.name!r}, span_id={self.span_id!r}, {self.path}:{self.line})"
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        """The span's attributes as plain values (a new dict on each access)."""
+        pairs = zip(self._shape.keys, self._values, strict=True)
+        return {key: _plain(value) for key, value in pairs}
+
+    @property
+    def start(self) -> datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def end(self) -> datetime:
+        return to_datetime(self.end_ns)
+
+    @property
+    def duration(self) -> float:
+        """Seconds; 0 when the end is missing or before the start."""
+        return max(self.end_ns - self.start_ns, 0) / 1e9
+
+    @property
+    def failed(self) -> bool:
+        return self.status_code == STATUS_ERROR
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return self._shape.keys
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._shape.index
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """One attribute as a plain value."""
+        i = self._shape.index.get(key)
+        return default if i is None else _plain(self._values[i])
+
+    def raw(self, key: str) -> Any:
+        """One attribute as stored: a `SharedText` stays a reference (the loader's fast path)."""
+        i = self._shape.index.get(key)
+        return None if i is None else self._values[i]
+
+    def text(self, key: str) -> str | None:
+        """A string attribute, or None when absent or not a string."""
+        value = self.get(key)
+        return value if isinstance(value, str) else None
+
+    def integer(self, key: str) -> int | None:
+        """An integer attribute; numbers written as strings are accepted."""
+        value = self.get(key)
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+
+def _plain(value: Any) -> Any:
+    return value.text if isinstance(value, SharedText) else value
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_datetime(ns: int) -> datetime:
+    """Nanoseconds since the epoch as an aware UTC datetime (exact to the microsecond)."""
+    return _EPOCH + timedelta(microseconds=ns // 1000)

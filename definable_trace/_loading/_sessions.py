@@ -1,0 +1,340 @@
+"""What `load_traces` returns: `TraceSet` → `Session` → `Turn` → `ModelCall` / `ToolCall`.
+
+Messages are rebuilt on demand, not at load time: a session's history is parsed from the spans
+when `messages`, `history()` or a turn's `messages` is read, and nothing is cached, so listing
+thousands of sessions keeps only their small summaries in memory. Each convention supplies the
+rebuilding as a `TurnSource` (see `_ours`, `_foreign`); these classes only shape the answers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from .._errors import DefinableTraceError
+from .._messages import Message, Metrics
+from ._records import SpanRecord, TraceWarning
+
+__all__ = [
+    "Lineage",
+    "ModelCall",
+    "Session",
+    "SessionNotFoundError",
+    "ToolCall",
+    "TraceSet",
+    "Turn",
+    "TurnSource",
+]
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+
+
+class TurnSource(Protocol):
+    """How a turn's messages are rebuilt: the history at the end of the turn, in slices."""
+
+    def count(self) -> int:
+        """Messages in the history at the end of the turn."""
+        ...
+
+    def prior(self) -> int:
+        """Messages in the history before the turn (what a fork at this turn starts from)."""
+        ...
+
+    def slice(self, start: int, stop: int | None = None) -> list[Message]: ...
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a session came from: a `fork` of `parent_session` at `turn`, or a `replay` of it."""
+
+    kind: str
+    parent_session: str | None
+    turn: int | None
+
+
+@dataclass
+class ToolCall:
+    """One tool call of a turn. `start`/`duration` are None when known only from the messages."""
+
+    name: str
+    call_id: str | None
+    arguments: str | None
+    result: str | None
+    error: str | None
+    start: datetime | None
+    duration: float | None
+
+
+class ModelCall:
+    """One model call: models, response id, finish reason, usage, and its messages on demand.
+
+    `input_messages` is everything sent (system prompt first); `output_message` the answer.
+    Both are None when the span carries no messages at all, and `output_message` also when
+    the call failed (`error` then says why).
+    """
+
+    def __init__(
+        self,
+        *,
+        request_model: str | None,
+        response_model: str | None,
+        response_id: str | None,
+        finish_reason: str | None,
+        start: datetime,
+        error: str | None,
+        span: SpanRecord,
+        metrics: Callable[[], Metrics],
+        input_messages: Callable[[], list[Message] | None],
+        output_message: Callable[[], Message | None],
+    ) -> None:
+        self.request_model = request_model
+        self.response_model = response_model
+        self.response_id = response_id
+        self.finish_reason = finish_reason
+        self.start = start
+        self.error = error
+        self.span = span
+        self._metrics = metrics
+        self._input = input_messages
+        self._output = output_message
+
+    def __repr__(self) -> str:
+        model = self.response_model or self.request_model
+        return f"ModelCall({model!r}, finish_reason={self.finish_reason!r}, error={self.error!r})"
+
+    @property
+    def metrics(self) -> Metrics:
+        """Tokens, duration and (when known) time to first token of this call."""
+        return self._metrics()
+
+    @property
+    def input_messages(self) -> list[Message] | None:
+        return self._input()
+
+    @property
+    def output_message(self) -> Message | None:
+        return self._output()
+
+
+class Turn:
+    """One turn: a run of our agent, or (other instrumentations) the calls after one user message.
+
+    `messages` are those the turn added (its user input first, then answers and tool results);
+    `history` is the whole conversation at the end of the turn.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        run_id: str | None,
+        model_calls: list[ModelCall],
+        tool_calls: list[ToolCall],
+        start: datetime,
+        duration: float,
+        spans: list[SpanRecord],
+        error: str | None,
+        source: TurnSource,
+    ) -> None:
+        self.index = index
+        self.run_id = run_id
+        self.model_calls = model_calls
+        self.tool_calls = tool_calls
+        self.start = start
+        self.duration = duration
+        self.spans = spans
+        self.error = error
+        self._source = source
+
+    def __repr__(self) -> str:
+        return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(seconds=self.duration)
+
+    @property
+    def messages(self) -> list[Message]:
+        return self._source.slice(self._source.prior())
+
+    @property
+    def input(self) -> Message | None:
+        """The user message that started the turn (None when the run had no new input)."""
+        prior = self._source.prior()
+        first = self._source.slice(prior, prior + 1)
+        return first[0] if first and first[0].role == "user" else None
+
+    @property
+    def history(self) -> list[Message]:
+        return self._source.slice(0)
+
+    @property
+    def history_before(self) -> list[Message]:
+        """The history the turn started from (before its user input)."""
+        return self._source.slice(0, self._source.prior())
+
+    @property
+    def metrics(self) -> Metrics:
+        """Tokens and durations summed over the turn's model calls."""
+        total = Metrics()
+        for call in self.model_calls:
+            total = total + call.metrics
+        return total
+
+
+class Session:
+    """One conversation, as its spans tell it.
+
+    `has_content` is False when the spans carry no message text (content capture was off): the
+    turns, usage and message roles are real, the texts are not there, and `messages` then holds
+    content-free messages (role, id, time, metrics) rather than an invented conversation.
+    `id_inferred` is True when no span named a session: the id is then the trace id.
+    `duration` is wall-clock seconds from the first span to the last; `metrics.duration` is
+    the sum of the turns' durations.
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        turns: list[Turn],
+        convention: str,
+        id_inferred: bool,
+        has_content: bool,
+        lineage: Lineage | None,
+        agent_name: str | None,
+        messages: Callable[[], list[Message]],
+    ) -> None:
+        self.id = id
+        self.turns = turns
+        self.convention = convention
+        self.id_inferred = id_inferred
+        self.has_content = has_content
+        self.lineage = lineage
+        self.agent_name = agent_name
+        self._messages = messages
+        self.start = min((t.start for t in turns), default=_NEVER)
+        self.end = max((t.end for t in turns), default=self.start)
+
+    def __repr__(self) -> str:
+        content = "" if self.has_content else ", no content"
+        return f"Session({self.id!r}, turns={len(self.turns)}, {self.convention}{content})"
+
+    @property
+    def messages(self) -> list[Message]:
+        """The whole conversation at the end of the last turn."""
+        return self._messages()
+
+    def history(self, before_turn: int) -> list[Message]:
+        """What a fork at turn `before_turn` starts from: the history before that turn's input.
+
+        Turns before the first recorded one (a fork records only the turns it ran) are cut out of
+        the first turn's starting history at their user message.
+        """
+        if not self.turns:
+            raise ValueError(f"session {self.id!r} has no turns")
+        first, last = self.turns[0].index, self.turns[-1].index
+        matching = [t for t in self.turns if t.index == before_turn]
+        if matching:
+            return matching[-1].history_before
+        if before_turn == last + 1:
+            return self.messages
+        if 1 <= before_turn < first:
+            return _cut_before_user(self.turns[0].history_before, before_turn, self.id)
+        raise ValueError(
+            f"session {self.id!r} has no turn {before_turn} (turns {first}..{last}; "
+            f"{last + 1} forks after the last one)"
+        )
+
+    @property
+    def metrics(self) -> Metrics:
+        """Tokens summed over every model call; `duration` is the sum of the turn durations."""
+        total = Metrics()
+        for turn in self.turns:
+            total = total + turn.metrics
+        return total.model_copy(update={"duration": sum(t.duration for t in self.turns)})
+
+    @property
+    def model_calls(self) -> int:
+        return sum(len(t.model_calls) for t in self.turns)
+
+    @property
+    def models(self) -> list[str]:
+        """The models that answered, in order of first use (the requested one if none said)."""
+        seen: dict[str, None] = {}
+        for turn in self.turns:
+            for call in turn.model_calls:
+                model = call.response_model or call.request_model
+                if model:
+                    seen.setdefault(model)
+        return list(seen)
+
+    @property
+    def duration(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list[Message]:
+    users = [i for i, m in enumerate(history) if m.role == "user"]
+    if turn > len(users):
+        raise ValueError(f"session {session_id!r}: the recorded history has no turn {turn}")
+    return history[: users[turn - 1]]
+
+
+class SessionNotFoundError(KeyError, DefinableTraceError):
+    """No session has the id asked for; the message names the closest ids there are."""
+
+    def __init__(self, session_id: str, known: Sequence[str]) -> None:
+        self.session_id = session_id
+        self.close_matches = _close(session_id, known)
+        hint = (
+            f"; did you mean {', '.join(map(repr, self.close_matches))}?"
+            if self.close_matches
+            else f" (the input holds {len(known)} session(s))"
+        )
+        self.message = f"no session {session_id!r}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.message
+
+
+def _close(session_id: str, known: Sequence[str]) -> list[str]:
+    prefixed = [k for k in known if k.startswith(session_id) or session_id.startswith(k)]
+    similar = difflib.get_close_matches(session_id, known, n=5, cutoff=0.6)
+    return list(dict.fromkeys([*prefixed[:5], *similar]))[:5]
+
+
+class TraceSet:
+    """The sessions found in the files (ordered by start) and the warnings about them."""
+
+    def __init__(
+        self, sessions: list[Session], warnings: list[TraceWarning], paths: list[str]
+    ) -> None:
+        self.sessions = sessions
+        self.warnings = warnings
+        self.paths = paths
+        self._by_id = {s.id: s for s in sessions}
+
+    def __repr__(self) -> str:
+        return f"TraceSet({len(self.sessions)} sessions, {len(self.warnings)} warnings)"
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(self.sessions)
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def __contains__(self, session_id: object) -> bool:
+        return session_id in self._by_id
+
+    def session(self, session_id: str) -> Session:
+        """The session with this id; `SessionNotFoundError` (a `KeyError`) names close ones."""
+        found = self._by_id.get(session_id)
+        if found is None:
+            raise SessionNotFoundError(session_id, list(self._by_id))
+        return found
