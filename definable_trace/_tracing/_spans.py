@@ -382,20 +382,74 @@ def _set_messages(
     A leading system message goes to `gen_ai.system_instructions`, as the conventions ask, even
     when `skip` (the compact mode's already-recorded prefix) leaves it out of the messages.
     """
-    span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages[skip:]]))
-    if not settings.capture_content:
+    system = bool(messages) and messages[0].role == "system" and key == sc.INPUT_MESSAGES
+    if finish_reason is not None:  # an output message: encoded once, with its finish reason
+        span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages]))
+        if settings.capture_content:
+            parts = [sc.message_to_parts(m, settings.redact) for m in messages]
+            for p in parts:
+                p["finish_reason"] = finish_reason
+            span.set_attribute(key, _json(parts))
         return
-    rest = list(messages[skip:])
-    if messages and messages[0].role == "system" and key == sc.INPUT_MESSAGES:
+    if not settings.capture_content:
+        span.set_attribute(meta_key, _CACHE.encode(messages[skip:], None)[1])
+        return
+    if system:
         span.set_attribute(
             sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(messages[0], settings.redact))
         )
-        rest = list(messages[max(skip, 1) :])
-    parts = [sc.message_to_parts(m, settings.redact) for m in rest]
-    if finish_reason is not None:
-        for p in parts:
-            p["finish_reason"] = finish_reason
-    span.set_attribute(key, _json(parts))
+    # The meta list covers the system message too; the parts list leaves it to the attribute above.
+    drop = 1 if system and skip == 0 else 0
+    parts_json, meta_json = _CACHE.encode(messages[skip:], settings.redact, drop)
+    span.set_attributes({key: parts_json, meta_key: meta_json})
+
+
+class _EncodedMessages:
+    """JSON of each message's parts and meta, encoded once and reused by later chat spans.
+
+    Every chat span repeats the history, so without this each call re-encodes every earlier
+    message. An entry is used only while the message's fields are the very objects it was
+    encoded from (a message changed afterwards is encoded again); it keeps a reference to the
+    message so that an `id()` is never reused while the entry lives. Bounded: when full, it
+    starts over.
+    """
+
+    def __init__(self, size: int = 16_384) -> None:
+        self._size = size
+        self._items: dict[int, tuple[Any, ...]] = {}
+
+    def encode(
+        self, messages: Sequence[Message], redact: sc.Redactor | None, drop: int = 0
+    ) -> tuple[str, str]:
+        """The `[...]` JSON lists of the messages' parts (less the first `drop`) and meta."""
+        parts: list[str] = []
+        metas: list[str] = []
+        items = self._items
+        for m in messages:
+            entry = items.get(id(m))
+            if (
+                entry is None
+                or entry[0] is not m
+                or entry[1] is not m.content
+                or entry[2] is not m.tool_calls
+                or entry[3] is not m.metrics
+                or entry[4] is not redact
+            ):
+                entry = self._put(m, redact)
+            parts.append(entry[5])
+            metas.append(entry[6])
+        return "[" + ",".join(parts[drop:]) + "]", "[" + ",".join(metas) + "]"
+
+    def _put(self, m: Message, redact: sc.Redactor | None) -> tuple[Any, ...]:
+        parts = _json(sc.message_to_parts(m, redact))
+        entry = (m, m.content, m.tool_calls, m.metrics, redact, parts, _json(sc.message_meta(m)))
+        if len(self._items) >= self._size:
+            self._items.clear()
+        self._items[id(m)] = entry
+        return entry
+
+
+_CACHE = _EncodedMessages()
 
 
 def _set_usage(span: Span, metrics: Metrics) -> None:
