@@ -39,8 +39,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from ._agent import Agent
-from ._diff import TurnDiff, canonical_arguments, compare_turns, turn_view, view_of_messages
-from ._errors import DefinableTraceError, ModelResponseError
+from ._diff import (
+    TurnDiff,
+    TurnView,
+    canonical_arguments,
+    compare_turns,
+    turn_view,
+    view_of_messages,
+)
+from ._errors import DefinableTraceError, ModelConfigurationError, ModelResponseError
 from ._loop import prepare_history
 from ._messages import Message, Metrics
 from ._models._base import Model, ModelDelta, ModelResponse
@@ -460,7 +467,11 @@ class _LiveModels:
     async def aclose(self) -> None:
         """Close the SDK clients inside the loop that used them (no unclosed transports)."""
         for model in self._models.values():
-            await model.async_client().close()
+            try:
+                client = model.async_client()
+            except ModelConfigurationError:
+                continue  # it could not be built (no key): there is nothing to close
+            await client.close()
 
 
 @dataclass
@@ -563,7 +574,7 @@ def _now() -> int:
     return int(time.time())
 
 
-def _views(turns: Iterable[ReplayedTurn]) -> list[Any]:
+def _views(turns: Iterable[ReplayedTurn]) -> list[TurnView]:
     return [view_of_messages(t.index, t.messages, t.model) for t in turns]
 
 

@@ -52,3 +52,20 @@ def test_package_ships_py_typed() -> None:
     from importlib.resources import files
 
     assert files("definable_trace").joinpath("py.typed").is_file()
+
+
+def test_every_package_directory_is_listed_in_pyproject() -> None:
+    """A wheel holds only the packages pyproject lists; a forgotten one breaks `pip install .`."""
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11; CI runs 3.11
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    dirs = {
+        ".".join(p.parent.relative_to(root).parts)
+        for p in (root / "definable_trace").rglob("__init__.py")
+    }
+    assert dirs <= listed
+    assert config["package-dir"]["deftrace_cli"] == "cli"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import _semconv as sc
@@ -36,6 +37,18 @@ _ACTIONS = {
     **dict.fromkeys(SESSION_KEYS, _SESSION),
 }
 _INTERN_UP_TO = 200  # ids, names, models: repeated on every span of a run
+_OTHER = object()  # an attribute value that is not a string
+# Values unique to one span: interning them would only cost time.
+_UNIQUE = frozenset(
+    {
+        sc.ATTR_OUTPUT_META,
+        sc.OUTPUT_MESSAGES,
+        "gen_ai.response.id",
+        "gen_ai.tool.call.id",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+    }
+)
 _KINDS = {
     "SPAN_KIND_UNSPECIFIED": 0,
     "SPAN_KIND_INTERNAL": 1,
@@ -56,7 +69,7 @@ class SpanDecoder:
 
     def __init__(self, store: TextStore) -> None:
         self.store = store
-        self._shapes: dict[tuple[str, ...], Shape] = {}
+        self._plans: dict[tuple[str, ...], _Plan] = {}
 
     def spans(
         self, request: dict[str, Any], path: str, line: int, reporter: Reporter
@@ -113,37 +126,71 @@ class SpanDecoder:
     def _attributes(
         self, attributes: list[dict[str, Any]], trace_id: str
     ) -> tuple[Shape, tuple[Any, ...]]:
+        """Values decoded and stored as the span's shape plans; see `_Plan`."""
+        items = attributes
+        try:  # the common case in two comprehensions: far fewer Python steps per attribute
+            keys = tuple([item["key"] for item in items])
+            values = [item["value"].get("stringValue", _OTHER) for item in items]
+        except (KeyError, TypeError, AttributeError):
+            items = [a for a in attributes if isinstance(a, dict) and isinstance(a.get("key"), str)]
+            keys = tuple(item["key"] for item in items)
+            values = [_OTHER] * len(items)
+        plan = self._plans.get(keys) or self._plan(keys)
+        if _OTHER in values:
+            for i, value in enumerate(values):
+                if value is _OTHER:
+                    raw = items[i].get("value")
+                    values[i] = any_value(raw) if isinstance(raw, dict) else None
         intern = self.store.intern
-        keys: list[str] = []
-        values: list[Any] = []
-        shared: list[int] = []
-        session: str | None = None
-        for attribute in attributes:
-            key = attribute["key"]
-            value = attribute.get("value") or {}
-            text = value.get("stringValue")
-            action = _ACTIONS.get(key)
-            if text is None:
-                text = any_value(value)
-            elif action is None:
-                if len(text) <= _INTERN_UP_TO:
-                    text = intern(text)
-            elif action == _SHARE:
-                shared.append(len(values))
-            elif action == _SESSION:
-                session = session or text
-                text = intern(text)
-            else:
-                text = intern(text)
-            keys.append(key)
-            values.append(text)
-        for i in shared:
-            values[i] = self.store.share(session or trace_id, values[i])
-        key_tuple = tuple(keys)
-        shape = self._shapes.get(key_tuple)
-        if shape is None:
-            shape = self._shapes[key_tuple] = Shape(tuple(map(intern, key_tuple)))
-        return shape, tuple(values)
+        for i in plan.interned:
+            value = values[i]
+            if value.__class__ is str and len(value) <= _INTERN_UP_TO:
+                values[i] = intern(value)
+        for i in plan.always:
+            if values[i].__class__ is str:
+                values[i] = intern(values[i])
+        if plan.shared:
+            group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
+            for i in plan.shared:
+                if values[i].__class__ is str:
+                    values[i] = self.store.share(group or trace_id, values[i])
+        return plan.shape, tuple(values)
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+        intern = self.store.intern
+        shape = Shape(tuple(map(intern, keys)))
+        actions = [_ACTIONS.get(key) for key in keys]
+        plan = _Plan(
+            shape=shape,
+            shared=tuple(i for i, a in enumerate(actions) if a == _SHARE),
+            sessions=tuple(
+                sorted(
+                    (i for i, a in enumerate(actions) if a == _SESSION),
+                    key=lambda i: SESSION_KEYS.index(keys[i]),
+                )
+            ),
+            always=tuple(i for i, a in enumerate(actions) if a in (_INTERN, _SESSION)),
+            interned=tuple(
+                i
+                for i, (k, a) in enumerate(zip(keys, actions, strict=True))
+                if a is None and k not in _UNIQUE
+            ),
+        )
+        self._plans[keys] = plan
+        return plan
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with each attribute of one shape, worked out once for all its spans:
+    which strings to intern (repeated ids and names), which to share (growing message lists),
+    and where the session id is (the sharing group)."""
+
+    shape: Shape
+    shared: tuple[int, ...]
+    sessions: tuple[int, ...]
+    always: tuple[int, ...]
+    interned: tuple[int, ...]
 
 
 def any_value(value: dict[str, Any]) -> Any:

@@ -17,26 +17,34 @@ that line only. What cannot be trace data at all (a binary file, JSON of another
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
 from .._errors import TraceFormatError
 from ._decode import SpanDecoder
-from ._records import TraceWarning
+from ._records import SpanRecord, TraceWarning
 
 __all__ = ["SpanSink", "read_file"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
+_CHUNK = 1 << 20
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer itself
 _WARNINGS_PER_KIND = 20  # per file; past that, one summary line
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resourceProfiles")
 _WRAPPERS = ("result", "trace", "data")
+# The SDK's ConsoleSpanExporter prints pretty JSON objects one after the other, not OTLP/JSON.
+_CONSOLE_MARK = re.compile(rb'"context":\s*\{\s*"trace_id":\s*"0x')
+_CONSOLE_HINT = (
+    "this is the OpenTelemetry SDK's ConsoleSpanExporter output, not OTLP/JSON; "
+    "write spans with an OTLP JSON file exporter instead"
+)
 _SUMMARIES = (
     ("bad", "non-JSON lines"),
     ("not-otlp", "non-OTLP values"),
@@ -45,11 +53,10 @@ _SUMMARIES = (
 )
 
 
-class SpanSink:
-    """Where decoded spans go; returns False for a span already seen (same trace and span id)."""
+class SpanSink(Protocol):
+    """Where decoded spans go; `add` returns False for a span already seen."""
 
-    def add(self, record: Any) -> bool:  # pragma: no cover - the protocol
-        raise NotImplementedError
+    def add(self, record: SpanRecord) -> bool: ...
 
 
 def read_file(
@@ -64,16 +71,15 @@ def read_file(
     with raw:
         head = raw.read(_SNIFF)
         raw.seek(0)
+        stream: Iterable[bytes] = raw
         if head.startswith(_GZIP_MAGIC):
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb")
+            stream = _gunzip_lines(raw)
         elif b"\x00" in head:
             raise TraceFormatError(
                 "binary file, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
                 path=name,
                 line=1,
             )
-        else:
-            stream = raw
         reader = _FileReader(name, sink, decoder)
         reader.read(stream)
         return reader.finish()
@@ -92,7 +98,7 @@ class _FileReader:
 
     # --- lines and documents --------------------------------------------------------------
 
-    def read(self, stream: IO[bytes]) -> None:
+    def read(self, stream: Iterable[bytes]) -> None:
         lines = _lines(stream, self)
         first = next((item for item in lines if item[1].strip()), None)
         if first is None:
@@ -104,6 +110,10 @@ class _FileReader:
             buffered = [first, *lines]
             if self._document(buffered):
                 return
+            if _CONSOLE_MARK.search(b"".join(line for _, line, _ in buffered[:40])):
+                raise TraceFormatError(
+                    f"not OTLP trace data: {_CONSOLE_HINT}", path=self.path, line=first[0]
+                )
             rest = buffered[1:]
         self._json_lines(itertools.chain([first], rest))
 
@@ -217,17 +227,42 @@ def _is_json(line: bytes) -> bool:
     return True
 
 
-def _lines(stream: IO[bytes], reader: _FileReader) -> Iterator[tuple[int, bytes, bool]]:
+def _gunzip_lines(raw: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a gzip stream, decompressed as they come, so that a cut file still yields
+    every line before the cut (`gzip.GzipFile` may fail before the first one). Members written
+    one after the other (appended files) are read in turn."""
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    fed = False  # has the current member received data (and so must reach its end)?
+    pending = b""
+    while chunk := raw.read(_CHUNK):
+        while chunk:
+            data = inflater.decompress(chunk)
+            fed, chunk = True, b""
+            if inflater.eof:  # end of one member: the rest may start another
+                chunk = inflater.unused_data
+                inflater, fed = zlib.decompressobj(_GZIP_WBITS), False
+            lines = (pending + data).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+    if pending:
+        yield pending
+    if fed:
+        raise EOFError("the compressed stream stops before its end")
+
+
+def _lines(stream: Iterable[bytes], reader: _FileReader) -> Iterator[tuple[int, bytes, bool]]:
     """(line number, bytes, ended with a newline); a broken gzip stream ends with a warning."""
     number = 0
+    ended = True
     try:
         for line in stream:
             number += 1
             ended = line.endswith(b"\n")
             yield number, line, ended
-    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error) as exc:
         reader.warn(
-            number + 1 if number else 1,
+            number + 1 if ended else number,  # the line the damage is in
             f"compressed data ends early or is damaged ({exc}): the lines before are loaded",
         )
 
@@ -259,10 +294,7 @@ def _what_is(value: Any) -> str:
     if isinstance(value, dict):
         context = value.get("context")
         if isinstance(context, dict) and "trace_id" in context:
-            return (
-                "this is the OpenTelemetry SDK's ConsoleSpanExporter output, not OTLP/JSON; "
-                "write spans with an OTLP JSON file exporter instead"
-            )
+            return _CONSOLE_HINT
         data = value.get("data")
         if isinstance(data, list) and data and isinstance(data[0], dict) and "traceID" in data[0]:
             return "this is Jaeger's v1 API JSON; ask Jaeger's /api/v3/traces for OTLP/JSON"

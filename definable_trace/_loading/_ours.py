@@ -375,26 +375,3 @@ def lineage_of(runs: list[OurRun]) -> Lineage | None:
             if kind:
                 return Lineage(kind, span.text(_LINEAGE_PARENT), span.integer(_LINEAGE_TURN))
     return None
-
-
-def order_spans(spans: list[SpanRecord]) -> list[SpanRecord]:
-    """Parents before children, siblings by start time; spans in a cycle come last."""
-    ids = {s.span_id for s in spans}
-    children: dict[str | None, list[SpanRecord]] = {}
-    for span in spans:
-        parent = span.parent_span_id if span.parent_span_id in ids else None
-        children.setdefault(parent, []).append(span)
-    for group in children.values():
-        group.sort(key=_by_time)
-    out: list[SpanRecord] = []
-    seen: set[str] = set()
-    stack = list(reversed(children.get(None, [])))
-    while stack:
-        span = stack.pop()
-        if span.span_id in seen:
-            continue
-        seen.add(span.span_id)
-        out.append(span)
-        stack.extend(reversed(children.get(span.span_id, [])))
-    out.extend(sorted((s for s in spans if s.span_id not in seen), key=_by_time))
-    return out

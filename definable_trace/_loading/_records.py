@@ -15,7 +15,14 @@ from typing import Any
 
 from ._store import SharedText
 
-__all__ = ["STATUS_ERROR", "Shape", "SpanRecord", "TraceWarning", "to_datetime"]
+__all__ = [
+    "STATUS_ERROR",
+    "Shape",
+    "SpanRecord",
+    "TraceWarning",
+    "order_spans",
+    "to_datetime",
+]
 
 STATUS_ERROR = 2  # OTLP Status.code: 0 unset, 1 ok, 2 error
 
@@ -170,3 +177,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def to_datetime(ns: int) -> datetime:
     """Nanoseconds since the epoch as an aware UTC datetime (exact to the microsecond)."""
     return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+def order_spans(spans: list[SpanRecord]) -> list[SpanRecord]:
+    """Parents before children, siblings by start time; spans in a cycle come last."""
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[SpanRecord]] = {}
+    for span in spans:
+        parent = span.parent_span_id if span.parent_span_id in ids else None
+        children.setdefault(parent, []).append(span)
+    for group in children.values():
+        group.sort(key=_by_start)
+    out: list[SpanRecord] = []
+    seen: set[str] = set()
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        span = stack.pop()
+        if span.span_id in seen:
+            continue
+        seen.add(span.span_id)
+        out.append(span)
+        stack.extend(reversed(children.get(span.span_id, [])))
+    out.extend(sorted((s for s in spans if s.span_id not in seen), key=_by_start))
+    return out
+
+
+def _by_start(span: SpanRecord) -> tuple[int, int]:
+    return span.start_ns, span.end_ns

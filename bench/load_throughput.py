@@ -1,0 +1,244 @@
+"""How fast `load_traces` turns a large trace file into message histories, against bare parsing.
+
+    python bench/load_throughput.py                  # ~2,000 sessions, >= 200 MB, then measure
+    python bench/load_throughput.py --file big.jsonl # reuse (or create once and keep) a file
+
+The file is written by the real `Agent` and the real tracing setup (`configure_tracing` and the
+official OTLP JSON file exporter); only the model is a scripted stand-in that answers at once,
+so the spans have exactly our agent's shapes: interleaved sessions of 10-50 turns, some turns
+with tool calls, histories that grow turn by turn. Each step runs in its own process so that
+"peak RSS" is the peak of that step alone:
+
+1. floor: `orjson.loads` over every line, nothing kept (what any reader must pay at least);
+2. load: `load_traces(path)`, then every session's full `messages` (whole histories, as
+   `Message` objects); every turn's own `messages` is timed apart.
+
+Printed: MB/s of each, their ratio (goal >= 0.5), and peak RSS of each beside the file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+MB = 1_000_000
+
+
+# --------------------------------------------------------------------------- the file
+
+
+_SENTENCE = (
+    "the a trace span model agent tool call history session turn token weather paris sunny "
+    "rain forecast été naïve 東京 data answer question why how"
+)
+_VOCABULARY = tuple(_SENTENCE.split())
+
+
+def _words(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(rng.randint(low, high)))
+
+
+def _scripted_model() -> Any:
+    """A `Model` that answers at once: text, or a tool call when the user mentions "tool"."""
+    from definable_trace.model import Message, Metrics, Model, ModelDelta, ModelResponse
+
+    class Scripted(Model):
+        id = "gpt-4o-mini"
+
+        def __init__(self) -> None:
+            self.rng = random.Random(7)
+            self.calls = 0
+
+        def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> Any:
+            self.calls += 1
+            last = messages[-1]
+            metrics = Metrics(
+                input_tokens=10 * len(messages),
+                output_tokens=self.rng.randint(5, 80),
+                duration=self.rng.random(),
+            )
+            metrics.total_tokens = metrics.input_tokens + metrics.output_tokens
+            if last.role == "user" and "tool" in (last.content or "") and tools:
+                call = {
+                    "id": f"call_{self.calls}",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": '{"query":"weather"}'},
+                }
+                answer = Message(role="assistant", tool_calls=[call], metrics=metrics)
+                return ModelResponse(answer, f"chatcmpl-{self.calls}", self.id, "tool_calls")
+            text = _words(self.rng, 3, 12)
+            answer = Message(role="assistant", content=text, metrics=metrics)
+            return ModelResponse(answer, f"chatcmpl-{self.calls}", self.id, "stop")
+
+        async def ainvoke(self, messages: Sequence[Message], tools: Any) -> Any:
+            return self.invoke(messages, tools)
+
+        def invoke_stream(self, messages: Sequence[Message], tools: Any) -> Iterator[Any]:
+            response = self.invoke(messages, tools)
+            yield ModelDelta(content=response.message.content)
+            yield response
+
+        async def ainvoke_stream(
+            self, messages: Sequence[Message], tools: Any
+        ) -> AsyncIterator[Any]:
+            for item in self.invoke_stream(messages, tools):
+                yield item
+
+    return Scripted()
+
+
+def generate(path: Path, sessions: int, seed: int) -> None:
+    """Write the file with the real agent; sessions advance in interleaved batches."""
+    import definable_trace as dt
+    from definable_trace.agent import Agent
+
+    def lookup(query: str) -> str:
+        """Look something up."""
+        return f"result for {query}: " + _words(rng, 2, 5)
+
+    rng = random.Random(seed)
+    dt.configure_tracing(path)
+    agent = Agent(_scripted_model(), instructions=_words(rng, 8, 12), tools=[lookup], name="bench")
+    active = 50
+    for first in range(0, sessions, active):
+        batch = [
+            {"id": f"bench-{n}", "turns": rng.randint(10, 50), "messages": None}
+            for n in range(first, min(first + active, sessions))
+        ]
+        for turn in range(50):
+            for state in batch:
+                if turn >= state["turns"]:
+                    continue
+                text = _words(rng, 2, 8) + (" tool" if rng.random() < 0.25 else "")
+                out = agent.run(text, messages=state["messages"], session_id=state["id"])
+                state["messages"] = out.messages
+        print(f"  generated {min(first + active, sessions)}/{sessions} sessions", file=sys.stderr)
+    dt.flush_tracing()
+
+
+# --------------------------------------------------------------------------- the measures
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB  # Linux: KiB
+
+
+def measure_floor(path: Path) -> dict[str, float]:
+    import orjson
+
+    started = time.perf_counter()
+    lines = 0
+    with open(path, "rb") as f:
+        for line in f:
+            orjson.loads(line)
+            lines += 1
+    return {"seconds": time.perf_counter() - started, "rss": _peak_rss_mb(), "lines": lines}
+
+
+def measure_load(path: Path) -> dict[str, float]:
+    """`load_traces`, then every session's whole history as `Message`s (the measured path),
+    then, timed apart, every turn's own messages (what `deftrace show` renders)."""
+    from definable_trace.loading import load_traces
+
+    started = time.perf_counter()
+    traces = load_traces(path)
+    loaded = time.perf_counter() - started
+    messages = sum(len(session.messages) for session in traces)
+    seconds = time.perf_counter() - started
+    turns = turn_messages = 0
+    for session in traces:
+        for turn in session.turns:
+            turn_messages += len(turn.messages)
+            turns += 1
+    return {
+        "seconds": seconds,
+        "loaded": loaded,
+        "turn_seconds": time.perf_counter() - started - seconds,
+        "rss": _peak_rss_mb(),
+        "sessions": len(traces),
+        "turns": turns,
+        "messages": messages,
+        "turn_messages": turn_messages,
+        "warnings": len(traces.warnings),
+    }
+
+
+def _child(step: str, path: Path) -> dict[str, float]:
+    """Run one step in a fresh interpreter, so its peak RSS is its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, f"--step={step}", f"--file={path}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, help="trace file to reuse, created when missing")
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--step", choices=["floor", "load", "generate"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step == "generate":
+        generate(args.file, args.sessions, args.seed)
+        return
+    if args.step:
+        result = measure_floor(args.file) if args.step == "floor" else measure_load(args.file)
+        print(json.dumps(result))
+        return
+    path = args.file or Path(tempfile.gettempdir()) / f"definable-bench-{args.sessions}.jsonl"
+    if not path.exists():
+        print(f"writing {path} ...", file=sys.stderr)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--step=generate",
+                f"--file={path}",
+                f"--sessions={args.sessions}",
+                f"--seed={args.seed}",
+            ],
+            check=True,
+        )
+        print(f"written in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    report(path)
+
+
+def report(path: Path) -> None:
+    size = os.path.getsize(path) / MB
+    floor = _child("floor", path)
+    load = _child("load", path)
+    floor_rate = size / floor["seconds"]
+    load_rate = size / load["seconds"]
+    print(f"file: {path} ({size:.0f} MB, {int(floor['lines'])} lines)")
+    print(
+        f"content: {load['sessions']} sessions, {load['turns']} turns, "
+        f"{load['messages']} messages in final histories, {load['warnings']} warnings"
+    )
+    print(
+        f"bare orjson.loads : {floor_rate:7.1f} MB/s  ({floor['seconds']:.2f} s)"
+        f"  peak RSS {floor['rss']:.0f} MB"
+    )
+    print(
+        f"load_traces+msgs  : {load_rate:7.1f} MB/s  ({load['seconds']:.2f} s, of which "
+        f"load_traces {load['loaded']:.2f} s)  peak RSS {load['rss']:.0f} MB"
+    )
+    print(f"ratio load/bare   : {load_rate / floor_rate:.2f}  (goal >= 0.5)")
+    print(f"peak RSS / file   : {load['rss'] / size:.2f}")
+
+
+if __name__ == "__main__":
+    main()
