@@ -6,7 +6,9 @@ Records `sessions` conversations of `turns` turns with our agent (against a serv
 latency), then replays all of them live through `definable_trace.replay.replay_all` against
 a fake OpenAI server that answers every call after `latency` seconds, once per concurrency
 level, spans written to a file as the CLI does. Prints the wall time against the ideal,
-`calls × latency / concurrency`: what a client with no overhead of its own would take.
+`calls × latency / concurrency`: what a client with no overhead of its own would take, and
+against a second baseline measured in the same run: the same requests sent with the bare
+`openai` SDK client (no agent, no tracing), the floor for any SDK-based client here.
 
 The server runs in a child process, as a real provider would be elsewhere: in-process, its
 threads would compete with the client for the GIL and the figure would measure both.
@@ -102,6 +104,46 @@ def measure(source: Path, base_url: str, concurrency: int) -> tuple[float, int]:
     return wall, calls
 
 
+async def _sdk_floor(base_url: str, traces: object, concurrency: int) -> float:
+    """The same calls as a replay, sent with the bare SDK client: no agent, no tracing.
+
+    Each session's recorded requests (its chat spans' inputs) are posted in order, sessions
+    `concurrency` at a time, through one `AsyncOpenAI` client. This is the floor under any
+    client built on the `openai` SDK in one Python process on this machine.
+    """
+    import openai
+    from openai.types.chat import ChatCompletion
+
+    from definable_trace._models._openai import to_openai_message
+
+    requests = [
+        [
+            [to_openai_message(m) for m in call.input_messages or []]
+            for turn in session.turns
+            for call in turn.model_calls
+        ]
+        for session in traces.sessions  # type: ignore[attr-defined]
+    ]
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(calls: list[list[dict[str, object]]]) -> None:
+        async with gate:
+            for messages in calls:
+                body = {"model": MODEL, "messages": messages}
+                await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(calls) for calls in requests))
+    wall = time.perf_counter() - started
+    await client.close()
+    return wall
+
+
+def sdk_floor(source: Path, base_url: str, concurrency: int) -> float:
+    return asyncio.run(_sdk_floor(base_url, load_traces(source), concurrency))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100)
@@ -117,13 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         f"batch replay: {args.sessions} sessions × {args.turns} turns, "
         f"server latency {args.latency * 1000:.0f} ms (server in a child process)"
     )
-    print(f"{'concurrency':>11}  {'calls':>5}  {'wall s':>7}  {'ideal s':>7}  {'ratio':>6}")
+    print(
+        f"{'concurrency':>11}  {'calls':>5}  {'wall s':>7}  {'ideal s':>7}  {'ratio':>6}"
+        f"  {'bare SDK s':>10}  {'SDK ratio':>9}  {'replay/SDK':>10}"
+    )
     with ServerProcess(args.latency) as base_url:
         for concurrency in levels:
             wall, calls = measure(source, base_url, concurrency)
+            floor = sdk_floor(source, base_url, concurrency)
             ideal = calls * args.latency / concurrency
             print(
                 f"{concurrency:>11}  {calls:>5}  {wall:>7.3f}  {ideal:>7.3f}  {wall / ideal:>5.2f}×"
+                f"  {floor:>10.3f}  {floor / ideal:>8.2f}×  {wall / floor:>9.2f}×"
             )
     return 0
 
