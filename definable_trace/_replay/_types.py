@@ -1,0 +1,140 @@
+"""Errors, options and results of replays and forks (see the package docstring)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from .._diff import (
+    TurnDiff,
+)
+from .._errors import DefinableTraceError
+from .._messages import Message, Metrics
+from .._tools import Tool
+
+if TYPE_CHECKING:
+    pass
+
+LINEAGE_KIND = "definable_trace.lineage.kind"
+LINEAGE_PARENT = "definable_trace.lineage.parent_session"
+LINEAGE_TURN = "definable_trace.lineage.turn"
+
+Kind = Literal["replay", "fork"]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ReplayError(DefinableTraceError):
+    """The replay or fork cannot start as asked (the session, the turn or the tools are wrong)."""
+
+
+class DivergenceError(DefinableTraceError):
+    """A recorded replay asked the model something the recording has no answer for."""
+
+    def __init__(self, turn: int, detail: str) -> None:
+        super().__init__(f"diverged at turn {turn}: {detail}")
+        self.turn = turn
+        self.detail = detail
+
+
+class ToolNotRecordedError(DefinableTraceError):
+    """The model called a tool in a way the recording never saw, and no live tool was given."""
+
+    def __init__(self, turn: int | None, name: str, arguments: str) -> None:
+        where = f"turn {turn}: " if turn is not None else ""
+        super().__init__(
+            f"{where}the model called {name}({arguments}), which has no recorded result; "
+            "give the tool functions to run them live (deftrace: --tools module:attr)"
+        )
+        self.turn = turn
+        self.name = name
+        self.arguments = arguments
+
+
+# --- options and results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How the new turns are answered; shared by replays and forks.
+
+    `model` None means the model each turn recorded. `recorded=True` answers from the recording
+    (no network, no key). `tools` run the tool calls the recording cannot answer. The new
+    session is `session_id`, or `<parent>-<kind>-<tag>` (`tag` random when None).
+    """
+
+    model: str | None = None
+    base_url: str | None = None
+    recorded: bool = False
+    tools: tuple[Tool, ...] = ()
+    session_id: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplayOptions(RunOptions):
+    """`until_turn`: replay turns up to this index only."""
+
+    until_turn: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForkOptions(RunOptions):
+    """Fork at turn `at` with `message` (None: the recorded input of turn `at`).
+
+    `instructions` replace the recorded system prompt for the new turn.
+    """
+
+    at: int
+    message: str | None = None
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplayedTurn:
+    """One turn of the new session: the messages it added (input first) and their usage."""
+
+    index: int
+    run_id: str
+    model: str
+    messages: list[Message]
+    metrics: Metrics
+
+    @property
+    def content(self) -> str | None:
+        answer = next((m for m in reversed(self.messages) if m.role == "assistant"), None)
+        return answer.content if answer else None
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A finished replay or fork, and its turn-by-turn comparison with the original."""
+
+    kind: Kind
+    parent: str
+    session_id: str
+    recorded: bool
+    turns: list[ReplayedTurn]
+    history: list[Message]
+    comparison: list[TurnDiff]
+    skipped: list[int] = field(default_factory=list)  # recorded turns that failed: not re-run
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """One session of `replay_all`: its result, or the error that stopped it."""
+
+    session: str
+    result: ReplayResult | None
+    error: DefinableTraceError | None = None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> int:
+    return int(time.time())
