@@ -35,6 +35,12 @@ _EXPORTS = {
     "configure_tracing": "._tracing._setup",
     "flush_tracing": "._tracing._setup",
     "load_traces": "._loading",
+    "Lineage": "._loading",
+    "ModelCall": "._loading",
+    "SessionNotFoundError": "._loading",
+    "SpanRecord": "._loading",
+    "ToolCall": "._loading",
+    "TraceWarning": "._loading",
     "Session": "._loading",
     "TraceSet": "._loading",
     "Turn": "._loading",
@@ -46,11 +52,13 @@ __all__ = [
     "DefinableTraceError",
     "File",
     "Image",
+    "Lineage",
     "MaxToolRoundsExceeded",
     "Message",
     "Metrics",
     "Model",
     "ModelAuthenticationError",
+    "ModelCall",
     "ModelConfigurationError",
     "ModelConnectionError",
     "ModelError",
@@ -59,8 +67,12 @@ __all__ = [
     "OpenAIChat",
     "RunOutput",
     "Session",
+    "SessionNotFoundError",
+    "SpanRecord",
+    "ToolCall",
     "TraceFormatError",
     "TraceSet",
+    "TraceWarning",
     "Turn",
     "Video",
     "__version__",
@@ -83,7 +95,18 @@ if TYPE_CHECKING:
         TraceFormatError,
     )
     from ._events import RunOutput
-    from ._loading import Session, TraceSet, Turn, load_traces
+    from ._loading import (
+        Lineage,
+        ModelCall,
+        Session,
+        SessionNotFoundError,
+        SpanRecord,
+        ToolCall,
+        TraceSet,
+        TraceWarning,
+        Turn,
+        load_traces,
+    )
     from ._messages import Audio, File, Image, Message, Metrics, Video
     from ._models._base import Model
     from ._models._openai import OpenAIChat

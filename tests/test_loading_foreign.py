@@ -228,3 +228,20 @@ def test_fixture_attributes_are_what_the_libraries_wrote() -> None:
         assert key in keys, name
     first = next(s for _, s in spans_of(FIXTURES / "openinference.jsonl"))
     assert orjson.loads(attribute(first, "output.value")["stringValue"])["id"] == "chatcmpl-1"
+
+
+def test_another_instrumentation_in_one_of_our_sessions_makes_it_mixed(tmp_path: Path) -> None:
+    path = tmp_path / "ours.jsonl"
+    [output] = conversation(path, [Reply(content="ours")], ["first"], session_id="s1")
+    v2 = [s for _, s in spans_of(FIXTURES / "openai_v2.jsonl") if s["name"].startswith("chat")][-1]
+    v2["attributes"].append({"key": "gen_ai.conversation.id", "value": {"stringValue": "s1"}})
+    v2["parentSpanId"] = ""
+    with path.open("ab") as f:
+        f.write(request_of([v2]) + b"\n")
+    session = load_traces(path).session("s1")
+    assert session.convention == "mixed"
+    assert [t.run_id is not None for t in session.turns] == [False, True]  # by start time
+    assert [t.index for t in session.turns] == [1, 2]  # renumbered by start time
+    assert session.model_calls == 2
+    assert [m.content for m in session.messages] == ["Say hi.", "Hi!", "Be brief.", "first", "ours"]
+    assert session.messages[2:] == output.messages

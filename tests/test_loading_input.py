@@ -325,3 +325,22 @@ def test_files_are_read_as_one_input(tmp_path: Path, two_sessions: Any) -> None:
     assert [s.messages for s in traces] == histories
     [warning] = traces.warnings
     assert warning.path == str(second) and warning.line == 2
+
+
+def test_a_message_list_that_is_not_json_is_named_when_read(
+    tmp_path: Path, two_sessions: Any
+) -> None:
+    lines, histories = two_sessions
+    request = orjson.loads(lines[1])
+    spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    chat = next(s for s in spans if s["name"].startswith("chat"))
+    parts = next(a for a in chat["attributes"] if a["key"] == "gen_ai.input.messages")
+    parts["value"]["stringValue"] = parts["value"]["stringValue"][:-20]  # cut by a size limit
+    path = write_lines(tmp_path / "t.jsonl", [lines[0], orjson.dumps(request)])
+    traces = load_traces(path)
+    assert traces.warnings == []  # message lists are parsed when first read
+    messages = traces.session("s2").messages
+    assert [(m.role, m.id) for m in messages] == [(m.role, m.id) for m in histories[1]]
+    assert messages[1].content is None and messages[-1] == histories[1][-1]
+    [warning] = traces.warnings
+    assert warning.line == 2 and "gen_ai.input.messages is not a JSON list" in warning.message

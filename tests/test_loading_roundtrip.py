@@ -277,10 +277,8 @@ _TURN = st.tuples(
     _TEXT,
     st.lists(st.lists(_CALL, min_size=1, max_size=2), max_size=2),
     _ANSWER,
-    st.sampled_from(["run", "run_stream"]),
+    st.sampled_from(["run", "run_stream", "arun", "arun_stream"]),
 )
-# Async faces are covered once each above: an agent whose async client outlives one
-# `asyncio.run` trips over a closed event loop (a known issue of the model layer).
 
 
 @settings(
@@ -327,4 +325,41 @@ def _drive(agent: Agent, mode: str, text: str, messages: Any) -> Any:
     options = {"messages": messages, "session_id": "prop-s"}
     if mode == "run_stream":
         return list(agent.run_stream(text, **options))[-1].output
+    if mode == "arun":
+        return asyncio.run(agent.arun(text, **options))
+    if mode == "arun_stream":
+
+        async def last() -> Any:
+            return [e async for e in agent.arun_stream(text, **options)][-1].output
+
+        return asyncio.run(last())
     return agent.run(text, **options)
+
+
+def test_a_message_edited_between_runs_is_recorded_as_edited(tmp_path: Path) -> None:
+    """Span JSON is reused across calls only while a message is unchanged."""
+    path = tmp_path / "t.jsonl"
+    dt.configure_tracing(path)
+    with FakeOpenAIServer() as server:
+        agent = _agent(server)
+        first = agent.run("hi", session_id="edit")
+        first.messages[1].name = "alice"
+        second = agent.run("again", messages=first.messages, session_id="edit")
+    dt.flush_tracing()
+    session = load_traces(path).session("edit")
+    assert session.messages == second.messages
+    assert session.messages[1].name == "alice"
+
+
+def test_a_system_message_with_a_name_round_trips(tmp_path: Path) -> None:
+    """`gen_ai.system_instructions` holds text only; a richer system message is kept whole."""
+    path = tmp_path / "t.jsonl"
+    dt.configure_tracing(path)
+    system = dt.Message(role="system", content="You are terse.", name="policy")
+    with FakeOpenAIServer() as server:
+        model = dt.OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k", max_retries=0)
+        output = Agent(model, name="tester").run("hi", messages=[system], session_id="sys")
+    dt.flush_tracing()
+    session = load_traces(path).session("sys")
+    assert session.messages == output.messages
+    assert session.messages[0].name == "policy"

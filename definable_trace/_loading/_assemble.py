@@ -10,22 +10,24 @@ sessions without message content.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._messages import Message
+from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID
 from . import _conventions as conv
 from ._calls import CallData
-from ._foreign import build_foreign_turns
+from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
-from ._ours import OurRun, build_our_turns, lineage_of, order_spans
+from ._ours import OurRun, build_our_turns, lineage_of
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Session, Turn
 from ._store import TextStore
 
 __all__ = ["assemble"]
 
-_RUN_ID = "definable_trace.run.id"
+_RUN_ID = ATTR_RUN_ID
 _LISTED = 5
 
 
@@ -39,6 +41,7 @@ class _Bucket:
     tools: list[SpanRecord] = field(default_factory=list)
     groupers: dict[str, list[SpanRecord]] = field(default_factory=dict)
     conventions: set[str] = field(default_factory=set)
+    compact: bool = False  # a chat span of ours leaves out messages (compact history mode)
 
     def run(self, run_id: str) -> OurRun:
         found = self.runs.get(run_id)
@@ -54,9 +57,9 @@ class _Assembler:
         self.warnings = warnings
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
-
-    def report(self, warning: TraceWarning) -> None:
-        self.warnings.append(warning)
+        # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
+        # be a bound method of the assembler, or every bucket would outlive the assembly.
+        self.report = warnings.append
 
     def run(self) -> list[Session]:
         self.warnings.extend(self.graph.check())
@@ -93,10 +96,12 @@ class _Assembler:
             run.run = span
         elif role == "call":
             run.chats.append(span)
+            if ATTR_INPUT_OFFSET in span:
+                bucket.compact = True
         elif role == "tool":
-            run.tools.append(span)
+            run.add_tool(span)
         else:
-            run.others.append(span)
+            run.add_other(span)
 
     def _place_call(self, bucket: _Bucket, span: SpanRecord, convention: str) -> None:
         inside = next((a for a in self.graph.ancestors(span) if _RUN_ID in a), None)
@@ -118,7 +123,7 @@ class _Assembler:
 
     def _session(self, bucket: _Bucket) -> Session:
         runs = list(bucket.runs.values())
-        turns = build_our_turns(runs, self.store, self.report) if runs else []
+        turns = build_our_turns(runs, self.store, self.report, bucket.compact) if runs else []
         has_content = all(_has_content(r) for r in runs if r.chats)
         messages = _last_history(turns)
         if bucket.calls:
@@ -126,7 +131,7 @@ class _Assembler:
             has_content = has_content and foreign.has_content
             if runs:  # both kinds in one session: rare, so the general (slower) merge
                 turns = _interleave(turns, foreign.turns)
-                messages = _merged(turns)
+                messages = functools.partial(merged_history, turns)
             else:
                 turns, messages = foreign.turns, foreign.messages
         return Session(
@@ -149,17 +154,13 @@ class _Assembler:
             for turn in session.turns:
                 for span in turn.spans:
                     owner[(span.trace_id, span.span_id)] = turn
-        touched: dict[int, Turn] = {}
         for span in self.unplaced:
             for ancestor in self.graph.ancestors(span):
                 turn = owner.get((ancestor.trace_id, ancestor.span_id))
                 if turn is not None:
-                    turn.spans.append(span)
+                    turn.add_spans([span])
                     owner[(span.trace_id, span.span_id)] = turn
-                    touched[id(turn)] = turn
                     break
-        for turn in touched.values():
-            turn.spans = order_spans(turn.spans)
 
     def _tell(self, sessions: list[Session]) -> None:
         inferred = [s for s in sessions if s.id_inferred]
@@ -212,9 +213,11 @@ def _convention(conventions: set[str]) -> str:
 
 
 def _agent_name(bucket: _Bucket, runs: list[OurRun]) -> str | None:
-    spans = [s for r in runs for s in r.spans()]
-    spans += [s for c in bucket.calls for s in (*bucket.groupers.get(c.span.span_id, ()), c.span)]
-    for span in sorted(spans, key=lambda s: s.start_ns):
+    """`gen_ai.agent.name` of the earliest run or grouping span that has one."""
+    heads = [r.run for r in runs if r.run is not None]
+    heads += [g for c in bucket.calls for g in bucket.groupers.get(c.span.span_id, ())]
+    heads += [c.span for c in bucket.calls]
+    for span in sorted(heads, key=lambda s: s.start_ns):
         name = span.text("gen_ai.agent.name")
         if name:
             return name
@@ -222,32 +225,16 @@ def _agent_name(bucket: _Bucket, runs: list[OurRun]) -> str | None:
 
 
 def _interleave(ours: list[Turn], others: list[Turn]) -> list[Turn]:
-    """Mixed sessions: turns by start; the other instrumentation's turns take the next index."""
-    merged = sorted([*ours, *others], key=lambda t: t.start)
-    index = 0
-    for turn in merged:
-        if turn.run_id is None:
-            turn.index = index + 1
-        index = turn.index
+    """Mixed sessions: turns by start time, numbered 1, 2, ... in that order (the indexes
+    our runs recorded would collide with the other instrumentation's)."""
+    merged = sorted([*ours, *others], key=lambda t: t.start_ns)
+    for index, turn in enumerate(merged, 1):
+        turn.index = index
     return merged
 
 
 def _last_history(turns: list[Turn]) -> Callable[[], list[Message]]:
     return lambda: turns[-1].history if turns else []
-
-
-def _merged(turns: list[Turn]) -> Callable[[], list[Message]]:
-    def merged() -> list[Message]:
-        history: list[Message] = []
-        for turn in turns:
-            full = turn.history
-            if [m.id for m in full[: len(history)]] == [m.id for m in history]:
-                history = full
-            else:
-                history = [*history, *turn.messages]
-        return history
-
-    return merged
 
 
 def assemble(index: SpanIndex, store: TextStore, warnings: list[TraceWarning]) -> list[Session]:

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from .. import _semconv as sc
 from ._records import Shape, SpanRecord
 from ._store import TextStore
@@ -38,15 +40,29 @@ _ACTIONS = {
 }
 _INTERN_UP_TO = 200  # ids, names, models: repeated on every span of a run
 _OTHER = object()  # an attribute value that is not a string
-# Values unique to one span: interning them would only cost time.
-_UNIQUE = frozenset(
+_NO_PARENT = "0" * 16
+# Short values repeated on many spans (a run's id on all its spans, models, names): interned.
+# Others are not: interning a value unique to one span would only cost time.
+_REPEATED = frozenset(
     {
-        sc.ATTR_OUTPUT_META,
-        sc.OUTPUT_MESSAGES,
-        "gen_ai.response.id",
-        "gen_ai.tool.call.id",
-        "gen_ai.tool.call.arguments",
-        "gen_ai.tool.call.result",
+        sc.ATTR_RUN_ID,
+        "gen_ai.provider.name",
+        "gen_ai.system",
+        "gen_ai.agent.name",
+        "gen_ai.operation.name",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.tool.name",
+        "gen_ai.tool.type",
+        "server.address",
+        "user.id",
+        "llm.request.type",
+        "llm.model_name",
+        "llm.system",
+        "openinference.span.kind",
+        "traceloop.span.kind",
+        "traceloop.workflow.name",
+        "traceloop.entity.name",
     }
 )
 _KINDS = {
@@ -96,37 +112,48 @@ class SpanDecoder:
                     yield record
 
     def record(self, span: dict[str, Any], scope: str | None, path: str, line: int) -> SpanRecord:
-        intern = self.store.intern
+        strings = self.store.strings
         trace_id = _hex_id(span["traceId"], 16)
         span_id = _hex_id(span["spanId"], 8)
-        parent = span.get("parentSpanId")
-        parent = _hex_id(parent, 8) if parent else None
+        parent = span.get("parentSpanId") or None
+        if parent is not None:
+            parent = _hex_id(parent, 8)
+            if parent == _NO_PARENT:
+                parent = None
+        kind = span.get("kind", 0)
+        if kind.__class__ is not int:
+            kind = _KINDS.get(kind, 0) if isinstance(kind, str) else int(kind or 0)
+        code, message = 0, None
+        status = span.get("status")
+        if status:
+            code = status.get("code", 0)
+            message = status.get("message") or None
+            if code.__class__ is not int:
+                code = _STATUS.get(code, 0) if isinstance(code, str) else int(code or 0)
+        name = span.get("name") or ""
+        trace_id = strings.setdefault(trace_id, trace_id)
         shape, values = self._attributes(span.get("attributes") or (), trace_id)
-        status = span.get("status") or {}
-        code = status.get("code", 0)
         return SpanRecord(
-            name=intern(str(span.get("name") or "")),
-            trace_id=intern(trace_id),
-            span_id=span_id,
-            parent_span_id=parent if parent and parent.strip("0") else None,
-            kind=_KINDS.get(span.get("kind"), 0)
-            if isinstance(span.get("kind"), str)
-            else int(span.get("kind") or 0),
-            start_ns=int(span.get("startTimeUnixNano") or 0),
-            end_ns=int(span.get("endTimeUnixNano") or 0),
-            status_code=_STATUS.get(code, 0) if isinstance(code, str) else int(code or 0),
-            status_message=status.get("message") or None,
-            scope=intern(scope) if isinstance(scope, str) else None,
-            shape=shape,
-            values=values,
-            path=path,
-            line=line,
+            strings.setdefault(name, name) if isinstance(name, str) else str(name),
+            trace_id,
+            span_id,
+            parent,
+            kind,
+            int(span.get("startTimeUnixNano") or 0),
+            int(span.get("endTimeUnixNano") or 0),
+            code,
+            message,
+            strings.setdefault(scope, scope) if isinstance(scope, str) else None,
+            shape,
+            values,
+            path,
+            line,
         )
 
     def _attributes(
         self, attributes: list[dict[str, Any]], trace_id: str
     ) -> tuple[Shape, tuple[Any, ...]]:
-        """Values decoded and stored as the span's shape plans; see `_Plan`."""
+        """Values decoded and stored as the span's shape plans (see `_Plan`)."""
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
             keys = tuple([item["key"] for item in items])
@@ -135,31 +162,41 @@ class SpanDecoder:
             items = [a for a in attributes if isinstance(a, dict) and isinstance(a.get("key"), str)]
             keys = tuple(item["key"] for item in items)
             values = [_OTHER] * len(items)
-        plan = self._plans.get(keys) or self._plan(keys)
+        plan = self._plans.get(keys) or self._plan(keys, values)
+        if plan.numbers:
+            _decode_numbers(plan.numbers, items, values)
         if _OTHER in values:
-            for i, value in enumerate(values):
-                if value is _OTHER:
-                    raw = items[i].get("value")
-                    values[i] = any_value(raw) if isinstance(raw, dict) else None
-        intern = self.store.intern
+            _decode_others(items, values)
+        intern = self.store.strings.setdefault
         for i in plan.interned:
             value = values[i]
             if value.__class__ is str and len(value) <= _INTERN_UP_TO:
-                values[i] = intern(value)
+                values[i] = intern(value, value)
         for i in plan.always:
-            if values[i].__class__ is str:
-                values[i] = intern(values[i])
+            value = values[i]
+            if value.__class__ is str:
+                values[i] = intern(value, value)
         if plan.shared:
-            group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
-            for i in plan.shared:
-                if values[i].__class__ is str:
-                    values[i] = self.store.share(group or trace_id, values[i])
+            self._share(plan, keys, values, trace_id)
         return plan.shape, tuple(values)
 
-    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+    def _share(self, plan: _Plan, keys: tuple[str, ...], values: list[Any], trace_id: str) -> None:
+        """The growing message lists go to the store, grouped by session (else trace)."""
+        group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
+        for i in plan.shared:
+            value = values[i]
+            if value.__class__ is not str:  # not what the conventions allow: kept as text
+                value = value if isinstance(value, str) else _as_text(value)
+            values[i] = self.store.share(group or trace_id, keys[i], value)
+
+    def _plan(self, keys: tuple[str, ...], values: list[Any]) -> _Plan:
         intern = self.store.intern
-        shape = Shape(tuple(map(intern, keys)))
         actions = [_ACTIONS.get(key) for key in keys]
+        shape = Shape(
+            tuple(map(intern, keys)),
+            frozenset(i for i, a in enumerate(actions) if a == _SHARE),
+            self.store,
+        )
         plan = _Plan(
             shape=shape,
             shared=tuple(i for i, a in enumerate(actions) if a == _SHARE),
@@ -170,11 +207,8 @@ class SpanDecoder:
                 )
             ),
             always=tuple(i for i, a in enumerate(actions) if a in (_INTERN, _SESSION)),
-            interned=tuple(
-                i
-                for i, (k, a) in enumerate(zip(keys, actions, strict=True))
-                if a is None and k not in _UNIQUE
-            ),
+            interned=tuple(i for i, k in enumerate(keys) if k in _REPEATED),
+            numbers=tuple(i for i, v in enumerate(values) if v is _OTHER),
         )
         self._plans[keys] = plan
         return plan
@@ -191,6 +225,41 @@ class _Plan:
     sessions: tuple[int, ...]
     always: tuple[int, ...]
     interned: tuple[int, ...]
+    numbers: tuple[int, ...]  # not strings in the first span of this shape: integers, mostly
+
+
+def _decode_numbers(
+    numbers: tuple[int, ...], items: list[dict[str, Any]], values: list[Any]
+) -> None:
+    """Where the shape had integers, decode them without searching for them."""
+    for i in numbers:
+        if values[i] is _OTHER:
+            raw = items[i].get("value")
+            number = raw.get("intValue") if raw.__class__ is dict else None
+            if number is not None:
+                try:
+                    values[i] = int(number)
+                except (TypeError, ValueError):
+                    values[i] = number
+
+
+def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
+    """Replace the `_OTHER` marks with the decoded values (integers first: the common case)."""
+    i = values.index(_OTHER)
+    while True:
+        raw = items[i].get("value")
+        number = raw.get("intValue") if raw.__class__ is dict else None
+        if number is not None:
+            try:
+                values[i] = int(number)
+            except (TypeError, ValueError):
+                values[i] = number
+        else:
+            values[i] = any_value(raw) if raw.__class__ is dict else None
+        try:
+            i = values.index(_OTHER, i + 1)
+        except ValueError:
+            return
 
 
 def any_value(value: dict[str, Any]) -> Any:
@@ -217,6 +286,13 @@ def any_value(value: dict[str, Any]) -> Any:
     return None
 
 
+def _as_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
+
+
 def _int(value: Any) -> Any:
     try:
         return int(value)
@@ -233,10 +309,12 @@ def _float(value: Any) -> Any:
 
 def _hex_id(value: Any, size: int) -> str:
     """A trace or span id as lowercase hex; base64 (protobuf's JSON mapping) is converted."""
+    if value.__class__ is str and len(value) == 2 * size and value.islower():
+        return value  # the usual case, first
     if not isinstance(value, str):
         raise TypeError(f"id {value!r} is not a string")
     if len(value) == 2 * size:
-        return value.lower() if not value.islower() and not value.isdigit() else value
+        return value if value.isdigit() else value.lower()
     try:
         raw = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from .._messages import Message
+from .._messages import Message, Metrics
 from ._calls import CallData, tool_call_of
 from ._records import SpanRecord
-from ._sessions import ModelCall, ToolCall, Turn
+from ._sessions import CallFacts, ModelCall, ToolCall, Turn
 
-__all__ = ["ForeignTurns", "build_foreign_turns"]
+__all__ = ["ForeignTurns", "build_foreign_turns", "merged_history"]
 
 
 @dataclass
@@ -39,11 +39,35 @@ class ForeignTurns:
 
 
 class _ListSource:
-    """A turn's history, already rebuilt (other instrumentations' files are small)."""
+    """A turn already rebuilt (other instrumentations' files are small): its history, calls,
+    spans and error as lists and values."""
 
-    def __init__(self, history: list[Message], prior: int) -> None:
+    def __init__(
+        self,
+        history: list[Message],
+        prior: int,
+        calls: list[ModelCall],
+        spans: list[SpanRecord],
+        error: str | None,
+    ) -> None:
         self.history = history
         self._prior = prior
+        self.calls = calls
+        self.span_list = spans
+        self.failure = error
+        self.tools: list[ToolCall] = []
+
+    def model_calls(self) -> list[ModelCall]:
+        return self.calls
+
+    def tool_calls(self) -> list[ToolCall]:
+        return self.tools
+
+    def error(self) -> str | None:
+        return self.failure
+
+    def spans(self) -> list[SpanRecord]:
+        return self.span_list
 
     def count(self) -> int:
         return len(self.history)
@@ -103,7 +127,7 @@ def build_foreign_turns(
     turns = [_turn(i + 1, g, groupers) for i, g in enumerate(groups)]
     _attach_tools(turns, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, lambda: _merged(turns), has_content)
+    return ForeignTurns(turns, lambda: merged_history(turns), has_content)
 
 
 def _canonical(canon: _Canon, call: CallData) -> tuple[list[Message] | None, Message | None]:
@@ -139,18 +163,19 @@ def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> T
     spans = _unique(
         [s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)]
     )
-    start = min(s.start_ns for s in spans)
-    end = max(s.end_ns for s in spans)
+    source = _ListSource(
+        history,
+        min(prior, len(history)),
+        [ModelCall(c.span, _Call(c, sent, answer)) for c, sent, answer in group.calls],
+        spans,
+        next((c.error for c, _, _ in group.calls if c.error), None),
+    )
     return Turn(
         index=index,
         run_id=None,
-        model_calls=[_model_call(c, sent, answer) for c, sent, answer in group.calls],
-        tool_calls=[],
-        start=min(spans, key=lambda s: s.start_ns).start,
-        duration=max(end - start, 0) / 1e9,
-        spans=sorted(spans, key=lambda s: (s.start_ns, s.end_ns)),
-        error=next((c.error for c, _, _ in group.calls if c.error), None),
-        source=_ListSource(history, min(prior, len(history))),
+        start_ns=min(s.start_ns for s in spans),
+        end_ns=max(s.end_ns for s in spans),
+        source=source,
     )
 
 
@@ -158,19 +183,32 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     return list({id(s): s for s in spans}.values())
 
 
-def _model_call(call: CallData, sent: list[Message] | None, answer: Message | None) -> ModelCall:
-    return ModelCall(
-        request_model=call.request_model,
-        response_model=call.response_model,
-        response_id=call.response_id,
-        finish_reason=call.finish_reason,
-        start=call.span.start,
-        error=call.error,
-        span=call.span,
-        metrics=lambda: call.metrics,
-        input_messages=lambda: list(sent) if sent is not None else None,
-        output_message=lambda: answer,
-    )
+class _Call:
+    """A call of another instrumentation as a `ModelCall` source: all known already."""
+
+    def __init__(self, call: CallData, sent: list[Message] | None, answer: Message | None) -> None:
+        self.call = call
+        self.sent = sent
+        self.answer = answer
+
+    def facts(self) -> CallFacts:
+        call = self.call
+        return CallFacts(
+            call.request_model,
+            call.response_model,
+            call.response_id,
+            call.finish_reason,
+            call.error,
+        )
+
+    def metrics(self) -> Metrics:
+        return self.call.metrics
+
+    def input_messages(self) -> list[Message] | None:
+        return list(self.sent) if self.sent is not None else None
+
+    def output_message(self) -> Message | None:
+        return self.answer
 
 
 def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
@@ -178,15 +216,16 @@ def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
     messages are added from them (with no timing)."""
     if not turns:
         return
-    starts = [t.start for t in turns]
+    starts = [t.start_ns for t in turns]
+    found: list[list[ToolCall]] = [[] for _ in turns]
     for span in sorted(tools, key=lambda s: s.start_ns):
-        i = max(bisect.bisect_right(starts, span.start) - 1, 0)
-        turns[i].tool_calls.append(tool_call_of(span))
-        turns[i].spans.append(span)
-    for turn in turns:
-        turn.spans.sort(key=lambda s: (s.start_ns, s.end_ns))
-        known = {c.call_id for c in turn.tool_calls if c.call_id}
-        turn.tool_calls.extend(_from_messages(turn.messages, known))
+        i = max(bisect.bisect_right(starts, span.start_ns) - 1, 0)
+        found[i].append(tool_call_of(span))
+        turns[i].add_spans([span])
+    for turn, calls in zip(turns, found, strict=True):
+        known = {c.call_id for c in calls if c.call_id}
+        calls.extend(_from_messages(turn.messages, known))
+        turn.tool_calls = calls
 
 
 def _from_messages(messages: list[Message], known: set[str | None]) -> list[ToolCall]:
@@ -212,12 +251,15 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
     return found
 
 
-def _merged(turns: list[Turn]) -> list[Message]:
+def merged_history(turns: list[Turn]) -> list[Message]:
+    """One history for turns that may not share theirs: a turn whose history extends the
+    history so far replaces it; otherwise its messages not seen yet are appended."""
     merged: list[Message] = []
     for turn in turns:
         history = turn.history
         if [m.id for m in history[: len(merged)]] == [m.id for m in merged]:
             merged = history
         else:
-            merged = [*merged, *turn.messages]
+            seen = {m.id for m in merged}
+            merged = [*merged, *(m for m in history if m.id not in seen)]
     return merged

@@ -35,6 +35,7 @@ __all__ = ["SpanSink", "read_file"]
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
 _CHUNK = 1 << 20
+_BUFFER = 1 << 20  # lines are whole export batches, often megabytes: read them in large steps
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # zlib reads the gzip header and trailer itself
 _WARNINGS_PER_KIND = 20  # per file; past that, one summary line
 _OTHER_SIGNALS = ("resourceLogs", "resourceMetrics", "resourceProfiles")
@@ -65,7 +66,7 @@ def read_file(
     """Stream the spans of one file into `sink`; return the warnings about this file."""
     name = os.fspath(path)
     try:
-        raw = open(name, "rb")  # noqa: SIM115 - closed below, possibly through gzip
+        raw = open(name, "rb", buffering=_BUFFER)  # noqa: SIM115 - closed below
     except OSError as exc:
         raise TraceFormatError(f"cannot open: {exc.strerror or exc}", path=name) from exc
     with raw:
@@ -100,7 +101,7 @@ class _FileReader:
 
     def read(self, stream: Iterable[bytes]) -> None:
         lines = _lines(stream, self)
-        first = next((item for item in lines if item[1].strip()), None)
+        first = next((item for item in lines if not _blank(item[1])), None)
         if first is None:
             self.warn(None, "empty file: no spans")
             return
@@ -130,7 +131,7 @@ class _FileReader:
         first_bad: tuple[int, Exception] | None = None
         bad = 0
         for number, line, ended in lines:
-            if not line.strip():
+            if _blank(line):
                 continue
             try:
                 value = orjson.loads(line)
@@ -217,6 +218,10 @@ class _FileReader:
                 f"{others} value(s) hold OTLP logs or metrics, not traces: skipped",
             )
         return self.warnings
+
+
+def _blank(line: bytes) -> bool:
+    return not line or line.isspace()  # not strip(): that copies a line of megabytes
 
 
 def _is_json(line: bytes) -> bool:

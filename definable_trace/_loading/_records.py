@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._store import SharedText
+from ._store import SharedText, TextStore
 
 __all__ = [
     "STATUS_ERROR",
@@ -41,13 +41,16 @@ class TraceWarning:
 
 
 class Shape:
-    """The attribute names of a span, shared by every span that has the same names in order."""
+    """The attribute names of a span, shared by every span that has the same names in order,
+    and the store that `SharedText` values refer to."""
 
-    __slots__ = ("index", "keys")
+    __slots__ = ("index", "keys", "shared", "store")
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    def __init__(self, keys: tuple[str, ...], shared: frozenset[int], store: TextStore) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
+        self.shared = shared  # positions holding a string or a `SharedText` (an int)
+        self.store = store
 
 
 class SpanRecord:
@@ -73,9 +76,8 @@ class SpanRecord:
         "trace_id",
     )
 
-    def __init__(
+    def __init__(  # positional: one is made per span read, and keywords cost a third more
         self,
-        *,
         name: str,
         trace_id: str,
         span_id: str,
@@ -112,8 +114,7 @@ class SpanRecord:
     @property
     def attributes(self) -> dict[str, Any]:
         """The span's attributes as plain values (a new dict on each access)."""
-        pairs = zip(self._shape.keys, self._values, strict=True)
-        return {key: _plain(value) for key, value in pairs}
+        return {key: self._plain(i) for i, key in enumerate(self._shape.keys)}
 
     @property
     def start(self) -> datetime:
@@ -139,15 +140,24 @@ class SpanRecord:
     def __contains__(self, key: str) -> bool:
         return key in self._shape.index
 
+    def _plain(self, i: int) -> Any:
+        value = self._values[i]
+        if i in self._shape.shared:
+            return self._shape.store.text(value)
+        return value
+
     def get(self, key: str, default: Any = None) -> Any:
         """One attribute as a plain value."""
         i = self._shape.index.get(key)
-        return default if i is None else _plain(self._values[i])
+        return default if i is None else self._plain(i)
 
-    def raw(self, key: str) -> Any:
-        """One attribute as stored: a `SharedText` stays a reference (the loader's fast path)."""
+    def shared(self, key: str) -> SharedText | str | None:
+        """A growing message list as stored: a `SharedText` stays a reference (for the store)."""
         i = self._shape.index.get(key)
-        return None if i is None else self._values[i]
+        if i is None:
+            return None
+        value = self._values[i]
+        return value if i in self._shape.shared else self._plain(i)
 
     def text(self, key: str) -> str | None:
         """A string attribute, or None when absent or not a string."""
@@ -165,10 +175,6 @@ class SpanRecord:
             return int(value) if value is not None else None
         except (TypeError, ValueError):
             return None
-
-
-def _plain(value: Any) -> Any:
-    return value.text if isinstance(value, SharedText) else value
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
@@ -20,6 +20,7 @@ from ._records import SpanRecord, TraceWarning, order_spans, to_datetime
 
 __all__ = [
     "CallFacts",
+    "CallSource",
     "Lineage",
     "ModelCall",
     "Session",
@@ -32,7 +33,7 @@ __all__ = [
 
 
 class TurnSource(Protocol):
-    """How a turn's messages are rebuilt: the history at the end of the turn, in slices."""
+    """How a turn is read from its spans, each part when first asked for."""
 
     def count(self) -> int:
         """Messages in the history at the end of the turn."""
@@ -43,6 +44,14 @@ class TurnSource(Protocol):
         ...
 
     def slice(self, start: int, stop: int | None = None) -> list[Message]: ...
+
+    def model_calls(self) -> list[ModelCall]: ...
+
+    def tool_calls(self) -> list[ToolCall]: ...
+
+    def error(self) -> str | None: ...
+
+    def spans(self) -> list[SpanRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,18 @@ class CallFacts:
     error: str | None
 
 
+class CallSource(Protocol):
+    """How a model call's facts, usage and messages are read from its span(s)."""
+
+    def facts(self) -> CallFacts: ...
+
+    def metrics(self) -> Metrics: ...
+
+    def input_messages(self) -> list[Message] | None: ...
+
+    def output_message(self) -> Message | None: ...
+
+
 class ModelCall:
     """One model call: models, response id, finish reason, usage, and its messages on demand.
 
@@ -86,21 +107,12 @@ class ModelCall:
     the call failed (`error` then says why).
     """
 
-    def __init__(
-        self,
-        span: SpanRecord,
-        *,
-        facts: Callable[[], CallFacts],
-        metrics: Callable[[], Metrics],
-        input_messages: Callable[[], list[Message] | None],
-        output_message: Callable[[], Message | None],
-    ) -> None:
+    __slots__ = ("_facts", "_source", "span")
+
+    def __init__(self, span: SpanRecord, source: CallSource) -> None:
         self.span = span
-        self._facts_of = facts
+        self._source = source
         self._facts: CallFacts | None = None
-        self._metrics = metrics
-        self._input = input_messages
-        self._output = output_message
 
     def __repr__(self) -> str:
         model = self.response_model or self.request_model
@@ -108,7 +120,7 @@ class ModelCall:
 
     def _known(self) -> CallFacts:
         if self._facts is None:
-            self._facts = self._facts_of()
+            self._facts = self._source.facts()
         return self._facts
 
     @property
@@ -138,49 +150,53 @@ class ModelCall:
     @property
     def metrics(self) -> Metrics:
         """Tokens, duration and (when known) time to first token of this call."""
-        return self._metrics()
+        return self._source.metrics()
 
     @property
     def input_messages(self) -> list[Message] | None:
-        return self._input()
+        return self._source.input_messages()
 
     @property
     def output_message(self) -> Message | None:
-        return self._output()
+        return self._source.output_message()
+
+
+_UNREAD: Any = object()
 
 
 class Turn:
     """One turn: a run of our agent, or (other instrumentations) the calls after one user message.
 
     `messages` are those the turn added (its user input first, then answers and tool results);
-    `history` is the whole conversation at the end of the turn. What is not needed to list
-    sessions (the tool calls, the spans in order) is worked out on first access.
+    `history` is the whole conversation at the end of the turn. Everything but the index and
+    the times is read from the spans when first asked for, so that loading a large file and
+    listing its sessions builds no more than that.
     """
 
+    __slots__ = (
+        "_error",
+        "_model_calls",
+        "_source",
+        "_spans",
+        "_tool_calls",
+        "end_ns",
+        "index",
+        "run_id",
+        "start_ns",
+    )
+
     def __init__(
-        self,
-        *,
-        index: int,
-        run_id: str | None,
-        model_calls: list[ModelCall],
-        tool_calls: Callable[[], list[ToolCall]],
-        start_ns: int,
-        end_ns: int,
-        spans: list[SpanRecord],
-        error: str | None,
-        source: TurnSource,
+        self, *, index: int, run_id: str | None, start_ns: int, end_ns: int, source: TurnSource
     ) -> None:
         self.index = index
         self.run_id = run_id
-        self.model_calls = model_calls
         self.start_ns = start_ns
         self.end_ns = end_ns
-        self.error = error
-        self._tool_calls_of = tool_calls
-        self._tool_calls: list[ToolCall] | None = None
-        self._spans = spans
-        self._ordered = False
         self._source = source
+        self._model_calls: list[ModelCall] | None = None
+        self._tool_calls: list[ToolCall] | None = None
+        self._spans: list[SpanRecord] | None = None
+        self._error: str | None = _UNREAD
 
     def __repr__(self) -> str:
         return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
@@ -199,22 +215,37 @@ class Turn:
         return max(self.end_ns - self.start_ns, 0) / 1e9
 
     @property
+    def model_calls(self) -> list[ModelCall]:
+        if self._model_calls is None:
+            self._model_calls = self._source.model_calls()
+        return self._model_calls
+
+    @property
     def tool_calls(self) -> list[ToolCall]:
         if self._tool_calls is None:
-            self._tool_calls = self._tool_calls_of()
+            self._tool_calls = self._source.tool_calls()
         return self._tool_calls
+
+    @tool_calls.setter
+    def tool_calls(self, calls: list[ToolCall]) -> None:
+        self._tool_calls = calls
+
+    @property
+    def error(self) -> str | None:
+        """Why the turn failed (its run, else its last model call); a failed tool is not one."""
+        if self._error is _UNREAD:
+            self._error = self._source.error()
+        return self._error
 
     @property
     def spans(self) -> list[SpanRecord]:
         """Every span behind the turn: parents before children, siblings by start time."""
-        if not self._ordered:
-            self._spans = order_spans(self._spans)
-            self._ordered = True
+        if self._spans is None:
+            self._spans = order_spans(self._source.spans())
         return self._spans
 
     def add_spans(self, spans: Iterable[SpanRecord]) -> None:
-        self._spans.extend(spans)
-        self._ordered = False
+        self._spans = order_spans([*self.spans, *spans])
 
     @property
     def messages(self) -> list[Message]:

@@ -5,9 +5,9 @@ and our `definable_trace.input.messages.meta`), so a session of T turns writes i
 messages T times and the file grows with T². But call k's list, minus its closing `]`, is a
 prefix of call k+1's: the same serializer wrote the same messages. `TextStore.share` keeps, per
 conversation, only the longest such string (a "chain") and hands each call a `SharedText`:
-the chain plus the length of its own string. Memory then grows with the final histories, not
-with the file; any string that is not a prefix or an extension starts a chain of its own, so
-sharing never changes a value.
+the chain's number and the length of its own string, packed in an int. Memory then grows with
+the final histories, not with the file; any string that is not a prefix or an extension starts
+a chain of its own, so sharing never changes a value.
 
 Reading a list back parses the chain once (a small cache keeps the last few) and cuts it: when
 every element is an object whose first key is `"role"` (true of both lists we write), the
@@ -17,7 +17,7 @@ number of elements in a prefix is the number of `{"role":` in it, found without 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NewType
 
 import orjson
 
@@ -29,92 +29,109 @@ _CHAINS_TRIED = 4  # how many recent chains of a conversation a new string is co
 _PARSED_KEPT = 8
 
 
-class _Chain:
-    __slots__ = ("countable", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.countable: bool | None = None  # known once parsed
+_LENGTH_BITS = 40  # a shared string up to 1 TB long; the chain number above that
+_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 
 
-class SharedText:
-    """A JSON array string stored as a prefix of a longer one of the same conversation."""
+SharedText = NewType("SharedText", int)
+"""A JSON array string kept as a prefix of a longer one of the same conversation: the chain's
+number and the string's length, packed in a plain int. Not an object holding the chain: the
+hundreds of thousands of them a large file makes, and the value tuples holding them, then stay
+out of the cyclic garbage collector's sight (a tuple of ints and strings is not tracked)."""
 
-    __slots__ = ("_chain", "length")
 
-    def __init__(self, chain: _Chain, length: int) -> None:
-        self._chain = chain
-        self.length = length
+def _ref(chain: int, length: int) -> SharedText:
+    return SharedText(chain << _LENGTH_BITS | length)
 
-    @property
-    def text(self) -> str:
-        head = self._chain.text
-        return head if self.length == len(head) else head[: self.length - 1] + "]"
 
-    def __repr__(self) -> str:
-        return f"SharedText({self.length} chars)"
+def _unpack(value: SharedText) -> tuple[int, int]:
+    return value >> _LENGTH_BITS, value & _LENGTH_MASK
 
 
 class TextStore:
     """Shares growing JSON arrays per conversation, interns short repeated strings."""
 
     def __init__(self) -> None:
-        self._chains: dict[str, list[_Chain]] = {}
-        self._strings: dict[str, str] = {}
-        self._parsed: OrderedDict[int, tuple[_Chain, list[Any]]] = OrderedDict()
+        self._heads: list[str] = []  # chain number -> its longest string
+        self._countable: list[bool | None] = []  # known once parsed
+        self._chains: dict[tuple[str, str], list[int]] = {}
+        self.strings: dict[str, str] = {}  # interned: `strings.setdefault(s, s)`
+        self._parsed: OrderedDict[int, tuple[str, list[Any]]] = OrderedDict()
 
     def intern(self, text: str) -> str:
         """One object for equal strings (ids, names and prompts repeat on every span)."""
-        return self._strings.setdefault(text, text)
+        return self.strings.setdefault(text, text)
 
-    def share(self, group: str, text: str) -> SharedText | str:
-        """`text` as a reference into the chain of `group` it prefixes or extends."""
+    def text(self, value: SharedText | str) -> str:
+        """The string a `SharedText` stands for (a string stands for itself)."""
+        if isinstance(value, str):
+            return value
+        chain, n = _unpack(value)
+        head = self._heads[chain]
+        return head if n == len(head) else head[: n - 1] + "]"
+
+    def share(self, group: str, kind: str, text: str) -> SharedText | str:
+        """`text` as a reference into the chain of its kind in `group` it prefixes or extends."""
         n = len(text)
         if n < _SHARE_MIN or text[0] != "[" or text[-1] != "]":
             return text
-        chains = self._chains.setdefault(group, [])
-        for chain in reversed(chains[-_CHAINS_TRIED:]):
-            head = chain.text
+        chains = self._chains.get((group, kind))
+        if chains is None:
+            chains = self._chains[(group, kind)] = []
+        heads = self._heads
+        for chain in chains[: -_CHAINS_TRIED - 1 : -1]:  # the most recent first
+            head = heads[chain]
             m = len(head)
             if m == n:
                 if head == text:
-                    return SharedText(chain, n)
+                    return _ref(chain, n)
             elif m > n:
                 if head[n - 1] == "," and head.startswith(text[:-1]):
-                    return SharedText(chain, n)
+                    return _ref(chain, n)
             elif text[m - 1] == "," and text.startswith(head[:-1]):
-                chain.text = text  # the longer string now holds both
-                chain.countable = None
-                self._parsed.pop(id(chain), None)
-                return SharedText(chain, n)
-        chain = _Chain(text)
+                heads[chain] = text  # the longer string now holds both
+                self._countable[chain] = None
+                self._parsed.pop(chain, None)
+                return _ref(chain, n)
+        chain = len(heads)
+        heads.append(text)
+        self._countable.append(None)
         chains.append(chain)
-        return SharedText(chain, n)
+        return _ref(chain, n)
 
     def items(self, value: SharedText | str) -> list[Any]:
         """The parsed JSON array; raises `ValueError` when it is not one."""
         if isinstance(value, str):
             return _array(value)
-        chain = value._chain
+        chain, n = _unpack(value)
         whole = self._parse(chain)
-        if value.length == len(chain.text):
+        if n == len(self._heads[chain]):
             return whole
-        if chain.countable:
-            return whole[: chain.text.count(_ROLE, 0, value.length)]
-        return _array(value.text)
+        if self._countable[chain]:
+            return whole[: self._heads[chain].count(_ROLE, 0, n)]
+        return _array(self.text(value))
 
-    def _parse(self, chain: _Chain) -> list[Any]:
-        key = id(chain)
-        cached = self._parsed.get(key)
-        if cached is not None and cached[0] is chain:
-            self._parsed.move_to_end(key)
+    def count(self, value: SharedText | str) -> int:
+        """`len(items(value))`, without making the list when the count can be read off."""
+        if not isinstance(value, str):
+            chain, n = _unpack(value)
+            head = self._heads[chain]
+            if n < len(head) and self._parse(chain) is not None and self._countable[chain]:
+                return head.count(_ROLE, 0, n)
+        return len(self.items(value))
+
+    def _parse(self, chain: int) -> list[Any]:
+        head = self._heads[chain]
+        cached = self._parsed.get(chain)
+        if cached is not None and cached[0] is head:
+            self._parsed.move_to_end(chain)
             return cached[1]
-        whole = _array(chain.text)
-        if chain.countable is None:
-            chain.countable = chain.text.count(_ROLE) == len(whole) and all(
+        whole = _array(head)
+        if self._countable[chain] is None:
+            self._countable[chain] = head.count(_ROLE) == len(whole) and all(
                 isinstance(item, dict) and next(iter(item), None) == "role" for item in whole
             )
-        self._parsed[key] = (chain, whole)
+        self._parsed[chain] = (head, whole)
         if len(self._parsed) > _PARSED_KEPT:
             self._parsed.popitem(last=False)
         return whole

@@ -63,6 +63,7 @@ class OpenAIChat(Model):
         self._async_client = async_client
         self._own_async = async_client is None
         self._async_loop: object | None = None
+        self._retired: list[openai.AsyncOpenAI] = []
         self._max_retries = max_retries
         self._timeout = timeout
         self.params = params
@@ -156,6 +157,10 @@ class OpenAIChat(Model):
         if self._async_client is None or self._async_loop is not loop:
             import openai
 
+            if self._async_client is not None:
+                # Dropped, its transport would be closed by `__del__` on the new loop, where
+                # the old loop's connections cannot be closed ("Event loop is closed").
+                self._retired.append(self._async_client)
             self._async_client = openai.AsyncOpenAI(**self._client_options())
             self._async_loop = loop
         return self._async_client

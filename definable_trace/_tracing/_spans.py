@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -399,7 +399,7 @@ def _set_messages(
             sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(messages[0], settings.redact))
         )
     # The meta list covers the system message too; the parts list leaves it to the attribute above.
-    drop = 1 if system and skip == 0 else 0
+    drop = 1 if system and skip == 0 and _plain_text(messages[0]) else 0
     parts_json, meta_json = _CACHE.encode(messages[skip:], settings.redact, drop)
     span.set_attributes({key: parts_json, meta_key: meta_json})
 
@@ -409,9 +409,9 @@ class _EncodedMessages:
 
     Every chat span repeats the history, so without this each call re-encodes every earlier
     message. An entry is used only while the message's fields are the very objects it was
-    encoded from (a message changed afterwards is encoded again); it keeps a reference to the
-    message so that an `id()` is never reused while the entry lives. Bounded: when full, it
-    starts over.
+    encoded from, compared by identity field by field (a message changed afterwards is encoded
+    again); it keeps a reference to the message so that an `id()` is never reused while the
+    entry lives. Bounded: when full, it starts over.
     """
 
     def __init__(self, size: int = 16_384) -> None:
@@ -430,26 +430,34 @@ class _EncodedMessages:
             if (
                 entry is None
                 or entry[0] is not m
-                or entry[1] is not m.content
-                or entry[2] is not m.tool_calls
-                or entry[3] is not m.metrics
-                or entry[4] is not redact
+                or entry[1] is not redact
+                or not _same_objects(entry[2], m.__dict__.values())
             ):
                 entry = self._put(m, redact)
-            parts.append(entry[5])
-            metas.append(entry[6])
+            parts.append(entry[3])
+            metas.append(entry[4])
         return "[" + ",".join(parts[drop:]) + "]", "[" + ",".join(metas) + "]"
 
     def _put(self, m: Message, redact: sc.Redactor | None) -> tuple[Any, ...]:
         parts = _json(sc.message_to_parts(m, redact))
-        entry = (m, m.content, m.tool_calls, m.metrics, redact, parts, _json(sc.message_meta(m)))
+        fields = tuple(m.__dict__.values())
+        entry = (m, redact, fields, parts, _json(sc.message_meta(m)))
         if len(self._items) >= self._size:
             self._items.clear()
         self._items[id(m)] = entry
         return entry
 
 
+def _same_objects(known: tuple[Any, ...], now: Iterable[Any]) -> bool:
+    return all(a is b for a, b in zip(known, now, strict=True))
+
+
 _CACHE = _EncodedMessages()
+
+
+def _plain_text(message: Message) -> bool:
+    """A system message that `gen_ai.system_instructions` says in full (text, nothing else)."""
+    return message.content is not None and not message.name and not message.media()
 
 
 def _set_usage(span: Span, metrics: Metrics) -> None:

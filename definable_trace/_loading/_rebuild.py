@@ -1,0 +1,237 @@
+"""Our spans' messages, rebuilt exactly from the semconv parts and our meta list.
+
+A chat span holds its input twice over: `gen_ai.input.messages` (the parts, without a leading
+system message, which is `gen_ai.system_instructions`) and `definable_trace.input.messages.meta`
+(one content-free entry per message sent: id, time, metrics, ...). Message i is
+`message_from_parts(parts[i'], meta[i])`, the same function pair the emitter uses, so the round
+trip is exact. Lists are parsed only when a message is asked for, from the `TextStore`.
+
+A `Ref` names one message: (the span that holds it, its index in that span's own list), index -1
+for the span's output. In the compact history mode a span's list starts after the `offset`
+messages its `base` span (the session's previous recorded call) holds, so `refs` follows bases.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from .. import _semconv as sc
+from .._messages import Message, Metrics
+from ._calls import error_of, finish_reason_of, first_text, usage_of
+from ._records import SpanRecord, TraceWarning
+from ._sessions import CallFacts
+from ._store import TextStore
+
+__all__ = ["Chat", "Messages", "Ref"]
+
+Report = Callable[[TraceWarning], None]
+_SHARED = frozenset({sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # kept by the store
+
+
+class Chat:
+    """A span whose input/output messages we read (a chat span, or a run span's new input);
+    for a chat span, also the source of its `ModelCall`, read on demand and never kept."""
+
+    __slots__ = ("base", "messages", "offset", "span")
+
+    def __init__(self, span: SpanRecord, messages: Messages) -> None:
+        self.span = span
+        self.messages = messages
+        self.offset = span.integer(sc.ATTR_INPUT_OFFSET) or 0
+        self.base: Chat | None = None
+
+    def facts(self) -> CallFacts:
+        span = self.span
+        return CallFacts(
+            request_model=first_text(span, "gen_ai.request.model"),
+            response_model=first_text(span, "gen_ai.response.model"),
+            response_id=first_text(span, "gen_ai.response.id"),
+            finish_reason=finish_reason_of(span),
+            error=error_of(span),
+        )
+
+    def input_messages(self) -> list[Message] | None:
+        return self.messages.build(self.messages.refs(self)) if self.has_input else None
+
+    def output_message(self) -> Message | None:
+        return self.messages.build([(self, -1)])[0] if self.has_output else None
+
+    def metrics(self) -> Metrics:
+        """The answer's own metrics (exact, from our meta list), else the span's usage."""
+        span = self.span
+        meta = self.messages.entries(self).out_meta if sc.ATTR_OUTPUT_META in span else None
+        if meta is not None and isinstance(meta.get("metrics"), dict):
+            return Metrics.model_validate(meta["metrics"])
+        return usage_of(span)
+
+    @property
+    def has_output(self) -> bool:
+        return sc.ATTR_OUTPUT_META in self.span or sc.OUTPUT_MESSAGES in self.span
+
+    @property
+    def has_input(self) -> bool:
+        return sc.ATTR_INPUT_META in self.span or sc.INPUT_MESSAGES in self.span
+
+    @property
+    def has_content(self) -> bool:
+        span = self.span
+        return sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span
+
+
+Ref = tuple[Chat, int]
+
+
+class Entries:
+    """A span's message lists, each parsed on first use: input meta and parts, the system
+    prompt, the output. Bad JSON reads as absent (and is reported once)."""
+
+    __slots__ = ("_found", "_messages", "_span", "skip")
+
+    def __init__(self, messages: Messages, chat: Chat) -> None:
+        self._messages = messages
+        self._span = chat.span
+        self.skip = chat.offset
+        self._found: dict[str, list[Any] | None] = {}
+
+    def _list(self, key: str) -> list[Any] | None:
+        if key not in self._found:  # a plain dict: cached_property locks on every read
+            self._found[key] = self._messages.parse(self._span, key)
+        return self._found[key]
+
+    @property
+    def metas(self) -> list[Any] | None:
+        return self._list(sc.ATTR_INPUT_META)
+
+    @property
+    def parts(self) -> list[Any] | None:
+        return self._list(sc.INPUT_MESSAGES)
+
+    @property
+    def system(self) -> list[Any] | None:
+        return self._list(sc.SYSTEM_INSTRUCTIONS)
+
+    @property
+    def out_meta(self) -> dict[str, Any] | None:
+        return _first(self._list(sc.ATTR_OUTPUT_META))
+
+    @property
+    def out_part(self) -> dict[str, Any] | None:
+        return _first(self._list(sc.OUTPUT_MESSAGES))
+
+    @property
+    def count(self) -> int:
+        if self.metas is not None:
+            return len(self.metas)
+        if self.parts is not None:
+            return len(self.parts) + (1 if self.system is not None and self.skip == 0 else 0)
+        return 0
+
+    def messages(self, indexes: Iterable[int]) -> Iterator[Message]:
+        """Messages of the span's own input by index (-1: its output), from parts and meta.
+
+        The meta list covers every message sent; the parts list leaves out a leading system
+        message (it is `gen_ai.system_instructions`) and, in compact mode, the first `skip`.
+        """
+        metas, parts, skip = self.metas, self.parts, self.skip
+        # A system message with more than text (a name, media) is also written in full as the
+        # first input part; then the parts list is complete.
+        has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
+        first_part = max(skip, 1) if has_system else skip
+        build = sc.message_from_parts
+        for j in indexes:
+            if j < 0:
+                yield build(self.out_part or {}, self.out_meta or {})
+                continue
+            meta = metas[j] if metas is not None and j < len(metas) else {}
+            if has_system and skip + j == 0:
+                yield build({"role": "system", "parts": self.system or []}, meta)
+                continue
+            k = skip + j - first_part
+            part = parts[k] if parts is not None and 0 <= k < len(parts) else {}
+            yield build(part if isinstance(part, dict) else {}, meta)
+
+
+class Messages:
+    """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
+
+    def __init__(self, store: TextStore, report: Report) -> None:
+        self.store = store
+        self.report = report
+        self._reported: set[tuple[int, str]] = set()
+
+    def entries(self, chat: Chat) -> Entries:
+        return Entries(self, chat)
+
+    def parse(self, span: SpanRecord, key: str) -> list[Any] | None:
+        raw = span.shared(key) if key in _SHARED else span.get(key)
+        if raw is None:
+            return None
+        try:
+            return self.store.items(raw) if isinstance(raw, (str, int)) else None
+        except ValueError as exc:
+            if (id(span), key) not in self._reported:
+                self._reported.add((id(span), key))
+                self.report(
+                    TraceWarning(
+                        span.path,
+                        span.line,
+                        f"span {span.name!r}: {key} is not a JSON list ({exc}); "
+                        "its messages are read without it",
+                    )
+                )
+            return None
+
+    def count(self, chat: Chat) -> int:
+        """Messages in the span's own input list, counted without building them."""
+        span = chat.span
+        if sc.ATTR_INPUT_META in span:
+            raw = span.shared(sc.ATTR_INPUT_META)
+            try:
+                return self.store.count(raw) if isinstance(raw, (str, int)) else 0
+            except ValueError:
+                pass  # reported (once) by the parse below
+        return self.entries(chat).count
+
+    def window(self, chat: Chat, output: bool, start: int, stop: int | None) -> list[Ref]:
+        """`refs(chat)` (plus its output) cut to [start:stop], without making the whole list
+        when the span holds its whole input (no compact-mode offset)."""
+        if chat.offset:
+            refs = self.refs(chat)
+            return [*refs, (chat, -1)][start:stop] if output else refs[start:stop]
+        n = self.count(chat)
+        total = n + 1 if output else n
+        begin, end, _ = slice(start, stop).indices(total)
+        refs = [(chat, j) for j in range(begin, min(end, n))]
+        if output and end > n:
+            refs.append((chat, -1))
+        return refs
+
+    def refs(self, chat: Chat) -> list[Ref]:
+        """The chat's whole input, following compact-mode bases back to a full span."""
+        chain = [chat]
+        while chain[-1].offset and chain[-1].base is not None and len(chain) < 100_000:
+            chain.append(chain[-1].base)  # type: ignore[arg-type]
+        refs: list[Ref] = []
+        for c in reversed(chain):
+            refs = refs[: c.offset] if c.offset else []
+            refs.extend(zip(itertools.repeat(c), range(self.count(c))))
+            if c is not chat and c.has_output:
+                refs.append((c, -1))
+        return refs
+
+    def build(self, refs: list[Ref]) -> list[Message]:
+        out: list[Message] = []
+        for chat, group in itertools.groupby(refs, key=operator.itemgetter(0)):
+            out.extend(self.entries(chat).messages(j for _, j in group))
+        return out
+
+
+def _first(items: list[Any] | None) -> dict[str, Any] | None:
+    return items[0] if items and isinstance(items[0], dict) else None
+
+
+def _starts_with_system(parts: list[Any] | None) -> bool:
+    return bool(parts) and isinstance(parts[0], dict) and parts[0].get("role") == "system"
