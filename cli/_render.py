@@ -80,6 +80,14 @@ def _lineage(session: Session, short: bool = False) -> str:
     return f"{lineage.kind}{parent}"
 
 
+def _lineage_mark(session: Session) -> str:
+    """The table's compact lineage cell (`fork @2`, `replay`); the tree below spells it out."""
+    lineage = session.lineage
+    if lineage is None:
+        return ""
+    return f"fork @{lineage.turn}" if lineage.kind == "fork" else lineage.kind
+
+
 # --- sessions -----------------------------------------------------------------------------------
 
 
@@ -123,10 +131,10 @@ def sessions_view(sessions: Sequence[Session]) -> RenderableType:
     table.add_column("session", no_wrap=True, overflow="fold")  # folded if need be, never cut
     for name in ("turns", "msgs", "tokens"):
         table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("models")
+    table.add_column("models", no_wrap=True)
     table.add_column("start", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("lineage")
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("lineage", no_wrap=True)
     ordered = _tree_order(sessions)
     for session, depth in ordered:
         metrics = session.metrics
@@ -138,7 +146,7 @@ def sessions_view(sessions: Sequence[Session]) -> RenderableType:
             Text(", ".join(session.models)),
             session.start.astimezone().strftime("%m-%d %H:%M"),
             _duration(session.duration),
-            Text(_lineage(session, short=session.lineage is not None and depth > 0)),
+            Text(_lineage_mark(session)),
         )
     if not any(depth for _, depth in ordered):
         return table
