@@ -25,6 +25,9 @@ from ._messages import Audio, File, Image, Media, Message, Metrics, Video
 __all__ = [
     "ATTR_INPUT_META",
     "ATTR_INPUT_OFFSET",
+    "ATTR_LINEAGE_KIND",
+    "ATTR_LINEAGE_PARENT",
+    "ATTR_LINEAGE_TURN",
     "ATTR_OUTPUT_META",
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
@@ -44,6 +47,10 @@ ATTR_INPUT_META = "definable_trace.input.messages.meta"
 ATTR_INPUT_OFFSET = "definable_trace.input.messages.offset"
 ATTR_OUTPUT_META = "definable_trace.output.messages.meta"
 ATTR_RUN_ID = "definable_trace.run.id"
+# Where a session came from, on every span of a replay or fork (written by `_replay`).
+ATTR_LINEAGE_KIND = "definable_trace.lineage.kind"  # "fork" | "replay"
+ATTR_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
+ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
 ATTR_USER_ID = "user.id"
 

@@ -29,9 +29,6 @@ from ._store import TextStore
 
 __all__ = ["OurRun", "build_our_turns", "lineage_of"]
 
-_LINEAGE_KIND = "definable_trace.lineage.kind"
-_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
-_LINEAGE_TURN = "definable_trace.lineage.turn"
 
 Report = Callable[[TraceWarning], None]
 
@@ -236,7 +233,9 @@ def lineage_of(runs: list[OurRun]) -> Lineage | None:
     """Set by the CLI on every span of a fork's or replay's runs: the first run's head says."""
     for run in sorted(runs, key=lambda r: r.start_ns):
         span = run.run or run.spans()[0]
-        kind = span.text(_LINEAGE_KIND)
+        kind = span.text(sc.ATTR_LINEAGE_KIND)
         if kind:
-            return Lineage(kind, span.text(_LINEAGE_PARENT), span.integer(_LINEAGE_TURN))
+            return Lineage(
+                kind, span.text(sc.ATTR_LINEAGE_PARENT), span.integer(sc.ATTR_LINEAGE_TURN)
+            )
     return None

@@ -12,14 +12,15 @@ from .._diff import (
 )
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
+from .._semconv import ATTR_LINEAGE_KIND, ATTR_LINEAGE_PARENT, ATTR_LINEAGE_TURN
 from .._tools import Tool
 
 if TYPE_CHECKING:
     pass
 
-LINEAGE_KIND = "definable_trace.lineage.kind"
-LINEAGE_PARENT = "definable_trace.lineage.parent_session"
-LINEAGE_TURN = "definable_trace.lineage.turn"
+LINEAGE_KIND = ATTR_LINEAGE_KIND
+LINEAGE_PARENT = ATTR_LINEAGE_PARENT
+LINEAGE_TURN = ATTR_LINEAGE_TURN
 
 Kind = Literal["replay", "fork"]
 
