@@ -25,11 +25,13 @@ Helpers (import them: `from conftest import MODES, drive`):
   `RunOutput` and appends every streamed event to `events` as it comes (so the events before an
   exception are there too). Each async call runs in its own `asyncio.run`.
 - `closed_port()`: a port on 127.0.0.1 that nothing listens on (an unreachable server).
+- `samples`: a temporary folder holding copies of `sample_traces/*.jsonl`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,3 +153,16 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
+SAMPLE_FILES = ("math_tutor.jsonl", "tools.jsonl", "streamed.jsonl", "lineage.jsonl")
+
+
+@pytest.fixture
+def samples(tmp_path: Path) -> Path:
+    """Copies of the sample trace files, so nothing a test does can touch the committed ones;
+    new trace files are written beside them."""
+    for name in SAMPLE_FILES:  # by name: files a user made beside them are not samples
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    return tmp_path

@@ -7,30 +7,17 @@ generate.py`); each test works on copies in its own directory.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import openai
-import pytest
 from click.testing import CliRunner, Result
 from deftrace_cli._app import cli
 
 from definable_trace import Agent, OpenAIChat, configure_tracing, flush_tracing, load_traces
 from definable_trace._messages import MESSAGES_ADAPTER
 from definable_trace.testing import FakeOpenAIServer
-
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
-SAMPLE_FILES = ("math_tutor.jsonl", "tools.jsonl", "streamed.jsonl", "lineage.jsonl")
-
-
-@pytest.fixture
-def samples(tmp_path: Path) -> Path:
-    """Copies of the sample trace files, so nothing a test does can touch the committed ones."""
-    for name in SAMPLE_FILES:  # by name: files a user made beside them are not samples
-        shutil.copy(SAMPLES / name, tmp_path / name)
-    return tmp_path
 
 
 def deftrace(*args: object) -> Result:

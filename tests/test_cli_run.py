@@ -8,7 +8,6 @@ wrote (read back with the loader), and that the source file is never touched.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import textwrap
 from pathlib import Path
@@ -19,17 +18,6 @@ from deftrace_cli._app import cli
 
 from definable_trace import Agent, OpenAIChat, configure_tracing, flush_tracing, load_traces
 from definable_trace.testing import FakeOpenAIServer, Reply, ToolCallReply
-
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_traces"
-SAMPLE_FILES = ("math_tutor.jsonl", "tools.jsonl", "streamed.jsonl", "lineage.jsonl")
-
-
-@pytest.fixture
-def samples(tmp_path: Path) -> Path:
-    """Copies of the sample trace files; new trace files are written beside them."""
-    for name in SAMPLE_FILES:  # by name: files a user made beside them are not samples
-        shutil.copy(SAMPLES / name, tmp_path / name)
-    return tmp_path
 
 
 def deftrace(*args: object, input: str | None = None) -> Result:

@@ -228,6 +228,14 @@ class _Plan:
     numbers: tuple[int, ...]  # not strings in the first span of this shape: integers, mostly
 
 
+def _integer(number: Any) -> Any:
+    """OTLP/JSON 64-bit integers are decimal strings (numbers accepted); junk stays as is."""
+    try:
+        return int(number)
+    except (TypeError, ValueError):
+        return number
+
+
 def _decode_numbers(
     numbers: tuple[int, ...], items: list[dict[str, Any]], values: list[Any]
 ) -> None:
@@ -237,10 +245,7 @@ def _decode_numbers(
             raw = items[i].get("value")
             number = raw.get("intValue") if raw.__class__ is dict else None
             if number is not None:
-                try:
-                    values[i] = int(number)
-                except (TypeError, ValueError):
-                    values[i] = number
+                values[i] = _integer(number)
 
 
 def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
@@ -250,10 +255,7 @@ def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
         raw = items[i].get("value")
         number = raw.get("intValue") if raw.__class__ is dict else None
         if number is not None:
-            try:
-                values[i] = int(number)
-            except (TypeError, ValueError):
-                values[i] = number
+            values[i] = _integer(number)
         else:
             values[i] = any_value(raw) if raw.__class__ is dict else None
         try:

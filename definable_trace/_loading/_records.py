@@ -17,6 +17,7 @@ from ._store import SharedText, TextStore
 
 __all__ = [
     "STATUS_ERROR",
+    "Interval",
     "Shape",
     "SpanRecord",
     "TraceWarning",
@@ -53,7 +54,28 @@ class Shape:
         self.store = store
 
 
-class SpanRecord:
+class Interval:
+    """`start`, `end` and `duration` of anything with `start_ns` / `end_ns` (Unix nanoseconds)."""
+
+    __slots__ = ()
+    start_ns: int
+    end_ns: int
+
+    @property
+    def start(self) -> datetime:
+        return to_datetime(self.start_ns)
+
+    @property
+    def end(self) -> datetime:
+        return to_datetime(self.end_ns)
+
+    @property
+    def duration(self) -> float:
+        """Seconds; 0 when the end is missing or before the start."""
+        return max(self.end_ns - self.start_ns, 0) / 1e9
+
+
+class SpanRecord(Interval):
     """One span: identity, timing, status, attributes, and the file and line it came from.
 
     `parent_span_id` is None for a root span. `kind` and `status_code` are the OTLP integers.
@@ -115,19 +137,6 @@ class SpanRecord:
     def attributes(self) -> dict[str, Any]:
         """The span's attributes as plain values (a new dict on each access)."""
         return {key: self._plain(i) for i, key in enumerate(self._shape.keys)}
-
-    @property
-    def start(self) -> datetime:
-        return to_datetime(self.start_ns)
-
-    @property
-    def end(self) -> datetime:
-        return to_datetime(self.end_ns)
-
-    @property
-    def duration(self) -> float:
-        """Seconds; 0 when the end is missing or before the start."""
-        return max(self.end_ns - self.start_ns, 0) / 1e9
 
     @property
     def failed(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
-from ._records import SpanRecord, TraceWarning, order_spans, to_datetime
+from ._records import Interval, SpanRecord, TraceWarning, order_spans, to_datetime
 
 __all__ = [
     "CallFacts",
@@ -164,8 +164,10 @@ class ModelCall:
 _UNREAD: Any = object()
 
 
-class Turn:
+class Turn(Interval):
     """One turn: a run of our agent, or (other instrumentations) the calls after one user message.
+
+    `start`/`end`/`duration` run from the turn's first span's start to its last span's end.
 
     `messages` are those the turn added (its user input first, then answers and tool results);
     `history` is the whole conversation at the end of the turn. Everything but the index and
@@ -200,19 +202,6 @@ class Turn:
 
     def __repr__(self) -> str:
         return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
-
-    @property
-    def start(self) -> datetime:
-        return to_datetime(self.start_ns)
-
-    @property
-    def end(self) -> datetime:
-        return to_datetime(self.end_ns)
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the turn's first span's start to its last span's end."""
-        return max(self.end_ns - self.start_ns, 0) / 1e9
 
     @property
     def model_calls(self) -> list[ModelCall]:
