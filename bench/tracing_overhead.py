@@ -202,18 +202,25 @@ def print_summary(title: str, s: dict[str, float], calls: int, pairs: int) -> No
 # --- the three parts ----------------------------------------------------------------------------
 
 
+def measure(
+    tracing: Tracing, agent: Agent, pairs: int, conversations: int, turns: int
+) -> tuple[dict[str, float], int]:
+    """The summary of `pairs` traced/untraced blocks of `conversations` conversations."""
+
+    def work() -> None:
+        for _ in range(conversations):
+            conversation(agent, turns)
+
+    calls = conversations * turns * MODEL_CALLS_PER_TURN
+    return summary(interleaved(tracing, work, calls, pairs)), calls
+
+
 def over_http(tracing: Tracing, pairs: int, conversations: int, turns: int) -> None:
     with FakeOpenAIServer() as server:
         model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="bench")
         agent = Agent(model, SYSTEM, tools=[get_weather])
         conversation(agent, 2)  # warm up: SDK import, client, connection
-
-        def work() -> None:
-            for _ in range(conversations):
-                conversation(agent, turns)
-
-        calls = conversations * turns * MODEL_CALLS_PER_TURN
-        s = summary(interleaved(tracing, work, calls, pairs))
+        s, calls = measure(tracing, agent, pairs, conversations, turns)
     print_summary(
         f"1. Over HTTP: FakeOpenAIServer on 127.0.0.1, {turns}-turn conversations",
         s,
@@ -225,13 +232,7 @@ def over_http(tracing: Tracing, pairs: int, conversations: int, turns: int) -> N
 def direct(tracing: Tracing, pairs: int, conversations: int, turns: int) -> None:
     agent = Agent(InstantModel(), SYSTEM, tools=[get_weather])
     conversation(agent, 2)
-
-    def work() -> None:
-        for _ in range(conversations):
-            conversation(agent, turns)
-
-    calls = conversations * turns * MODEL_CALLS_PER_TURN
-    s = summary(interleaved(tracing, work, calls, pairs))
+    s, calls = measure(tracing, agent, pairs, conversations, turns)
     print_summary(
         f"2. Directly: in-process model (no HTTP, no SDK), {turns}-turn conversations",
         s,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -158,8 +158,6 @@ class Message(BaseModel):
             *(self.files or ()),
         ]
 
-
-AnyMedia = Annotated[Image | Audio | Video | File, Field(discriminator="kind")]
 
 MESSAGES_ADAPTER: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 """The one way a history goes to and from JSON (`dump_json` / `validate_json`)."""

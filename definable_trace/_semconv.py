@@ -52,7 +52,6 @@ ATTR_LINEAGE_KIND = "definable_trace.lineage.kind"  # "fork" | "replay"
 ATTR_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
 ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
-ATTR_USER_ID = "user.id"
 
 # Re-exported standard names, so the loader reads what the emitter writes.
 INPUT_MESSAGES = GA.GEN_AI_INPUT_MESSAGES
