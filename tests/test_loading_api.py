@@ -66,3 +66,16 @@ def test_span_records_show_what_the_file_held(tmp_path: Path) -> None:
     assert '"content":"hi"' in attributes["gen_ai.input.messages"]
     assert chat.get("gen_ai.request.model") == "gpt-4o"
     assert turn.start == run.start and turn.duration == run.duration
+
+
+def test_documents_load_like_the_file_they_came_from() -> None:
+    """Parsed OTLP documents (a trace store's answers) take the same path as a file's lines."""
+    import orjson
+
+    path = Path(__file__).parent.parent / "sample_traces" / "math_tutor.jsonl"
+    documents = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    from_file = load_traces(path)
+    from_documents = load_traces(iter(documents))
+    assert [s.id for s in from_documents] == [s.id for s in from_file]
+    assert from_documents.sessions[0].messages == from_file.sessions[0].messages
+    assert from_documents.paths == ["<documents>"]

@@ -4,36 +4,50 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any, Union
 
 from ._assemble import assemble
 from ._decode import SpanDecoder
 from ._graph import SpanIndex
-from ._otlp import read_file
+from ._otlp import read_documents, read_file
 from ._records import TraceWarning
 from ._sessions import TraceSet
 from ._store import TextStore
 
-__all__ = ["load_traces"]
+__all__ = ["TraceSource", "load_traces"]
+
+# A file path, or already-parsed OTLP/JSON documents (a trace store's answers, say). An iterable
+# with a `name` attribute is called by that name in warnings.
+TraceSource = Union[str, "os.PathLike[str]", Iterable[Mapping[str, Any]]]
 
 
-def load_traces(*paths: str | os.PathLike[str]) -> TraceSet:
+def load_traces(*sources: TraceSource) -> TraceSet:
     """Load OTLP/JSON trace files (JSON lines or one document, plain or gzip) as sessions.
 
-    Spans of several files are read as one input: a session may span files, and a span repeated
-    in two files counts once. Unreadable input raises `TraceFormatError` naming the file and
-    line; what could be read around a problem is loaded and the problem becomes a `TraceWarning`
-    in `TraceSet.warnings`.
+    A source may also be an iterable of parsed OTLP/JSON documents (each an
+    `ExportTraceServiceRequest`, or an API answer wrapping some): the same path as a file's
+    lines, so trace stores and other producers need no temporary file.
+    Spans of several sources are read as one input: a session may span files, and a span
+    repeated in two files counts once. Unreadable input raises `TraceFormatError` naming the
+    file and line; what could be read around a problem is loaded and the problem becomes a
+    `TraceWarning` in `TraceSet.warnings`.
     """
     store = TextStore()
     decoder = SpanDecoder(store)
     index = SpanIndex()
     warnings: list[TraceWarning] = []
-    names = [os.fspath(p) for p in paths]
+    names: list[str] = []
     with _collector_paused():
-        for name in names:
-            warnings.extend(read_file(name, index, decoder))
+        for source in sources:
+            if isinstance(source, (str, os.PathLike)):
+                name = os.fspath(source)
+                warnings.extend(read_file(name, index, decoder))
+            else:
+                name = str(getattr(source, "name", "<documents>"))
+                warnings.extend(read_documents(source, name, index, decoder))
+            names.append(name)
         sessions = assemble(index, store, warnings)
     return TraceSet(sessions, warnings, names)
 

@@ -30,7 +30,7 @@ from .._errors import TraceFormatError
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
-__all__ = ["SpanSink", "read_file"]
+__all__ = ["SpanSink", "read_documents", "read_file"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
@@ -84,6 +84,21 @@ def read_file(
         reader = _FileReader(name, sink, decoder)
         reader.read(stream)
         return reader.finish()
+
+
+def read_documents(
+    documents: Iterable[Any], name: str, sink: SpanSink, decoder: SpanDecoder
+) -> list[TraceWarning]:
+    """Stream the spans of already-parsed OTLP/JSON documents (e.g. a trace store's answers)
+    into `sink`, through the same checks as a file's lines; `name` stands for the file in
+    warnings, and each document's position (1-based) for its line."""
+    reader = _FileReader(name, sink, decoder)
+    count = 0
+    for count, document in enumerate(documents, 1):
+        reader._value(document, count)
+    if count == 0:
+        reader.warn(None, "no documents: no spans")
+    return reader.finish()
 
 
 class _FileReader:
