@@ -12,15 +12,21 @@ these two kinds (simonw/llm and httpx do the same at their edges).
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from definable_trace._errors import (
     DefinableTraceError,
+    DivergenceError,
+    InvalidInputError,
     ModelConfigurationError,
+    ReplayError,
+    ToolNotRecordedError,
     TraceFormatError,
+    TurnNotFoundError,
 )
+
+# Replay errors that mean the run itself failed (exit 1), not that it was asked wrongly.
+_RUN_FAILURES = (DivergenceError, ToolNotRecordedError)
 
 __all__ = ["RunFailure", "UsageFailure", "translate", "translate_os_error"]
 
@@ -44,6 +50,8 @@ def translate(exc: DefinableTraceError) -> click.ClickException:
         message = exc.args[0]
     else:
         message = str(exc)
+    if isinstance(exc, ToolNotRecordedError):
+        message += " (--tools module:attr)"
     return UsageFailure(message) if _is_usage_error(exc) else RunFailure(message)
 
 
@@ -54,9 +62,7 @@ def translate_os_error(exc: OSError) -> UsageFailure:
 
 
 def _is_usage_error(exc: DefinableTraceError) -> bool:
-    if isinstance(exc, (TraceFormatError, ModelConfigurationError, KeyError)):
-        return True
-    # `ReplayError` lives with the replay code, which imports the agent and the OTel SDK; only
-    # a command that imported it can have raised one, so look it up instead of importing it.
-    replay = sys.modules.get("definable_trace._replay")
-    return replay is not None and isinstance(exc, replay.ReplayError)
+    return isinstance(
+        exc,
+        (TraceFormatError, ModelConfigurationError, KeyError, TurnNotFoundError, InvalidInputError),
+    ) or (isinstance(exc, ReplayError) and not isinstance(exc, _RUN_FAILURES))

@@ -1,4 +1,4 @@
-"""The exceptions definable-trace raises, as one small tree.
+"""Every exception definable-trace raises on purpose, as one tree in one module.
 
     DefinableTraceError
     ├── ModelError                    a model call failed; `status_code` when the server answered
@@ -8,16 +8,31 @@
     │   ├── ModelConnectionError      the server could not be reached or timed out
     │   └── ModelResponseError        any other error status or an unusable answer
     ├── MaxToolRoundsExceeded         the model kept calling tools past the agent's bound
-    └── TraceFormatError              a trace file cannot be read; names the file and line
+    ├── InvalidInputError             an argument the library cannot use (a message, a tool, an
+    │                                 option); the message names what was wrong (also ValueError)
+    ├── TraceFormatError              a trace input cannot be read; names the file and line
+    ├── SessionNotFoundError          no session with that id (also KeyError); suggests close ids
+    ├── TurnNotFoundError             the session has no such turn (also ValueError)
+    ├── ReplayError                   a replay or fork cannot start as asked
+    │   ├── DivergenceError           a recorded replay asked what the recording never answered
+    │   └── ToolNotRecordedError      a tool call with no recorded result and no live tool
+    └── SourceError                   a trace store could not be read (unreachable, refused,
+                                      malformed answer); names the source, never its credentials
 
 SDK errors are translated in one place (`definable_trace._models._openai`), with the original
-kept as `__cause__`, so callers never need to import `openai` to handle a failure.
+kept as `__cause__`, so callers never need to import `openai` to handle a failure. Messages use
+the library's words (argument names); the CLI adds its own flags when it reports them.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 __all__ = [
     "DefinableTraceError",
+    "DivergenceError",
+    "InvalidInputError",
     "MaxToolRoundsExceeded",
     "ModelAuthenticationError",
     "ModelConfigurationError",
@@ -25,7 +40,12 @@ __all__ = [
     "ModelError",
     "ModelRateLimitError",
     "ModelResponseError",
+    "ReplayError",
+    "SessionNotFoundError",
+    "SourceError",
+    "ToolNotRecordedError",
     "TraceFormatError",
+    "TurnNotFoundError",
 ]
 
 
@@ -78,4 +98,92 @@ class TraceFormatError(DefinableTraceError):
         super().__init__(f"{where}{message}")
         self.path = path
         self.line = line
+        self.reason = message
+
+
+class InvalidInputError(ValueError, DefinableTraceError):
+    """An argument the library cannot use: a history item that is not a message, a message
+    dict with a wrong field, an unknown option, a tool whose signature has no JSON schema."""
+
+
+class SessionNotFoundError(KeyError, DefinableTraceError):
+    """No session has the id asked for; the message names the closest ids there are."""
+
+    def __init__(self, session_id: str, known: Sequence[str]) -> None:
+        self.session_id = session_id
+        self.close_matches = _close(session_id, known)
+        hint = (
+            f"; did you mean {', '.join(map(repr, self.close_matches))}?"
+            if self.close_matches
+            else f" (the input holds {len(known)} session(s))"
+        )
+        self.message = f"no session {session_id!r}{hint}"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.message
+
+
+def _close(session_id: str, known: Sequence[str]) -> list[str]:
+    prefixed = [k for k in known if k.startswith(session_id) or session_id.startswith(k)]
+    similar = difflib.get_close_matches(session_id, known, n=5, cutoff=0.5)
+    return list(dict.fromkeys([*prefixed[:5], *similar]))[:5]
+
+
+class TurnNotFoundError(ValueError, DefinableTraceError):
+    """The session has no turn with that number (turns count from 1)."""
+
+    def __init__(self, session_id: str, turn: int, turns: int) -> None:
+        self.session_id = session_id
+        self.turn = turn
+        self.turns = turns
+        self.message = f"session {session_id!r} has no turn {turn} (it has turns 1 to {turns})"
+        if turns == 0:
+            self.message = f"session {session_id!r} has no turn {turn} (it has no turns)"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ReplayError(DefinableTraceError):
+    """The replay or fork cannot start as asked (the session, the turn or the tools are wrong)."""
+
+
+class DivergenceError(ReplayError):
+    """A recorded replay asked the model something the recording has no answer for."""
+
+    def __init__(self, turn: int, detail: str) -> None:
+        super().__init__(f"diverged at turn {turn}: {detail}")
+        self.turn = turn
+        self.detail = detail
+
+
+class ToolNotRecordedError(ReplayError):
+    """The model called a tool in a way the recording never saw, and no live tool was given."""
+
+    def __init__(self, turn: int | None, name: str, arguments: str) -> None:
+        where = f"turn {turn}: " if turn is not None else ""
+        super().__init__(
+            f"{where}the model called {name}({arguments}), which has no recorded result; "
+            "give the tool functions to run them live"
+        )
+        self.turn = turn
+        self.name = name
+        self.arguments = arguments
+
+
+class SourceError(DefinableTraceError):
+    """A trace store could not be read: unreachable, refused, timed out or answered nonsense.
+
+    `source` is the source's address without credentials; `status_code` the HTTP status when
+    the store answered. What was fetched before the failure is never presented as complete.
+    """
+
+    def __init__(
+        self, message: str, *, source: str | None = None, status_code: int | None = None
+    ) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.source = source
+        self.status_code = status_code
         self.reason = message

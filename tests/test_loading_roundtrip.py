@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from test_loading_support import Reply, ToolCallReply, conversation, weather
 
 import definable_trace as dt
+from definable_trace import TurnNotFoundError
 from definable_trace.agent import Agent
 from definable_trace.loading import load_traces
 from definable_trace.testing import FakeOpenAIServer
@@ -215,7 +216,7 @@ def test_a_fork_starts_at_its_turn_with_the_inherited_history(tmp_path: Path) ->
     assert forked.lineage is not None and forked.lineage.kind == "fork"
     assert (forked.lineage.parent_session, forked.lineage.turn) == ("s1", 3)
     assert traces.session("s1").lineage is None
-    with pytest.raises(ValueError, match="no turn 7"):
+    with pytest.raises(TurnNotFoundError, match="no turn 7"):
         forked.history(before_turn=7)
 
 

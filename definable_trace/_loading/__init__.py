@@ -10,13 +10,13 @@ other instrumentations; `_assemble` puts it together; `_sessions` holds the publ
 See docs/loading.md.
 """
 
+from .._errors import SessionNotFoundError
 from ._load import load_traces
 from ._records import SpanRecord, TraceWarning
 from ._sessions import (
     Lineage,
     ModelCall,
     Session,
-    SessionNotFoundError,
     ToolCall,
     TraceSet,
     Turn,

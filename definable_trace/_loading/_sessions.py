@@ -8,13 +8,12 @@ rebuilding as a `TurnSource` (see `_ours`, `_foreign`); these classes only shape
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from .._errors import DefinableTraceError
+from .._errors import SessionNotFoundError, TurnNotFoundError
 from .._messages import Message, Metrics
 from ._records import Interval, SpanRecord, TraceWarning, order_spans, to_datetime
 
@@ -315,7 +314,7 @@ class Session:
         the first turn's starting history at their user message.
         """
         if not self.turns:
-            raise ValueError(f"session {self.id!r} has no turns")
+            raise TurnNotFoundError(self.id, before_turn, 0)
         first, last = self.turns[0].index, self.turns[-1].index
         matching = [t for t in self.turns if t.index == before_turn]
         if matching:
@@ -324,10 +323,7 @@ class Session:
             return self.messages
         if 1 <= before_turn < first:
             return _cut_before_user(self.turns[0].history_before, before_turn, self.id)
-        raise ValueError(
-            f"session {self.id!r} has no turn {before_turn} (turns {first}..{last}; "
-            f"{last + 1} forks after the last one)"
-        )
+        raise TurnNotFoundError(self.id, before_turn, last)
 
     @property
     def metrics(self) -> Metrics:
@@ -359,33 +355,9 @@ class Session:
 
 def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list[Message]:
     users = [i for i, m in enumerate(history) if m.role == "user"]
-    if turn > len(users):
-        raise ValueError(f"session {session_id!r}: the recorded history has no turn {turn}")
+    if not 1 <= turn <= len(users):
+        raise TurnNotFoundError(session_id, turn, len(users))
     return history[: users[turn - 1]]
-
-
-class SessionNotFoundError(KeyError, DefinableTraceError):
-    """No session has the id asked for; the message names the closest ids there are."""
-
-    def __init__(self, session_id: str, known: Sequence[str]) -> None:
-        self.session_id = session_id
-        self.close_matches = _close(session_id, known)
-        hint = (
-            f"; did you mean {', '.join(map(repr, self.close_matches))}?"
-            if self.close_matches
-            else f" (the input holds {len(known)} session(s))"
-        )
-        self.message = f"no session {session_id!r}{hint}"
-        super().__init__(self.message)
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return self.message
-
-
-def _close(session_id: str, known: Sequence[str]) -> list[str]:
-    prefixed = [k for k in known if k.startswith(session_id) or session_id.startswith(k)]
-    similar = difflib.get_close_matches(session_id, known, n=5, cutoff=0.5)
-    return list(dict.fromkeys([*prefixed[:5], *similar]))[:5]
 
 
 class TraceSet:

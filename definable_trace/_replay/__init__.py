@@ -24,6 +24,7 @@ Sync functions (`replay`, `fork`, `replay_all`) run their async twins in `asynci
 there is one implementation; call the async ones from async code.
 """
 
+from .._errors import DivergenceError, ReplayError, ToolNotRecordedError
 from ._recorded import RecordedModel
 from ._run import afork, areplay, areplay_all, fork, new_session_id, replay, replay_all
 from ._tools import load_tools
@@ -31,15 +32,12 @@ from ._types import (
     LINEAGE_KIND,
     LINEAGE_PARENT,
     LINEAGE_TURN,
-    DivergenceError,
     ForkOptions,
     ReplayedTurn,
-    ReplayError,
     ReplayOptions,
     ReplayOutcome,
     ReplayResult,
     RunOptions,
-    ToolNotRecordedError,
 )
 
 __all__ = [

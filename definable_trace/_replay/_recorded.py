@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from .._diff import (
     canonical_arguments,
 )
-from .._errors import ModelResponseError
+from .._errors import DivergenceError, ModelResponseError
 from .._messages import Message
 from .._models._base import Model, ModelDelta, ModelResponse
-from ._types import DivergenceError, _new_id, _now
+from ._types import _new_id, _now
 
 if TYPE_CHECKING:
     from .._loading import ModelCall, Session

@@ -15,7 +15,7 @@ from .._diff import (
     turn_view,
     view_of_messages,
 )
-from .._errors import DefinableTraceError, ModelConfigurationError
+from .._errors import DefinableTraceError, ModelConfigurationError, ReplayError
 from .._loop import prepare_history
 from .._messages import Message
 from .._models._base import Model
@@ -30,7 +30,6 @@ from ._types import (
     ForkOptions,
     Kind,
     ReplayedTurn,
-    ReplayError,
     ReplayOptions,
     ReplayOutcome,
     ReplayResult,

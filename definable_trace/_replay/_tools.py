@@ -14,9 +14,9 @@ import orjson
 from .._diff import (
     canonical_arguments,
 )
+from .._errors import ReplayError, ToolNotRecordedError
 from .._semconv import TOOL_DEFINITIONS
 from .._tools import Tool, ToolResult, as_tool
-from ._types import ReplayError, ToolNotRecordedError
 
 if TYPE_CHECKING:
     from .._loading import Session, ToolCall

@@ -1,58 +1,23 @@
-"""Errors, options and results of replays and forks (see the package docstring)."""
+"""Options and results of replays and forks (see the package docstring); errors: `_errors`."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from .._diff import (
-    TurnDiff,
-)
+from .._diff import TurnDiff
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
 from .._semconv import ATTR_LINEAGE_KIND, ATTR_LINEAGE_PARENT, ATTR_LINEAGE_TURN
 from .._tools import Tool
-
-if TYPE_CHECKING:
-    pass
 
 LINEAGE_KIND = ATTR_LINEAGE_KIND
 LINEAGE_PARENT = ATTR_LINEAGE_PARENT
 LINEAGE_TURN = ATTR_LINEAGE_TURN
 
 Kind = Literal["replay", "fork"]
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-class ReplayError(DefinableTraceError):
-    """The replay or fork cannot start as asked (the session, the turn or the tools are wrong)."""
-
-
-class DivergenceError(DefinableTraceError):
-    """A recorded replay asked the model something the recording has no answer for."""
-
-    def __init__(self, turn: int, detail: str) -> None:
-        super().__init__(f"diverged at turn {turn}: {detail}")
-        self.turn = turn
-        self.detail = detail
-
-
-class ToolNotRecordedError(DefinableTraceError):
-    """The model called a tool in a way the recording never saw, and no live tool was given."""
-
-    def __init__(self, turn: int | None, name: str, arguments: str) -> None:
-        where = f"turn {turn}: " if turn is not None else ""
-        super().__init__(
-            f"{where}the model called {name}({arguments}), which has no recorded result; "
-            "give the tool functions to run them live (deftrace: --tools module:attr)"
-        )
-        self.turn = turn
-        self.name = name
-        self.arguments = arguments
 
 
 # --- options and results ------------------------------------------------------------------------
