@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GA
 
 from ._messages import Audio, File, Image, Media, Message, Metrics, Video
 
@@ -40,6 +39,56 @@ __all__ = [
 
 Redactor = Callable[[str], str]
 
+# --- The attribute table: every span attribute name the writer sets and the loader reads. ---
+# Our own constants rather than `opentelemetry-semantic-conventions`' incubating module: those
+# names move between its releases (and to the semantic-conventions-genai repository), and a
+# beta pin on it would stop applications on other OpenTelemetry releases from installing us.
+# tests/test_semconv_table.py checks each name against the installed semconv package.
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
+GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+# Renamed in current conventions (`cache_creation` → `cache_write`); written under both names
+# while viewers read either.
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+SESSION_ID = "session.id"
+USER_ID = "user.id"
+ERROR_TYPE = "error.type"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+# The GenAI client metrics.
+METRIC_OPERATION_DURATION = "gen_ai.client.operation.duration"
+METRIC_TOKEN_USAGE = "gen_ai.client.token.usage"
+# The content-capture switch of the GenAI instrumentations (util-genai's variable name).
+ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
 # Our namespace, for what the GenAI conventions have no attribute for.
 ATTR_INPUT_META = "definable_trace.input.messages.meta"
 # Compact mode: the number of leading input messages left out because an earlier chat span of
@@ -53,11 +102,11 @@ ATTR_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
 ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
 
-# Re-exported standard names, so the loader reads what the emitter writes.
-INPUT_MESSAGES = GA.GEN_AI_INPUT_MESSAGES
-OUTPUT_MESSAGES = GA.GEN_AI_OUTPUT_MESSAGES
-SYSTEM_INSTRUCTIONS = GA.GEN_AI_SYSTEM_INSTRUCTIONS
-TOOL_DEFINITIONS = GA.GEN_AI_TOOL_DEFINITIONS
+# Short names for the content attributes.
+INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES
+OUTPUT_MESSAGES = GEN_AI_OUTPUT_MESSAGES
+SYSTEM_INSTRUCTIONS = GEN_AI_SYSTEM_INSTRUCTIONS
+TOOL_DEFINITIONS = GEN_AI_TOOL_DEFINITIONS
 
 _MODALITY = {"image": "image", "audio": "audio", "video": "video", "file": "document"}
 _KIND = {"image": Image, "audio": Audio, "video": Video, "document": File, "file": File}

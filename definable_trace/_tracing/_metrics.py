@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.metrics import Meter
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GA
-from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+
+from .. import _semconv as sc
 
 __all__ = ["GenAIInstruments"]
 
@@ -24,13 +24,13 @@ class GenAIInstruments:
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
-            name=gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
+            name=sc.METRIC_OPERATION_DURATION,
             description="GenAI operation duration",
             unit="s",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self.tokens = meter.create_histogram(
-            name=gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
+            name=sc.METRIC_TOKEN_USAGE,
             description="Measures number of input and output tokens used",
             unit="{token}",
             explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
@@ -46,4 +46,4 @@ class GenAIInstruments:
         self.duration.record(duration, attributes)
         for kind, count in (("input", input_tokens), ("output", output_tokens)):
             if count is not None:
-                self.tokens.record(count, {**attributes, GA.GEN_AI_TOKEN_TYPE: kind})
+                self.tokens.record(count, {**attributes, sc.GEN_AI_TOKEN_TYPE: kind})

@@ -26,11 +26,8 @@ from typing import Any, Literal
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.util.genai.environment_variables import (
-    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-)
 
-from .._semconv import Redactor
+from .._semconv import ENV_CAPTURE_MESSAGE_CONTENT, Redactor
 from ._metrics import GenAIInstruments
 
 __all__ = [
@@ -198,7 +195,7 @@ def _otlp_configured() -> bool:
 def _capture_content(explicit: bool | None) -> bool:
     if explicit is not None:
         return explicit
-    mode = os.environ.get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, "").strip().upper()
+    mode = os.environ.get(ENV_CAPTURE_MESSAGE_CONTENT, "").strip().upper()
     # Unset means on: replay needs the content. The util-genai default (NO_CONTENT) applies to
     # instrumentations of other people's code; this agent exists to make runs replayable.
     return mode not in ("NO_CONTENT", "FALSE", "0", "EVENT_ONLY")

@@ -19,9 +19,6 @@ from typing import Any, TypeVar
 
 import orjson
 from opentelemetry import trace
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GA
-from opentelemetry.semconv._incubating.attributes import session_attributes, user_attributes
-from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .. import _semconv as sc
@@ -50,13 +47,13 @@ def _never_raises(method: _F) -> _F:
 
 
 _PARAMS = {
-    "temperature": GA.GEN_AI_REQUEST_TEMPERATURE,
-    "top_p": GA.GEN_AI_REQUEST_TOP_P,
-    "max_tokens": GA.GEN_AI_REQUEST_MAX_TOKENS,
-    "max_completion_tokens": GA.GEN_AI_REQUEST_MAX_TOKENS,
-    "seed": GA.GEN_AI_REQUEST_SEED,
-    "frequency_penalty": GA.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    "presence_penalty": GA.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "temperature": sc.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": sc.GEN_AI_REQUEST_TOP_P,
+    "max_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": sc.GEN_AI_REQUEST_MAX_TOKENS,
+    "seed": sc.GEN_AI_REQUEST_SEED,
+    "frequency_penalty": sc.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
 }
 _FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
 
@@ -75,18 +72,18 @@ class RunInfo:
 
     def common(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {
-            GA.GEN_AI_PROVIDER_NAME: self.model.provider,
+            sc.GEN_AI_PROVIDER_NAME: self.model.provider,
             sc.ATTR_RUN_ID: self.run_id,
             sc.ATTR_TURN_INDEX: self.turn_index,
             **self.extra,
         }
         if self.session_id:
-            attrs[GA.GEN_AI_CONVERSATION_ID] = self.session_id
-            attrs[session_attributes.SESSION_ID] = self.session_id
+            attrs[sc.GEN_AI_CONVERSATION_ID] = self.session_id
+            attrs[sc.SESSION_ID] = self.session_id
         if self.user_id:
-            attrs[user_attributes.USER_ID] = self.user_id
+            attrs[sc.USER_ID] = self.user_id
         if self.agent_name:
-            attrs[GA.GEN_AI_AGENT_NAME] = self.agent_name
+            attrs[sc.GEN_AI_AGENT_NAME] = self.agent_name
         return attrs
 
 
@@ -126,7 +123,7 @@ def _json(value: Any) -> str:
 
 def _fail(span: Span, exc: BaseException) -> None:
     error_type = getattr(exc, "error_type", None) or type(exc).__qualname__
-    span.set_attribute(error_attributes.ERROR_TYPE, error_type)
+    span.set_attribute(sc.ERROR_TYPE, error_type)
     span.set_status(Status(StatusCode.ERROR, str(exc)))
     span.record_exception(exc)
 
@@ -141,8 +138,8 @@ class RunSpans:
         name = f"invoke_agent {info.agent_name}" if info.agent_name else "invoke_agent"
         attrs = {
             **self.common,
-            GA.GEN_AI_OPERATION_NAME: "invoke_agent",
-            GA.GEN_AI_REQUEST_MODEL: info.model.id,
+            sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+            sc.GEN_AI_REQUEST_MODEL: info.model.id,
         }
         self.span = settings.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attrs)
         self.context = trace.set_span_in_context(self.span)
@@ -217,9 +214,9 @@ class ChatSpan:
         self.run = run
         model = run.info.model
         self.metric_attrs: dict[str, Any] = {
-            GA.GEN_AI_OPERATION_NAME: "chat",
-            GA.GEN_AI_PROVIDER_NAME: model.provider,
-            GA.GEN_AI_REQUEST_MODEL: model.id,
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_PROVIDER_NAME: model.provider,
+            sc.GEN_AI_REQUEST_MODEL: model.id,
         }
         self.started = time.perf_counter()
         self.sent: Sequence[Message] = ()
@@ -234,11 +231,11 @@ class ChatSpan:
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
     ) -> None:
         model = self.run.info.model
-        attrs = {**self.run.common, **self.metric_attrs, GA.GEN_AI_REQUEST_STREAM: stream}
+        attrs = {**self.run.common, **self.metric_attrs, sc.GEN_AI_REQUEST_STREAM: stream}
         if model.server_address:
-            attrs[server_attributes.SERVER_ADDRESS] = model.server_address
+            attrs[sc.SERVER_ADDRESS] = model.server_address
         if model.server_port:
-            attrs[server_attributes.SERVER_PORT] = model.server_port
+            attrs[sc.SERVER_PORT] = model.server_port
         for key, value in model.request_parameters().items():
             if key in _PARAMS and isinstance(value, (int, float)):
                 attrs[_PARAMS[key]] = value
@@ -261,7 +258,7 @@ class ChatSpan:
             self._record_response(response, message, metrics)
         self.span.end()
         self._record_metrics(
-            {**self.metric_attrs, GA.GEN_AI_RESPONSE_MODEL: response.response_model or ""},
+            {**self.metric_attrs, sc.GEN_AI_RESPONSE_MODEL: response.response_model or ""},
             metrics.duration or (time.perf_counter() - self.started),
             metrics.input_tokens,
             metrics.output_tokens,
@@ -277,13 +274,13 @@ class ChatSpan:
     def _record_response(self, response: Any, message: Message, metrics: Metrics) -> None:
         attrs: dict[str, Any] = {}
         if response.response_id:
-            attrs[GA.GEN_AI_RESPONSE_ID] = response.response_id
+            attrs[sc.GEN_AI_RESPONSE_ID] = response.response_id
         if response.response_model:
-            attrs[GA.GEN_AI_RESPONSE_MODEL] = response.response_model
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = response.response_model
         if response.finish_reason:
-            attrs[GA.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason]
+            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason]
         if metrics.time_to_first_token is not None:
-            attrs[GA.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
+            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
         self.span.set_attributes(attrs)
         _set_usage(self.span, metrics)
         self.run.remember([*self.sent, message])
@@ -303,7 +300,7 @@ class ChatSpan:
         self.span.end()
         attrs = {
             **self.metric_attrs,
-            error_attributes.ERROR_TYPE: getattr(exc, "error_type", type(exc).__qualname__),
+            sc.ERROR_TYPE: getattr(exc, "error_type", type(exc).__qualname__),
         }
         self._record_metrics(attrs, time.perf_counter() - self.started, None, None)
 
@@ -326,14 +323,14 @@ class ToolSpan:
         run = self.run
         attrs = {
             **run.common,
-            GA.GEN_AI_OPERATION_NAME: "execute_tool",
-            GA.GEN_AI_TOOL_NAME: name,
-            GA.GEN_AI_TOOL_TYPE: "function",
+            sc.GEN_AI_OPERATION_NAME: "execute_tool",
+            sc.GEN_AI_TOOL_NAME: name,
+            sc.GEN_AI_TOOL_TYPE: "function",
         }
         if call.get("id"):
-            attrs[GA.GEN_AI_TOOL_CALL_ID] = call["id"]
+            attrs[sc.GEN_AI_TOOL_CALL_ID] = call["id"]
         if run.settings.capture_content:
-            attrs[GA.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
+            attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
                 run.settings, function.get("arguments") or ""
             )
         self.span.set_attributes(attrs)
@@ -347,10 +344,10 @@ class ToolSpan:
     def _record_result(self, result: Message, error: str | None) -> None:
         if self.run.settings.capture_content:
             self.span.set_attribute(
-                GA.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
+                sc.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
             )
         if error:
-            self.span.set_attribute(error_attributes.ERROR_TYPE, error)
+            self.span.set_attribute(sc.ERROR_TYPE, error)
             self.span.set_status(Status(StatusCode.ERROR, error))
 
 
@@ -463,10 +460,11 @@ def _plain_text(message: Message) -> bool:
 def _set_usage(span: Span, metrics: Metrics) -> None:
     span.set_attributes(
         {
-            GA.GEN_AI_USAGE_INPUT_TOKENS: metrics.input_tokens,
-            GA.GEN_AI_USAGE_OUTPUT_TOKENS: metrics.output_tokens,
-            GA.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: metrics.cache_read_tokens,
-            GA.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: metrics.cache_write_tokens,
-            GA.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: metrics.reasoning_tokens,
+            sc.GEN_AI_USAGE_INPUT_TOKENS: metrics.input_tokens,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: metrics.output_tokens,
+            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: metrics.cache_read_tokens,
+            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: metrics.cache_write_tokens,
+            sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: metrics.cache_write_tokens,
+            sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: metrics.reasoning_tokens,
         }
     )
