@@ -58,7 +58,9 @@ _TRACES_PATH = "v1/traces"
 
 
 class CollectorError(Exception):
-    """Why a batch did not reach the collector (status, refused, timed out), with its URL."""
+    """Why a batch did not reach the collector: HTTP status, connection refused, timed out.
+
+    The warning that reports it names the collector (without credentials)."""
 
 
 @dataclass(frozen=True)
@@ -178,18 +180,16 @@ class OtlpHttpSpanExporter(SpanExporter):
             response = self._session.post(self.endpoint, data=body, timeout=self.settings.timeout)
         except requests.exceptions.Timeout as exc:
             self._quiet_until = time.monotonic() + QUIET_AFTER_TIMEOUT
-            raise CollectorError(
-                f"{self.where}: timed out after {self.settings.timeout:g} s"
-            ) from exc
+            raise CollectorError(f"timed out after {self.settings.timeout:g} s") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise CollectorError(f"{self.where}: {_connection_cause(exc)}") from exc
+            raise CollectorError(_connection_cause(exc)) from exc
         except requests.exceptions.RequestException as exc:
-            raise CollectorError(f"{self.where}: {type(exc).__name__}") from exc
+            raise CollectorError(type(exc).__name__) from exc
         if not 200 <= response.status_code < 300:
-            # The reason phrase only: a collector's body is not ours to print.
-            raise CollectorError(
-                f"{self.where}: HTTP {response.status_code} {response.reason or ''}".rstrip()
-            )
+            # The status and its reason phrase only (printable, short): what a collector sends
+            # is not ours to print to a terminal.
+            reason = "".join(c for c in str(response.reason or "")[:60] if c.isprintable())
+            raise CollectorError(f"HTTP {response.status_code} {reason}".rstrip())
 
     def shutdown(self) -> None:
         self._session.close()
@@ -226,6 +226,9 @@ def grpc_exporter(settings: OtlpSettings) -> SpanExporter:
     """The official gRPC exporter (it reads the endpoint variables), with our bounded timeout.
 
     Raises ImportError when the `grpc` extra is not installed."""
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    import importlib
 
-    return OTLPSpanExporter(timeout=settings.timeout)  # type: ignore[no-any-return]
+    # By name: the module exists only with the extra, so type checkers cannot always see it.
+    module = importlib.import_module("opentelemetry.exporter.otlp.proto.grpc.trace_exporter")
+    exporter: SpanExporter = module.OTLPSpanExporter(timeout=settings.timeout)
+    return exporter

@@ -77,7 +77,8 @@ class SafeExporter(SpanExporter):
         try:
             result = self.inner.export(spans)
         except Exception as exc:  # telemetry must never fail the user's run
-            self._warn(str(exc) or type(exc).__name__)
+            # Our exporters' errors carry the bare reason; the warning names the destination.
+            self._warn(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
             return SpanExportResult.FAILURE
         finally:
             _wrapped.causes = None
