@@ -10,7 +10,9 @@ to exit, median of 3 trials per case, in the same run:
   answers 200 at once (so the import and encoding cost of exporting is in the baseline);
 - a collector that refuses connections (nothing listens on the port);
 - a collector that accepts connections and never answers, with the default timeout and with
-  `OTEL_EXPORTER_OTLP_TIMEOUT=1`.
+  `OTEL_EXPORTER_OTLP_TIMEOUT=1`;
+- with the grpc extra installed, a gRPC collector that refuses connections (the official
+  exporter retries; `BoundedExporter` stops waiting after the timeout).
 
 The figure is the median minus the live collector's: the delay a collector that is down adds.
 """
@@ -80,6 +82,15 @@ def main() -> None:
             "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
         },
     }
+    try:
+        import opentelemetry.exporter.otlp.proto.grpc  # noqa: F401
+    except ImportError:
+        print("(the grpc extra is not installed: no gRPC case)")
+    else:
+        cases["gRPC collector refusing"] = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{refused_port}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(3):
         for name, env in cases.items():
@@ -87,7 +98,10 @@ def main() -> None:
     silent.close()
     live.shutdown()
     baseline = statistics.median(times["collector answering (baseline)"])
-    print("wall time from start to exit, median of 3 fresh interpreters")
+    print(
+        "wall time from start to exit, median of 3 fresh interpreters; delay = minus the "
+        "answering collector's"
+    )
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name:<48} {median:6.2f} s   exit delay {median - baseline:+6.2f} s")
