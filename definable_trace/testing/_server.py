@@ -21,10 +21,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -75,7 +75,8 @@ class Reply:
 
     Token counts default to a cheap word count so usage is plausible and deterministic without a
     tokenizer. A non-200 `status` turns the reply into an OpenAI-style error, which is how tests
-    reach the SDK's error classes and retry logic.
+    reach the SDK's error classes and retry logic. `hang=True` accepts the request and never
+    answers (until the server stops), which is how tests reach the client's timeouts.
     """
 
     content: str | None = None
@@ -90,6 +91,7 @@ class Reply:
     error_message: str = "simulated error"
     latency: float = 0.0
     model: str | None = None
+    hang: bool = False
 
     def __post_init__(self) -> None:
         # A tuple keeps the frozen reply immutable even when callers pass a list.
@@ -98,11 +100,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as the server received it, so tests can assert on what the client sent."""
+    """One request as the server received it, so tests can assert on what the client sent.
+
+    `headers` have lower-case names; `query` holds the URL's query parameters (last value wins).
+    """
 
     path: str
     headers: dict[str, str]
     body: JSONDict
+    query: dict[str, str] = field(default_factory=dict)
 
 
 Responder = Callable[[JSONDict], Reply]
@@ -335,11 +341,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _route(self) -> None:
-        path = urlsplit(self.path).path.rstrip("/")
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/")
         body = _parse_json(self._read_body())
         headers = {key.lower(): value for key, value in self.headers.items()}
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
         fake = self.server.fake
-        fake._record(RecordedRequest(path=path, headers=headers, body=body or {}))
+        fake._record(RecordedRequest(path=path, headers=headers, body=body or {}, query=query))
         if not fake._authorized(headers.get("authorization")):
             self._send_json(401, _error_body(401, "Incorrect API key provided."))
         elif self.command == "POST" and path in _CHAT_PATHS:
@@ -374,7 +382,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, _error_body(500, f"fake reply failed: {exc!r}"))
             return
         latency = reply.latency or fake.latency
-        if rendered is None:
+        if reply.hang:
+            fake._stopping.wait()  # never answer; `stop()` releases the thread and cuts the line
+            self.close_connection = True
+        elif rendered is None:
             time.sleep(latency)
             self._send_json(reply.status, _error_body(reply.status, reply.error_message))
         elif body.get("stream") is True:
@@ -458,6 +469,7 @@ class FakeOpenAIServer:
         self._call_ids = itertools.count(1)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- lifecycle
 
@@ -465,6 +477,7 @@ class FakeOpenAIServer:
         """Bind an ephemeral port and serve on a daemon thread; returns self for chaining."""
         if self._httpd is not None:
             raise RuntimeError("FakeOpenAIServer is already running")
+        self._stopping.clear()
         self._httpd = _HTTPServer(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -481,6 +494,7 @@ class FakeOpenAIServer:
         self._httpd = self._thread = None
         if httpd is None:
             return
+        self._stopping.set()
         httpd.shutdown()
         httpd.server_close()
         httpd.close_connections()
