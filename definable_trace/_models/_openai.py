@@ -323,14 +323,17 @@ def _post(client: Any, request: dict[str, Any]) -> Any:
 
     if not request.get("stream"):
         return client.post("/chat/completions", body=request, cast_to=ChatCompletion)
-    is_async = isinstance(client, openai.AsyncOpenAI)
-    stream_cls = openai.AsyncStream if is_async else openai.Stream
+    stream_cls: type[Any] = (
+        openai.AsyncStream[ChatCompletionChunk]
+        if isinstance(client, openai.AsyncOpenAI)
+        else openai.Stream[ChatCompletionChunk]
+    )
     return client.post(
         "/chat/completions",
         body=request,
         cast_to=ChatCompletion,
         stream=True,
-        stream_cls=stream_cls[ChatCompletionChunk],
+        stream_cls=stream_cls,
     )
 
 

@@ -10,7 +10,7 @@ shows it too.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +49,7 @@ class CallContext:
 
 
 @contextmanager
-def translate_errors(context: CallContext) -> Iterator[None]:
+def translate_errors(context: CallContext) -> Generator[None, None, None]:
     """Turn `openai` exceptions raised inside into `ModelError`s (SDK exception as cause)."""
     import openai
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -314,16 +314,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # each SSE chunk must leave immediately
-    server: _HTTPServer
+
+    @property
+    def owner(self) -> _HTTPServer:
+        """The server this handler belongs to, with its connection set and its script."""
+        return cast(_HTTPServer, self.server)
 
     def setup(self) -> None:
         super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+        with self.owner.connections_lock:
+            self.owner.connections.add(self.connection)
 
     def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
+        with self.owner.connections_lock:
+            self.owner.connections.discard(self.connection)
         super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -346,7 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = _parse_json(self._read_body())
         headers = {key.lower(): value for key, value in self.headers.items()}
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        fake = self.server.fake
+        fake = self.owner.fake
         fake._record(RecordedRequest(path=path, headers=headers, body=body or {}, query=query))
         if not fake._authorized(headers.get("authorization")):
             self._send_json(401, _error_body(401, "Incorrect API key provided."))
@@ -374,7 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._send_json(400, _error_body(400, "The request body is not a valid JSON object."))
             return
-        fake = self.server.fake
+        fake = self.owner.fake
         try:
             reply = fake._next_reply(body)
             rendered = fake._render(reply, body) if reply.status == 200 else None
@@ -403,7 +407,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         time.sleep(latency)  # headers first, like a real provider: latency is time to first chunk
-        for chunk in _stream_chunks(rendered, self.server.fake.chunk_size, include_usage):
+        for chunk in _stream_chunks(rendered, self.owner.fake.chunk_size, include_usage):
             self._write_chunk(b"data: " + orjson.dumps(chunk) + b"\n\n")
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
