@@ -11,6 +11,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
@@ -18,6 +19,8 @@ from conftest import MODES, TraceFile, closed_port, drive
 
 from definable_trace import (
     Agent,
+    Image,
+    InvalidInputError,
     Message,
     ModelAuthenticationError,
     ModelConnectionError,
@@ -317,3 +320,45 @@ def test_a_closed_model_can_be_used_again(server: FakeOpenAIServer) -> None:
     model.close()
     assert model.invoke(hi(), []).message.content == "You said: hi"
     model.close()
+
+
+def test_url_credentials_reach_the_server_as_the_sdk_would_send_them(
+    server: FakeOpenAIServer,
+) -> None:
+    """Ours against the library: httpx turns URL user info into this same `Basic` header."""
+    url = credentialed_url(server, query=False)
+    with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as sdk:
+        sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    OpenAIChat("m", base_url=url, api_key="k").invoke(hi(), [])
+    by_sdk, by_us = (r.headers["authorization"] for r in server.requests)
+    assert by_us == by_sdk and by_us.startswith("Basic ")
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"id": ""}, "OpenAIChat needs a model id (a non-empty string), got ''"),
+        ({"max_retries": -1}, "max_retries must be an integer >= 0, got -1"),
+        ({"timeout": 0}, "timeout must be seconds > 0, or None, got 0"),
+        ({"timeout": "60"}, "timeout must be seconds, an openai.Timeout or None, got str"),
+        ({"stream": True}, "OpenAIChat sets 'stream' in each request; do not pass it"),
+        ({"extra_headers": {}}, "'extra_headers' is not a request parameter; pass default_headers"),
+    ],
+)
+def test_unusable_arguments_are_named(arguments: dict[str, object], message: str) -> None:
+    arguments = {"id": "gpt-4o", **arguments}
+    with pytest.raises(InvalidInputError) as caught:
+        OpenAIChat(**arguments)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
+
+
+def test_a_missing_media_file_is_named(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.png"
+    agent = Agent(OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k"))
+    with pytest.raises(InvalidInputError) as caught:
+        agent.run("look", images=[Image(filepath=str(missing))])
+    assert str(caught.value) == f"cannot read the image file {missing}: No such file or directory"
+    assert server.requests == []  # nothing was sent

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .._errors import ModelConfigurationError
+from .._errors import InvalidInputError, ModelConfigurationError
 from .._messages import Media, Message
 from ._base import Model, ModelDelta, ModelResponse
 from ._loops import LoopClients
@@ -77,6 +77,8 @@ class OpenAIChat(Model):
         async_client: openai.AsyncOpenAI | None = None,
         **params: Any,
     ) -> None:
+        _check_arguments(id, timeout, max_retries)
+        _check_params(params)
         self.id = id
         self._api_key = api_key
         self._base_url = base_url
@@ -289,6 +291,44 @@ class OpenAIChat(Model):
         return request
 
 
+def _check_arguments(id: object, timeout: object, max_retries: object) -> None:
+    """Reject what the SDK would reject later, mid-run, with its own words."""
+    if not isinstance(id, str) or not id:
+        raise InvalidInputError(f"OpenAIChat needs a model id (a non-empty string), got {id!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        if not timeout > 0:
+            raise InvalidInputError(f"timeout must be seconds > 0, or None, got {timeout!r}")
+    elif timeout is not None and not hasattr(timeout, "read"):
+        raise InvalidInputError(
+            f"timeout must be seconds, an openai.Timeout or None, got {type(timeout).__name__}"
+        )
+
+
+# Keys of `**params` that would not do what the caller meant: the request sets the first group
+# itself, and the second are client options, which in the body would reach the server as junk.
+_SET_BY_THE_REQUEST = frozenset({"model", "messages", "tools", "stream", "stream_options"})
+_CLIENT_OPTIONS = {
+    "headers": "default_headers",
+    "extra_headers": "default_headers",
+    "extra_query": "default_query",
+    "query": "default_query",
+    "http_client": "client=openai.OpenAI(http_client=...)",
+}
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    """Reject request parameters that the request sets itself or that belong to the client."""
+    for name in params:
+        if name in _SET_BY_THE_REQUEST:
+            raise InvalidInputError(f"OpenAIChat sets {name!r} in each request; do not pass it")
+        if name in _CLIENT_OPTIONS:
+            raise InvalidInputError(
+                f"{name!r} is not a request parameter; pass {_CLIENT_OPTIONS[name]} instead"
+            )
+
+
 async def _close_async_client(client: openai.AsyncOpenAI) -> None:
     await client.close()
 
@@ -393,8 +433,15 @@ def _read_bytes(media: Media) -> bytes | None:
     if media.content is not None:
         return media.content
     if media.filepath:
-        with open(media.filepath, "rb") as fh:
-            return fh.read()
+        try:
+            with open(media.filepath, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            kind = getattr(media, "kind", "media")
+            reason = exc.strerror or type(exc).__name__
+            raise InvalidInputError(
+                f"cannot read the {kind} file {media.filepath}: {reason}"
+            ) from exc
     return None
 
 

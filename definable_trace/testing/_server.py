@@ -28,6 +28,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from .._errors import InvalidInputError
+
 __all__ = [
     "FakeOpenAIServer",
     "RecordedRequest",
@@ -460,7 +462,7 @@ class FakeOpenAIServer:
         chunk_size: int = 8,
     ) -> None:
         if chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
+            raise InvalidInputError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self._responder: Responder | None = replies if callable(replies) else None
         scripted: Iterable[Reply] = () if replies is None or callable(replies) else replies
         self._queue: deque[Reply] = deque(scripted)
