@@ -153,6 +153,7 @@ def test_load_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "def a(x: int) -> int:\n    return x\n\n"
         "def b() -> str:\n    return 'b'\n\n"
         "TOOLS = [a, b]\nBY_NAME = {'a': a}\nNOT_A_TOOL = 3\n"
+        "import threading\n\ndef c(lock: threading.Lock) -> None:\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert [t.name for t in load_tools(["replay_tools_mod:TOOLS"])] == ["a", "b"]
@@ -164,6 +165,7 @@ def test_load_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("replay_tools_mod", "expected module:attr"),
         ("replay_tools_mod:missing", "cannot import"),
         ("replay_tools_mod:NOT_A_TOOL", "not a function"),
+        ("replay_tools_mod:c", "tools 'replay_tools_mod:c': c cannot be a tool: "),
     ]:
         with pytest.raises(ReplayError, match=message):
             load_tools([spec])

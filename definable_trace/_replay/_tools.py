@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import PydanticUserError
 
 from .._diff import (
     canonical_arguments,
@@ -144,7 +145,13 @@ def load_tools(specs: Iterable[str]) -> list[Tool]:
     """
     tools: list[Tool] = []
     for spec in specs:
-        tools.extend(as_tool(item) for item in _import_tools(spec))
+        for item in _import_tools(spec):
+            try:
+                tools.append(as_tool(item))
+            except (TypeError, ValueError, PydanticUserError) as exc:
+                name = getattr(item, "__name__", repr(item))
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ReplayError(f"tools {spec!r}: {name} cannot be a tool: {reason}") from exc
     return tools
 
 
