@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -42,28 +43,25 @@ class LoopClients(Generic[C]):
         self._build = build
         self._close = close
         self._entries: dict[asyncio.AbstractEventLoop, _Entry[C]] = {}
-
-    def __len__(self) -> int:
-        """How many clients are open (their loop not yet shut down)."""
-        self._forget_finished()
-        return len(self._entries)
+        self._lock = threading.Lock()  # loops in several threads may share one model
 
     def get(self) -> C:
         """The client of the running loop, built (and its guard started) on first use."""
         loop = asyncio.get_running_loop()
-        self._forget_finished()
         entry = self._entries.get(loop)
         if entry is None:
-            client = self._build()
-            entry = _Entry(client)
+            self._forget_finished()
+            entry = _Entry(self._build())
             entry.guard = self._guard(entry)
             _start(entry.guard)
-            self._entries[loop] = entry
+            with self._lock:
+                self._entries[loop] = entry
         return entry.client
 
     async def aclose(self) -> None:
         """Close the running loop's client now; others as far as `close` can."""
-        entry = self._entries.pop(asyncio.get_running_loop(), None)
+        with self._lock:
+            entry = self._entries.pop(asyncio.get_running_loop(), None)
         if entry is not None:
             await entry.guard.aclose()  # its `finally` closes the client, here, in its loop
         self.close()
@@ -77,7 +75,9 @@ class LoopClients(Generic[C]):
         is closed at that loop's shutdown.
         """
         busy = _loop_running_here()
-        for loop, entry in list(self._entries.items()):
+        with self._lock:
+            entries = list(self._entries.items())
+        for loop, entry in entries:
             if loop.is_closed():
                 _abandon(entry)
             elif loop.is_running():
@@ -86,7 +86,8 @@ class LoopClients(Generic[C]):
                 loop.run_until_complete(_close_guard(entry.guard))
             else:
                 continue
-            del self._entries[loop]
+            with self._lock:
+                self._entries.pop(loop, None)
 
     async def _guard(self, entry: _Entry[C]) -> AsyncGenerator[None, None]:
         try:
@@ -99,8 +100,12 @@ class LoopClients(Generic[C]):
 
     def _forget_finished(self) -> None:
         """Drop the entries of loops that are closed (their guard has run, or never can)."""
-        for loop in [loop for loop in self._entries if loop.is_closed()]:
-            _abandon(self._entries.pop(loop))
+        with self._lock:
+            closed = [(loop, e) for loop, e in self._entries.items() if loop.is_closed()]
+            for loop, _ in closed:
+                del self._entries[loop]
+        for _, entry in closed:
+            _abandon(entry)
 
 
 def _start(guard: AsyncGenerator[None, None]) -> None:

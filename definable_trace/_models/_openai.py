@@ -11,6 +11,7 @@ import base64
 import os
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -126,7 +127,7 @@ class OpenAIChat(Model):
     def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> ModelResponse:
         started = time.perf_counter()
         client = self.client()
-        with translate_errors(self._call_context(client)):
+        with translate_errors(partial(self._call_context, client)):
             completion = _post(client, self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
@@ -135,7 +136,7 @@ class OpenAIChat(Model):
     ) -> ModelResponse:
         started = time.perf_counter()
         client = self.async_client()
-        with translate_errors(self._call_context(client)):
+        with translate_errors(partial(self._call_context, client)):
             completion = await _post(client, self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
@@ -144,7 +145,7 @@ class OpenAIChat(Model):
     ) -> Iterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
         client = self.client()
-        with translate_errors(self._call_context(client)):
+        with translate_errors(partial(self._call_context, client)):
             stream = _post(client, self._request(messages, tools, stream=True))
             with stream:
                 for chunk in stream:
@@ -158,7 +159,7 @@ class OpenAIChat(Model):
     ) -> AsyncIterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
         client = self.async_client()
-        with translate_errors(self._call_context(client)):
+        with translate_errors(partial(self._call_context, client)):
             stream = await _post(client, self._request(messages, tools, stream=True))
             async with stream:
                 async for chunk in stream:

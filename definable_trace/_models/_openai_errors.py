@@ -10,7 +10,7 @@ shows it too.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,28 +49,38 @@ class CallContext:
 
 
 @contextmanager
-def translate_errors(context: CallContext) -> Generator[None, None, None]:
-    """Turn `openai` exceptions raised inside into `ModelError`s (SDK exception as cause)."""
-    import openai
+def translate_errors(describe: Callable[[], CallContext]) -> Generator[None, None, None]:
+    """Turn `openai` exceptions raised inside into `ModelError`s (SDK exception as cause).
 
+    `describe` is called only when there is an error to describe: the happy path pays nothing.
+    """
     try:
         yield
     except ModelError:
         raise
-    except openai.APIStatusError as exc:
-        _scrub_exception(exc, context)
-        raise _status_error(exc, context) from exc
-    except openai.APITimeoutError as exc:  # before APIConnectionError: it is one
-        _scrub_exception(exc, context)
-        raise ModelConnectionError(_timeout_message(context)) from exc
-    except openai.APIConnectionError as exc:
-        _scrub_exception(exc, context)
+    except Exception as exc:
+        error = _translate(exc, describe)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _translate(exc: Exception, describe: Callable[[], CallContext]) -> ModelError | None:
+    """The `ModelError` for an SDK exception (scrubbed in place); None for any other."""
+    import openai
+
+    if not isinstance(exc, openai.OpenAIError):
+        return None
+    context = describe()
+    _scrub_exception(exc, context)
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, context)
+    if isinstance(exc, openai.APITimeoutError):  # before APIConnectionError: it is one
+        return ModelConnectionError(_timeout_message(context))
+    if isinstance(exc, openai.APIConnectionError):
         reason = context.clean(_connection_reason(exc))
-        message = f"cannot reach the model server{context.where}: {reason}"
-        raise ModelConnectionError(message) from exc
-    except openai.OpenAIError as exc:
-        _scrub_exception(exc, context)
-        raise ModelResponseError(f"model call failed: {context.clean(str(exc))}") from exc
+        return ModelConnectionError(f"cannot reach the model server{context.where}: {reason}")
+    return ModelResponseError(f"model call failed: {context.clean(str(exc))}")
 
 
 def _timeout_message(context: CallContext) -> str:
