@@ -243,6 +243,12 @@ def test_a_factory_of_openai_models_talks_to_the_server(server: FakeOpenAIServer
     assert [r.headers["x-replay"] for r in server.requests] == ["yes", "yes"]
 
 
+def test_options_repr_hides_the_base_url() -> None:
+    options = ReplayOptions(base_url="http://user:s3cret-pw@example.test/v1", model="m")
+    assert "s3cret-pw" not in repr(options) and "model='m'" in repr(options)
+    assert "s3cret-pw" not in repr(ForkOptions(at=1, base_url="http://u:s3cret-pw@h/v1"))
+
+
 def test_factory_misuse_is_a_clear_error() -> None:
     session = sample("streamed.jsonl", "streamed")
     with pytest.raises(InvalidInputError, match="base_url configures the default OpenAIChat"):

@@ -42,7 +42,7 @@ class RunOptions:
     """
 
     model: str | None = None
-    base_url: str | None = None
+    base_url: str | None = field(default=None, repr=False)  # it may carry credentials
     model_factory: ModelFactory | None = None
     recorded: bool = False
     tools: tuple[Tool, ...] = ()
