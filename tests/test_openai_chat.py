@@ -362,3 +362,21 @@ def test_a_missing_media_file_is_named(server: FakeOpenAIServer, tmp_path: Path)
         agent.run("look", images=[Image(filepath=str(missing))])
     assert str(caught.value) == f"cannot read the image file {missing}: No such file or directory"
     assert server.requests == []  # nothing was sent
+
+
+def test_a_dropped_model_is_freed_at_once(server: FakeOpenAIServer) -> None:
+    """No reference cycle: a model (and the SDK clients that close on `__del__`) is freed when
+    its last reference goes, not whenever the cyclic collector next runs."""
+    import gc
+    import weakref
+
+    model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k")
+    model.invoke(hi(), [])
+    asyncio.run(model.ainvoke(hi(), []))
+    freed = weakref.ref(model)
+    gc.disable()
+    try:
+        del model
+        assert freed() is None
+    finally:
+        gc.enable()

@@ -37,21 +37,25 @@ class _Entry(Generic[C]):
 
 
 class LoopClients(Generic[C]):
-    """Builds a client per running loop on demand (`get`) and closes each in its own loop."""
+    """Builds a client per running loop on demand (`get`), and closes each in its own loop.
 
-    def __init__(self, build: Callable[[], C], close: Callable[[C], Awaitable[object]]) -> None:
-        self._build = build
+    The builder is passed to each `get`, not kept: kept as a bound method of the model that
+    owns this table, it would make a reference cycle, and a model in a cycle outlives its last
+    use until the cyclic collector runs.
+    """
+
+    def __init__(self, close: Callable[[C], Awaitable[object]]) -> None:
         self._close = close
         self._entries: dict[asyncio.AbstractEventLoop, _Entry[C]] = {}
         self._lock = threading.Lock()  # loops in several threads may share one model
 
-    def get(self) -> C:
+    def get(self, build: Callable[[], C]) -> C:
         """The client of the running loop, built (and its guard started) on first use."""
         loop = asyncio.get_running_loop()
         entry = self._entries.get(loop)
         if entry is None:
             self._forget_finished()
-            entry = _Entry(self._build())
+            entry = _Entry(build())
             entry.guard = self._guard(entry)
             _start(entry.guard)
             with self._lock:

@@ -92,9 +92,7 @@ class OpenAIChat(Model):
         self._client = client
         self._own_client = client is None
         self._given_async_client = async_client
-        self._async_clients: LoopClients[openai.AsyncOpenAI] = LoopClients(
-            self._new_async_client, _close_async_client
-        )
+        self._async_clients: LoopClients[openai.AsyncOpenAI] = LoopClients(_close_async_client)
         self.params = params
 
     def __repr__(self) -> str:  # never shows the key, URL credentials or header values
@@ -187,7 +185,7 @@ class OpenAIChat(Model):
         """
         if self._given_async_client is not None:
             return self._given_async_client
-        return self._async_clients.get()
+        return self._async_clients.get(self._new_async_client)
 
     def close(self) -> None:
         """Close the SDK clients built here (connections released); safe to call twice.
