@@ -322,11 +322,12 @@ def test_a_closed_model_can_be_used_again(server: FakeOpenAIServer) -> None:
     model.close()
 
 
+@pytest.mark.parametrize("user_info", [f"admin:{PASSWORD}", "us%3Aer:p%40ss%20w"])
 def test_url_credentials_reach_the_server_as_the_sdk_would_send_them(
-    server: FakeOpenAIServer,
+    server: FakeOpenAIServer, user_info: str
 ) -> None:
     """Ours against the library: httpx turns URL user info into this same `Basic` header."""
-    url = credentialed_url(server, query=False)
+    url = f"http://{user_info}@127.0.0.1:{server.port}/v1"
     with openai.OpenAI(base_url=url, api_key="k", max_retries=0) as sdk:
         sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     OpenAIChat("m", base_url=url, api_key="k").invoke(hi(), [])
@@ -380,3 +381,30 @@ def test_a_dropped_model_is_freed_at_once(server: FakeOpenAIServer) -> None:
         assert freed() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown_as"),
+    [
+        ("https://api.example.com/v1", "https://api.example.com/v1"),
+        ("http://u:p%40ss@h.example:8080/v1", "http://h.example:8080/v1"),
+        ("http://token@h.example/v1?key=abc&v=1", "http://h.example/v1?key=***&v=***"),
+        ("http://u:pw@[::1]:9000/v1", "http://[::1]:9000/v1"),
+        ("http://h.example:notaport/v1", "***"),
+    ],
+)
+def test_urls_are_shown_without_credentials(url: str, shown_as: str) -> None:
+    from definable_trace._models._secrets import safe_url
+
+    assert safe_url(url) == shown_as
+
+
+def test_url_user_info_and_query_are_taken_out_of_the_base_url() -> None:
+    """Percent-escapes in user info are undone before the `Basic` header is built."""
+    import base64
+
+    from definable_trace._models._secrets import split_base_url
+
+    split = split_base_url("http://us%3Aer:p%40ss@h.example/v1?api-version=2")
+    assert split.url == "http://h.example/v1" and split.query == {"api-version": "2"}
+    assert split.authorization == "Basic " + base64.b64encode(b"us:er:p@ss").decode()
