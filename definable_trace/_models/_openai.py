@@ -34,9 +34,10 @@ _OPENAI_HOST = "api.openai.com"
 _PLACEHOLDER_KEY = "not-needed"
 
 DEFAULT_TIMEOUT = 60.0
-"""Seconds to wait for each read (and write) of a request: a model that thinks for a minute
-before its first token is rare, a server that never answers is not. The SDK's own default is
-600 s, which makes a silent server look like a hung program."""
+"""Seconds to wait for each read (and write) of a request, i.e. for the answer to start and
+then between streamed chunks. The SDK's own default is 600 s, which makes a silent server look
+like a hung program (three attempts: half an hour). A reasoning model asked to think hard can
+stay silent longer than a minute before its first byte: give it `timeout=` of its own."""
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a connection (the SDK's own default too)."""
