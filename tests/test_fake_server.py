@@ -218,9 +218,17 @@ def test_hanging_reply_never_answers_until_stopped() -> None:
     try:
         with connect(server) as sdk, pytest.raises(openai.APITimeoutError):
             sdk.chat.completions.create(model="m", messages=user("x"), timeout=0.2)
-        assert len(server.requests) == 1  # it was received, and never answered
+        assert len(server.wait_for_requests(1)) == 1  # it was received, and never answered
     finally:
         server.stop()  # releases the waiting handler: stop() returns
+
+
+def test_wait_for_requests_names_what_is_missing(server: FakeOpenAIServer) -> None:
+    with connect(server) as sdk:
+        ask(sdk)
+    assert [r.path for r in server.wait_for_requests(1)] == ["/v1/chat/completions"]
+    with pytest.raises(TimeoutError, match="1 of 2 requests arrived"):
+        server.wait_for_requests(2, timeout=0.01)
 
 
 def test_recorded_request_keeps_headers_and_query() -> None:

@@ -193,7 +193,8 @@ def test_a_server_that_never_answers_ends_the_run_with_a_timeout(mode: str) -> N
         model = OpenAIChat("gpt-4o", base_url=server.base_url, timeout=0.2, max_retries=1)
         with pytest.raises(ModelConnectionError) as caught:
             drive(Agent(model), mode, "hello?")
-        assert len(server.requests) == 2  # the first attempt and one retry, both unanswered
+        # The first attempt and one retry, both unanswered (and no third).
+        assert len(server.wait_for_requests(2)) == 2
         url = server.base_url
     assert str(caught.value) == (
         f"the model server at {url} did not answer within 0.2 s (tried 2 times); "

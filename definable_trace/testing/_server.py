@@ -471,6 +471,7 @@ class FakeOpenAIServer:
         self.chunk_size = chunk_size
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._recorded = threading.Condition(self._lock)
         self._completion_ids = itertools.count(1)
         self._call_ids = itertools.count(1)
         self._httpd: _HTTPServer | None = None
@@ -532,6 +533,18 @@ class FakeOpenAIServer:
         with self._lock:
             self._queue.extend(replies)
 
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
+        """The recorded requests once there are `count` of them.
+
+        A client that gave up (timed out) returns before the server thread has necessarily
+        read its request; this is how a test waits for the server side without sleeping.
+        Raises `TimeoutError` if fewer arrive within `timeout` seconds.
+        """
+        with self._recorded:
+            if not self._recorded.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise TimeoutError(f"{len(self.requests)} of {count} requests arrived")
+            return list(self.requests)
+
     def _next_reply(self, body: JSONDict) -> Reply:
         if self._responder is not None:
             return self._responder(body)
@@ -542,8 +555,9 @@ class FakeOpenAIServer:
     # -- request handling helpers (called from handler threads)
 
     def _record(self, request: RecordedRequest) -> None:
-        with self._lock:
+        with self._recorded:
             self.requests.append(request)
+            self._recorded.notify_all()
 
     def _authorized(self, authorization: str | None) -> bool:
         return self.api_key is None or authorization == f"Bearer {self.api_key}"
