@@ -177,7 +177,8 @@ def test_default_timeout_and_retries_reach_the_sdk_client(server: FakeOpenAIServ
     assert isinstance(timeout, openai.Timeout)
     assert (timeout.connect, timeout.read) == (DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT) == (5, 60)
     assert model.client().max_retries == 2
-    assert OpenAIChat("m", base_url=server.base_url, timeout=2).client().timeout.connect == 2
+    short = OpenAIChat("m", base_url=server.base_url, timeout=2).client().timeout
+    assert isinstance(short, openai.Timeout) and (short.connect, short.read) == (2, 2)
     custom = openai.Timeout(30, connect=1)
     assert OpenAIChat("m", base_url=server.base_url, timeout=custom).client().timeout is custom
     assert OpenAIChat("m", base_url=server.base_url, timeout=None).client().timeout is None
