@@ -11,6 +11,7 @@ from typing import Any, Union
 from ._assemble import assemble
 from ._decode import SpanDecoder
 from ._graph import SpanIndex
+from ._logs import LogIndex
 from ._otlp import read_documents, read_file
 from ._records import TraceWarning
 from ._sessions import TraceSet
@@ -37,18 +38,19 @@ def load_traces(*sources: TraceSource) -> TraceSet:
     store = TextStore()
     decoder = SpanDecoder(store)
     index = SpanIndex()
+    logs = LogIndex()
     warnings: list[TraceWarning] = []
     names: list[str] = []
     with _collector_paused():
         for source in sources:
             if isinstance(source, (str, os.PathLike)):
                 name = os.fspath(source)
-                warnings.extend(read_file(name, index, decoder))
+                warnings.extend(read_file(name, index, decoder, logs))
             else:
                 name = str(getattr(source, "name", "<documents>"))
-                warnings.extend(read_documents(source, name, index, decoder))
+                warnings.extend(read_documents(source, name, index, decoder, logs))
             names.append(name)
-        sessions = assemble(index, store, warnings)
+        sessions = assemble(index, store, warnings, logs)
     return TraceSet(sessions, warnings, names)
 
 

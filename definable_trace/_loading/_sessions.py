@@ -270,7 +270,10 @@ class Session:
     `has_content` is False when the spans carry no message text (content capture was off): the
     turns, usage and message roles are real, the texts are not there, and `messages` then holds
     content-free messages (role, id, time, metrics) rather than an invented conversation.
-    `id_inferred` is True when no span named a session: the id is then the trace id.
+    `inferred` is True when no span named the session: its calls were then `stitched` together
+    by the continuity of their histories (id `inferred-<hash>`, stable for the same input;
+    `lineage.kind == "branch"` for a second continuation of one history), or, without content
+    to compare, it is one trace (the id is the trace id). `id_inferred` is the old name.
     `duration` is wall-clock seconds from the first span to the last; `metrics.duration` is
     the sum of the turns' durations.
     """
@@ -281,16 +284,18 @@ class Session:
         id: str,
         turns: list[Turn],
         convention: str,
-        id_inferred: bool,
+        inferred: bool,
         has_content: bool,
         lineage: Lineage | None,
         agent_name: str | None,
         messages: Callable[[], list[Message]],
+        stitched: bool = False,
     ) -> None:
         self.id = id
         self.turns = turns
         self.convention = convention
-        self.id_inferred = id_inferred
+        self.inferred = inferred
+        self.stitched = stitched
         self.has_content = has_content
         self.lineage = lineage
         self.agent_name = agent_name
@@ -301,6 +306,11 @@ class Session:
     def __repr__(self) -> str:
         content = "" if self.has_content else ", no content"
         return f"Session({self.id!r}, turns={len(self.turns)}, {self.convention}{content})"
+
+    @property
+    def id_inferred(self) -> bool:
+        """The name `inferred` had before stitching (kept for existing callers)."""
+        return self.inferred
 
     @property
     def messages(self) -> list[Message]:
