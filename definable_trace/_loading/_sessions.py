@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .._errors import SessionNotFoundError, TurnNotFoundError
 from .._messages import Message, Metrics
 from ._records import Interval, SpanRecord, TraceWarning, order_spans, to_datetime
+from ._replayable import unreplayable
 
 __all__ = [
     "CallFacts",
@@ -180,6 +181,7 @@ class Turn(Interval):
         "_source",
         "_spans",
         "_tool_calls",
+        "_unreplayable",
         "end_ns",
         "index",
         "run_id",
@@ -198,9 +200,19 @@ class Turn(Interval):
         self._tool_calls: list[ToolCall] | None = None
         self._spans: list[SpanRecord] | None = None
         self._error: str | None = _UNREAD
+        self._unreplayable: str | None = _UNREAD
 
     def __repr__(self) -> str:
         return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
+
+    @property
+    def unreplayable(self) -> str | None:
+        """Why this turn cannot be replayed, or None: its content was not recorded, was cut
+        (an attribute size limit, a truncation marker) or was stored by reference (`*_ref`).
+        Its history is then incomplete, not a shorter conversation (see `_replayable`)."""
+        if self._unreplayable is _UNREAD:
+            self._unreplayable = unreplayable(self.model_calls)
+        return self._unreplayable
 
     @property
     def model_calls(self) -> list[ModelCall]:
@@ -306,6 +318,11 @@ class Session:
     def __repr__(self) -> str:
         content = "" if self.has_content else ", no content"
         return f"Session({self.id!r}, turns={len(self.turns)}, {self.convention}{content})"
+
+    @property
+    def replayable(self) -> bool:
+        """Every turn has its content whole (see `Turn.unreplayable` for why not)."""
+        return all(t.unreplayable is None for t in self.turns)
 
     @property
     def id_inferred(self) -> bool:
