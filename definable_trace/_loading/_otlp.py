@@ -17,6 +17,7 @@ that line only. What cannot be trace data at all (a binary file, JSON of another
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -30,7 +31,7 @@ from .._errors import TraceFormatError
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
-__all__ = ["LogSink", "SpanSink", "read_documents", "read_file"]
+__all__ = ["LogSink", "SpanSink", "read_documents", "read_file", "read_stream"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
@@ -345,3 +346,28 @@ def _what_is(value: Any) -> str:
 
 def _reason(exc: Exception) -> str:
     return str(exc).split(":", 1)[0] if str(exc) else type(exc).__name__
+
+
+def read_stream(
+    raw: IO[bytes],
+    name: str,
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None = None,
+) -> list[TraceWarning]:
+    """`read_file` for an open stream that cannot seek back (stdin): the format is sniffed
+    from a peek at its start instead of a read and a rewind."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    head = buffered.peek(_SNIFF)[:_SNIFF]
+    stream: Iterable[bytes] = buffered
+    if head.startswith(_GZIP_MAGIC):
+        stream = _gunzip_lines(buffered)
+    elif b"\x00" in head:
+        raise TraceFormatError(
+            "binary input, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
+            path=name,
+            line=1,
+        )
+    reader = _FileReader(name, sink, decoder, logs)
+    reader.read(stream)
+    return reader.finish()
