@@ -10,6 +10,7 @@ sessions without message content.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,7 +204,9 @@ class _Assembler:
                 )
             start = _move(source, target, item)
             moved.setdefault(id(source), []).append((start, target))
+        gone = {id(item) for _, item in owners}
         for bucket in [b for b in self.buckets.values() if id(b) in moved]:
+            bucket.calls = [c for c in bucket.calls if id(c) not in gone]
             _move_tools(bucket, sorted(moved[id(bucket)], key=lambda m: m[0]))
 
     def _our_unit(self, run: OurRun) -> Unit | None:
@@ -228,10 +231,10 @@ class _Assembler:
                     owner[(span.trace_id, span.span_id)] = turn
         for span in self.unplaced:
             for ancestor in self.graph.ancestors(span):
-                turn = owner.get((ancestor.trace_id, ancestor.span_id))
-                if turn is not None:
-                    turn.add_spans([span])
-                    owner[(span.trace_id, span.span_id)] = turn
+                found = owner.get((ancestor.trace_id, ancestor.span_id))
+                if found is not None:
+                    found.add_spans([span])
+                    owner[(span.trace_id, span.span_id)] = found
                     break
 
     def _tell(self, sessions: list[Session]) -> None:
@@ -281,11 +284,9 @@ class _Assembler:
 
 
 def _move(source: _Bucket, target: _Bucket, item: CallData | OurRun) -> int:
-    """Move a call or run from its trace's bucket to its session's; its start time."""
-    if source is target:
-        return item.span.start_ns if isinstance(item, CallData) else item.start_ns
+    """Move a call or run from its trace's bucket to its session's; its start time. (Calls
+    are taken out of `source.calls` afterwards, all at once.)"""
     if isinstance(item, CallData):
-        source.calls.remove(item)
         target.calls.append(item)
         target.conventions.add(item.convention)
         target.groupers[item.span.span_id] = source.groupers.pop(item.span.span_id, [])
@@ -300,12 +301,10 @@ def _move_tools(source: _Bucket, targets: list[tuple[int, _Bucket]]) -> None:
     """A trace's tool spans follow the call that ran before them (the first, if none did)."""
     if source.calls or source.runs:  # calls without content stayed: so do the tools
         return
+    starts = [start for start, _ in targets]
     for tool in source.tools:
-        target = targets[0][1]
-        for start, bucket in targets:
-            if start <= tool.start_ns:
-                target = bucket
-        target.tools.append(tool)
+        i = max(bisect.bisect_right(starts, tool.start_ns) - 1, 0)
+        targets[i][1].tools.append(tool)
     source.tools = []
 
 

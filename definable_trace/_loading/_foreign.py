@@ -229,7 +229,7 @@ def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
         found[i].append(tool_call_of(span))
         turns[i].add_spans([span])
     for turn, calls in zip(turns, found, strict=True):
-        known = {c.call_id for c in calls if c.call_id}
+        known: set[str | None] = {c.call_id for c in calls if c.call_id}
         calls.extend(_from_messages(turn.messages, known))
         turn.tool_calls = calls
 

@@ -192,7 +192,8 @@ def _parts(role: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         parts.extend({"type": "text", "content": t} for t in texts if isinstance(t, str))
     for call in body.get("tool_calls") or ():
         if isinstance(call, dict):
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            found = call.get("function")
+            function: dict[str, Any] = found if isinstance(found, dict) else {}
             parts.append(
                 {
                     "type": "tool_call",

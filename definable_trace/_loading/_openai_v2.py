@@ -68,6 +68,7 @@ def _parts_list(span: SpanRecord, key: str, logs: LogContent | None) -> list[Any
 
 def _output_finish(outputs: list[Any] | None) -> str | None:
     for message in outputs or ():
-        if isinstance(message, dict) and isinstance(message.get("finish_reason"), str):
-            return message["finish_reason"]
+        reason = message.get("finish_reason") if isinstance(message, dict) else None
+        if isinstance(reason, str):
+            return reason
     return None

@@ -357,7 +357,7 @@ def read_stream(
 ) -> list[TraceWarning]:
     """`read_file` for an open stream that cannot seek back (stdin): the format is sniffed
     from a peek at its start instead of a read and a rewind."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     head = buffered.peek(_SNIFF)[:_SNIFF]
     stream: Iterable[bytes] = buffered
     if head.startswith(_GZIP_MAGIC):
