@@ -111,3 +111,11 @@ def _spans_only(path: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         for scope in resource["scopeSpans"]
         for span in scope["spans"]
     ]
+
+
+def test_log_records_without_their_spans_are_said_once() -> None:
+    traces = load_traces(EVENTS[1])
+    assert len(traces) == 0
+    [warning] = traces.warnings
+    assert (warning.path, warning.line) == (str(EVENTS[1]), 1)
+    assert warning.message.startswith("4 call(s) have message content in log records but no span")

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from test_loading_foreign import CALL_TOKENS, WEATHER_HISTORY, shape
 from test_loading_support import FIXTURES, Reply, conversation, request_of
+from test_loading_support import spans_of as spans_of_file
 
 import definable_trace as dt
 from definable_trace.agent import Agent
@@ -274,3 +275,35 @@ def test_independent_runs_stay_apart(tmp_path: Path) -> None:
         agent.run("b")  # no history passed: a new conversation
     dt.flush_tracing()
     assert len(load_traces(path2)) == 2
+
+
+def test_a_conversation_continued_under_another_convention_is_one_session(
+    tmp_path: Path,
+) -> None:
+    """Turn 1 written by OpenInference, turn 2 by openai-v2: the same messages compare equal
+    (tool call arguments as a string in one, an object in the other)."""
+    [oi] = sessionless(tmp_path / "oi", "openinference")
+    [v2] = sessionless(tmp_path / "v2", "openai-v2")
+    oi_lines = oi.read_bytes().splitlines()
+    v2_lines = v2.read_bytes().splitlines()
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(b"\n".join([*oi_lines[:2], v2_lines[2]]) + b"\n")
+    [session] = load_traces(mixed)
+    assert session.stitched and session.convention == "mixed"
+    assert shape(session) == WEATHER_HISTORY
+
+
+def test_calls_under_agent_spans_without_an_id_keep_their_agent(tmp_path: Path) -> None:
+    """An agent layer that sets no conversation id: each turn one trace, stitched by history."""
+    spans = []
+    for _, span in spans_of_file(FIXTURES / "openai_v2.jsonl"):
+        span["attributes"] = [a for a in span["attributes"] if a["key"] not in _SESSION_KEYS]
+        spans.append(span)
+    path = tmp_path / "agents.jsonl"
+    path.write_bytes(b"\n".join(request_of([s]) for s in reversed(spans)) + b"\n")
+    traces = load_traces(path)
+    weather, _ = weather_and_hello(traces)
+    assert weather.stitched and shape(weather) == WEATHER_HISTORY
+    assert weather.agent_name == "weather-bot"
+    assert any(s.name == "invoke_agent weather-bot" for s in weather.turns[0].spans)
+    assert len({s.trace_id for t in weather.turns for s in t.spans}) == 2

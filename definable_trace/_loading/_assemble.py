@@ -260,6 +260,7 @@ class _Assembler:
                 "session(s) carry no message content (capture was off): their turns, roles and "
                 "usage are loaded, their texts are not in the file",
             )
+        self._unclaimed_logs()
         if not sessions and self.graph.spans:
             span = next(iter(self.graph.spans.values()))
             self.report(
@@ -268,6 +269,23 @@ class _Assembler:
                     None,
                     f"{len(self.graph.spans)} span(s) read, none of them a model call or agent "
                     "run of a known GenAI convention: no session",
+                )
+            )
+
+    def _unclaimed_logs(self) -> None:
+        """Content records whose span is not in the input (a logs file given without its
+        spans file) are said once, not dropped in silence."""
+        if self.logs is None:
+            return
+        missing = [c for k, c in self.logs.by_span.items() if k not in self.graph.spans]
+        if missing:
+            first = min(missing, key=lambda c: (c.path, c.line))
+            self.report(
+                TraceWarning(
+                    first.path,
+                    first.line,
+                    f"{len(missing)} call(s) have message content in log records but no span "
+                    "in the input (give the spans' file too): their content is not loaded",
                 )
             )
 
