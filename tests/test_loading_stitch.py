@@ -307,3 +307,26 @@ def test_calls_under_agent_spans_without_an_id_keep_their_agent(tmp_path: Path) 
     assert weather.agent_name == "weather-bot"
     assert any(s.name == "invoke_agent weather-bot" for s in weather.turns[0].spans)
     assert len({s.trace_id for t in weather.turns for s in t.spans}) == 2
+
+
+def test_a_regenerated_first_answer_is_a_branch_at_turn_1(tmp_path: Path) -> None:
+    """The same first input sent twice (no answer before it to continue)."""
+    [path] = sessionless(tmp_path, "openai-v2")
+    lines = path.read_bytes().splitlines()
+    [(_, hello)] = spans_of_line(orjson.loads(lines[-1]))  # "Say hi." -> "Hi!"
+    again = _regenerate(hello, "Hello there!")
+    path.write_bytes(b"\n".join([*lines, request_of([again])]) + b"\n")
+    traces = load_traces(path)
+    [branch] = [s for s in traces if s.lineage is not None]
+    first = next(s for s in traces if s.messages[-1].content == "Hi!")
+    assert branch.lineage is not None
+    assert (branch.lineage.kind, branch.lineage.parent_session, branch.lineage.turn) == (
+        "branch",
+        first.id,
+        1,
+    )
+    assert [(m.role, m.content) for m in branch.messages] == [
+        ("user", "Say hi."),
+        ("assistant", "Hello there!"),
+    ]
+    assert branch.messages[0].id == first.messages[0].id
