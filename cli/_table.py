@@ -70,7 +70,8 @@ def rich_table(columns: Sequence[Column], width: int, title: str | None = None) 
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        padding=(0, _GAP // 2),
+        padding=(0, 1),
+        collapse_padding=True,  # with the blank divider: _GAP spaces between columns
     )
     for column in kept:
         # min_width: rich may not shrink a kept column; fold: a key wider than the terminal
