@@ -65,8 +65,8 @@ def tokens(metrics: Metrics) -> str:
 def token_kinds(metrics: Metrics) -> str:
     """All four kinds; cached is part of input and reasoning part of output, as providers count."""
     return (
-        f"{metrics.input_tokens} in (cached {metrics.cache_read_tokens}) / "
-        f"{metrics.output_tokens} out (reasoning {metrics.reasoning_tokens}) tok"
+        f"{metrics.input_tokens} in ({metrics.cache_read_tokens} cached) / "
+        f"{metrics.output_tokens} out ({metrics.reasoning_tokens} reasoning) tok"
     )
 
 

@@ -185,12 +185,10 @@ def _messages_view(messages: Iterable[Message], full: bool) -> list[RenderableTy
 
 
 def _turn_summary(turn: Turn, cost: Cost | None) -> Text:
-    parts = [
-        f"turn {turn.index}",
-        plural(len(turn.model_calls), "model call"),
-        plural(len(turn.tool_calls), "tool call"),
-        token_kinds(turn.metrics),
-    ]
+    parts = [plural(len(turn.model_calls), "model call")]
+    if turn.tool_calls:
+        parts.append(plural(len(turn.tool_calls), "tool call"))
+    parts.append(token_kinds(turn.metrics))
     if cost is not None:
         parts.append(money(cost))
     parts.append(duration(turn.duration))
@@ -216,17 +214,17 @@ def _turn_block(shown: Shown, parent: str | None, full: bool) -> list[Renderable
 
 
 def _session_header(session: Session, total: Cost, inherited: int) -> Text:
+    """Who, when, how long; then the totals of what the session itself ran."""
     header = text(f"Session {session.id}", style="bold")
-    own = plural(len(session.turns), "turn")
     facts = [
         f"agent {session.agent_name}" if session.agent_name else "",
-        own + (f" (+{inherited} inherited)" if inherited else ""),
+        plural(len(session.turns), "turn") + (f" (+{inherited} inherited)" if inherited else ""),
         ", ".join(session.models),
-        iso(session.start),
-        duration(session.duration),
         lineage_text(session),
     ]
-    header.append_text(text("  " + " · ".join(f for f in facts if f), style="dim"))
+    header.append_text(text("\n" + " · ".join(f for f in facts if f), style="dim"))
+    when = f"started {iso(session.start)} · took {duration(session.duration)}"
+    header.append_text(text(f"\n{when}", style="dim"))
     header.append_text(text(f"\ntotal {token_kinds(session.metrics)} · {money(total)}", "dim"))
     if getattr(session, "inferred", False):
         header.append("\nstitched from spans without a session id (inferred)", style="yellow")

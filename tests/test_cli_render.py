@@ -101,6 +101,13 @@ def test_no_escape_sequence_reaches_the_terminal(evil: Path) -> None:
     assert safe(EVIL_ID) in outputs["sessions piped"].splitlines()[1].split("\t")
 
 
+def test_errors_quoting_trace_content_are_inert(evil: Path) -> None:
+    result = run("show", evil, "--session", "evil")  # the error names the close ids
+    assert result.exit_code == 2
+    assert "evil\\x1b[31m-session" in result.stderr
+    assert_inert(result.stderr)
+
+
 def test_json_stays_exact(evil: Path) -> None:
     data = json.loads(run("show", "--json", evil).stdout)
     assert data["session"]["id"] == EVIL_ID
@@ -270,7 +277,7 @@ def test_show_folds_long_content_and_shows_reasoning(
     assert "line 20" in folded and "line 21" not in folded
     assert "… 30 more lines, --full to expand" in folded
     assert "reasoning: I think, therefore" in folded
-    assert "20 in (cached 3) / 80 out (reasoning 7) tok" in folded
+    assert "20 in (3 cached) / 80 out (7 reasoning) tok" in folded
     full = run("show", path, "--full").stdout
     assert "line 50" in full and "more lines" not in full
 
