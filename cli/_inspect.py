@@ -49,8 +49,13 @@ class _Money(click.ParamType):
     help="Only sessions that used this model "
     "(exact or a glob such as 'gpt-4o*'; repeatable: any of them).",
 )
-@click.option("--since", type=TimeSpec(), help="Only sessions active since then (2d = 2 days ago).")
-@click.option("--until", type=TimeSpec(), help="Only sessions started by then.")
+@click.option(
+    "--since",
+    type=TimeSpec(),
+    metavar="2d|ISO",
+    help="Only sessions active since then (30m, 2h, 2d, 1w ago, or an ISO 8601 time).",
+)
+@click.option("--until", type=TimeSpec(), metavar="2d|ISO", help="Only sessions started by then.")
 @click.option(
     "--grep", help="Only sessions whose messages contain TEXT (case-insensitive).", metavar="TEXT"
 )
@@ -103,7 +108,9 @@ def sessions(
         return
     from ._sessions_view import sessions_view
 
-    out.print(sessions_view(chosen, costs, out.width, datetime.now(timezone.utc)))
+    now = datetime.now(timezone.utc)
+    tree = sort_key == "time"
+    out.print(sessions_view(chosen, costs, out.width, now, of=len(found), tree=tree))
 
 
 @click.command()

@@ -113,7 +113,7 @@ def _columns(
         ),
         Column(
             "took s",
-            [f"{s.duration:.2f}" if not terminal or s.duration >= 1 else "<1" for s in sessions],
+            [f"{s.duration:.2f}" for s in sessions],
             drop=2,
             justify="right",
         ),
@@ -130,13 +130,24 @@ def sessions_tsv(sessions: Sequence[Session], costs: Mapping[str, Cost]) -> str:
 
 
 def sessions_view(
-    sessions: Sequence[Session], costs: Mapping[str, Cost], width: int, now: datetime
+    sessions: Sequence[Session],
+    costs: Mapping[str, Cost],
+    width: int,
+    now: datetime,
+    *,
+    of: int | None = None,
+    tree: bool = True,
 ) -> RenderableType:
-    """One row per session, forks indented under their parent; a lineage tree when any."""
+    """One row per session; with `tree`, forks indented under their parent and a lineage tree
+    (without, the order given is kept: a sort by cost stays one). `of`: sessions before the
+    filters, for the title."""
     from rich.console import Group
 
-    ordered = tree_order(sessions)
-    table = rich_table(_columns(ordered, costs, True, now), width, plural(len(sessions), "session"))
+    ordered = tree_order(sessions) if tree else [(s, 0) for s in sessions]
+    title = plural(len(sessions), "session")
+    if of is not None and of != len(sessions):
+        title = f"{len(sessions)} of {plural(of, 'session')}"
+    table = rich_table(_columns(ordered, costs, True, now), width, title)
     if not any(depth for _, depth in ordered):
         return table
     return Group(table, _lineage_tree(ordered))

@@ -225,6 +225,17 @@ def test_sessions_cost_filter_and_sort(many: Path) -> None:
     assert any(src.endswith("long.jsonl") for row in rows for src in row["sources"])
 
 
+def test_filtered_and_cost_sorted_tables(samples: Path) -> None:
+    lineage = samples / "lineage.jsonl"
+    out = on_terminal(100, "sessions", samples, "--grep", "lisbon")
+    assert out.startswith("3 of 6 sessions")
+    flat = on_terminal(100, "sessions", lineage, "--sort", "cost")
+    assert "└─" not in flat  # a sort by cost is not regrouped under parents
+    rows = [ln.split()[0] for ln in flat.splitlines()[3:] if ln.strip()]
+    assert rows[-1] == "lisbon-fork-rainy"  # the cheapest last
+    assert "--since 2d|ISO" in run("sessions", "--help").stdout
+
+
 def test_bad_filter_values_are_usage_errors(many: Path) -> None:
     for option, value in (("--since", "yesterday"), ("--min-cost", "cheap"), ("--sort", "size")):
         result = run("sessions", many, option, value)
