@@ -271,6 +271,11 @@ def _side(view: TurnView | None) -> Text:
     return out
 
 
+def _clipped(turn: TurnDiff) -> bool:
+    texts = [v.content for v in (turn.a, turn.b) if v is not None]
+    return any(_clip(t) != " ".join((t or "").split()) for t in texts)
+
+
 def _side_tokens(view: TurnView | None) -> str:
     return f"{view.input_tokens}/{view.output_tokens}" if view is not None else "—"
 
@@ -310,6 +315,8 @@ def replay_view(result: ReplayResult) -> RenderableType:
     summary += f"{len(result.comparison) - same} different"
     if result.skipped:
         summary += f"; recorded turns that failed, not re-run: {result.skipped}"
+    if any(_clipped(t) for t in result.comparison):
+        summary += " (answers above are cut at …; `deftrace diff` shows them whole)"
     parts.append(Text(summary))
     return Group(*parts)
 

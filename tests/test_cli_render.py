@@ -19,6 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 from deftrace_cli._app import cli
 from deftrace_cli._escape import cell, safe
+from hypothesis import given
+from hypothesis import strategies as st
 
 from definable_trace import Agent, OpenAIChat, configure_tracing, flush_tracing
 from definable_trace.testing import FakeOpenAIServer, Reply, ToolCallReply
@@ -80,6 +82,24 @@ def test_escape_function() -> None:
     assert safe("line 1\n\tline 2 — ünïcode ✓") == "line 1\n\tline 2 — ünïcode ✓"
     assert cell("a\tb\nc\rd") == "a\\tb\\nc\\rd"
     assert all(ch not in safe("".join(map(chr, range(0x20)))) for ch in "\x00\x1b\x08")
+
+
+_DANGEROUS = {
+    *range(0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
+
+
+@given(st.text())
+def test_escape_leaves_nothing_a_terminal_obeys(value: str) -> None:
+    shown = safe(value)
+    assert all(ord(ch) not in _DANGEROUS - {0x09, 0x0A} for ch in shown)
+    assert all(ord(ch) not in _DANGEROUS for ch in cell(value))
+    if not any(ord(ch) in _DANGEROUS - {0x09, 0x0A} for ch in value):
+        assert shown == value  # ordinary text, any script, is left as it is
 
 
 def test_no_escape_sequence_reaches_the_terminal(evil: Path) -> None:
