@@ -30,7 +30,10 @@ __all__ = [
 def messages_json(messages: Sequence[Message]) -> list[dict[str, Any]]:
     from definable_trace._messages import MESSAGES_ADAPTER
 
-    return MESSAGES_ADAPTER.dump_python(list(messages), mode="json", exclude_none=True)
+    dumped: list[dict[str, Any]] = MESSAGES_ADAPTER.dump_python(
+        list(messages), mode="json", exclude_none=True
+    )
+    return dumped
 
 
 def _time(value: datetime | None) -> str | None:

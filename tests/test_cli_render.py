@@ -213,6 +213,20 @@ def test_piped_sessions_are_tab_separated(many: Path) -> None:
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", r[start]) for r in rows)
 
 
+def test_installed_command_in_a_pipe(many: Path) -> None:
+    """The console script itself, stdout a pipe: tab-separated whatever COLUMNS says."""
+    deftrace = Path(sys.executable).with_name("deftrace")
+    env = {**os.environ, "COLUMNS": "40"}
+    piped = subprocess.run(
+        [str(deftrace), "sessions", str(many)], env=env, capture_output=True, text=True
+    )
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert lines[0].startswith("session\tturns\t")
+    assert [line.split("\t")[0] for line in lines[1:]] == all_ids(many)
+    assert "\x1b" not in piped.stdout
+
+
 # --- sessions filters --------------------------------------------------------------------------
 
 
