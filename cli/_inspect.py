@@ -100,14 +100,16 @@ def sessions(
 
         emit_json([session_json(s, costs[s.id]) for s in chosen])
         return
-    out = console()
-    if not out.is_terminal:
+    from ._pager import terminal_layout
+
+    if not terminal_layout():
         from ._sessions_view import sessions_tsv
 
         click.echo(sessions_tsv(chosen, costs))
         return
     from ._sessions_view import sessions_view
 
+    out = console()
     now = datetime.now(timezone.utc)
     tree = sort_key == "time"
     out.print(sessions_view(chosen, costs, out.width, now, of=len(found), tree=tree))

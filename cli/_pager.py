@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["pager_command", "print_paged", "stdout_is_terminal"]
+__all__ = ["pager_command", "print_paged", "stdout_is_terminal", "terminal_layout"]
 
 
 def stdout_is_terminal() -> bool:
@@ -29,6 +29,19 @@ def stdout_is_terminal() -> bool:
         return os.isatty(sys.stdout.fileno())
     except (AttributeError, OSError, ValueError):  # replaced stdout (tests, IDEs): no fileno
         return False
+
+
+def terminal_layout() -> bool:
+    """Whether to lay output out for a terminal (tables) rather than for a pipe (tab-separated).
+
+    stdout being a terminal decides, as for `gh`; rich's `TTY_COMPATIBLE=1`/`0` overrides it.
+    `FORCE_COLOR` does not: it asks for colours, and a script piping into `cut` with it set
+    still needs rows, not a table.
+    """
+    forced = os.environ.get("TTY_COMPATIBLE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    return stdout_is_terminal()
 
 
 def pager_command() -> list[str] | None:

@@ -216,7 +216,7 @@ def test_piped_sessions_are_tab_separated(many: Path) -> None:
 def test_installed_command_in_a_pipe(many: Path) -> None:
     """The console script itself, stdout a pipe: tab-separated whatever COLUMNS says."""
     deftrace = Path(sys.executable).with_name("deftrace")
-    env = {**os.environ, "COLUMNS": "40"}
+    env = {**os.environ, "COLUMNS": "40", "FORCE_COLOR": "1"}  # colours asked, still a pipe
     piped = subprocess.run(
         [str(deftrace), "sessions", str(many)], env=env, capture_output=True, text=True
     )
