@@ -79,6 +79,7 @@ def session_json(session: Session, cost: Cost | None = None) -> dict[str, Any]:
         "id": session.id,
         "agent_name": session.agent_name,
         "turns": len(session.turns),
+        "inherited_turns": max(session.turns[0].index - 1, 0) if session.turns else 0,
         "messages": len(session.messages),
         **_tokens(session.metrics),
         "model_calls": session.model_calls,

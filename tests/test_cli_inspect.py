@@ -99,6 +99,10 @@ def test_sessions_json_lineage(samples: Path) -> None:
     result = deftrace("sessions", "--json", samples / "lineage.jsonl")
     rows = {row["id"]: row for row in json.loads(result.stdout)}
     assert rows["lisbon"]["lineage"] is None
+    assert (rows["lisbon-fork-rainy"]["turns"], rows["lisbon-fork-rainy"]["inherited_turns"]) == (
+        1,
+        1,
+    )
     assert rows["lisbon-fork-rainy"]["lineage"] == {
         "kind": "fork",
         "parent_session": "lisbon",
