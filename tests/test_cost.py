@@ -116,3 +116,10 @@ def test_unknown_model_session_shows_unknown(tmp_path: Path, server: FakeOpenAIS
     assert line.split("\t")[header.split("\t").index("cost $")] == "unknown"
     shown = CliRunner().invoke(cli, ["show", str(source)])
     assert "· unknown ·" in shown.stdout and "$0.0" not in shown.stdout
+
+
+def test_public_module() -> None:
+    import definable_trace.cost as public
+
+    assert public.__all__ == sorted(public.__all__)
+    assert public.session_cost is session_cost and public.Cost is Cost
