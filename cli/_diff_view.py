@@ -135,12 +135,11 @@ def stat_view(diff: SessionDiff, costs: Costs, width: int) -> RenderableType:
                 ", ".join(c.field for c in turn.changes),
                 str(sum(1 for ln in lines if ln.startswith("+"))),
                 str(sum(1 for ln in lines if ln.startswith("-"))),
-                _cost_of(costs.a, turn.index),
-                _cost_of(costs.b, turn.index),
+                f"{_cost_of(costs.a, turn.index)} → {_cost_of(costs.b, turn.index)}",
             )
         )
-    headers = ("turn", "status", "changed", "+lines", "-lines", "A cost", "B cost")
-    drops = (None, None, 3, 2, 1, 4, 5)
+    headers = ("turn", "status", "changed", "+lines", "-lines", "cost A → B")
+    drops = (None, None, 2, None, None, 1)  # cost goes first: the summary has the totals
     columns = [
         Column(h, [r[i] for r in rows], drop=drops[i], justify="left" if i in (1, 2) else "right")
         for i, h in enumerate(headers)
