@@ -86,11 +86,20 @@ def _message_count(session: Session) -> int:
     return int(count) if isinstance(count, int) else len(session.messages)
 
 
+def _branch(rows: Sequence[tuple[Session, int]], i: int) -> str:
+    """The indent of row `i` under its parent: `├─ ` with siblings below it, else `└─ `."""
+    depth = rows[i][1]
+    if depth == 0:
+        return ""
+    later = next((d for _, d in rows[i + 1 :] if d <= depth), None)
+    return "   " * (depth - 1) + ("├─ " if later == depth else "└─ ")
+
+
 def _columns(
     rows: Sequence[tuple[Session, int]], costs: Mapping[str, Cost], terminal: bool, now: datetime
 ) -> list[Column]:
     sessions = [s for s, _ in rows]
-    ids = [("  " * (d - 1) + "└─ " if d and terminal else "") + s.id for s, d in rows]
+    ids = [(_branch(rows, i) if terminal else "") + s.id for i, (s, _) in enumerate(rows)]
     cost_cells = [money(costs[s.id], dollar=False) for s in sessions]
     return [
         Column("session", ids),
