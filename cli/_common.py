@@ -59,8 +59,10 @@ def load(paths: Sequence[Path]) -> TraceSet:
     from definable_trace import load_traces
 
     traces = load_traces(*trace_files(paths))
+    from ._escape import safe
+
     for warning in traces.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {safe(warning)}", err=True)  # may quote trace content
     return traces
 
 
