@@ -81,6 +81,18 @@ GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 SESSION_ID = "session.id"
 USER_ID = "user.id"
 ERROR_TYPE = "error.type"
+# The exception event (general semconv), written by us so its texts follow the content policy.
+EXCEPTION_EVENT = "exception"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_TYPE = "exception.type"
+# The plain-text summary viewers list a trace by (OpenInference's names, read by Phoenix and
+# Langfuse): the run's new input and its final answer, on the `invoke_agent` span.
+INPUT_MIME_TYPE = "input.mime_type"
+INPUT_VALUE = "input.value"
+OUTPUT_MIME_TYPE = "output.mime_type"
+OUTPUT_VALUE = "output.value"
+MIME_TEXT = "text/plain"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 # The GenAI client metrics.
@@ -117,6 +129,10 @@ def _keep(text: str | None, redact: Redactor | None) -> str | None:
     return redact(text) if (redact is not None and text) else text
 
 
+def _kept(text: str, redact: Redactor | None) -> str:
+    return redact(text) if (redact is not None and text) else text
+
+
 def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:
     """A `Message` in the semconv message shape `{"role", "parts", "name"?}`."""
     parts: list[dict[str, Any]] = []
@@ -132,12 +148,13 @@ def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[s
         )
     elif message.content is not None:
         parts.append({"type": "text", "content": _keep(message.content, redact)})
-    parts.extend(_media_parts(message.media()))
+    if message.images or message.audio or message.videos or message.files:
+        parts.extend(_media_parts(message.media(), redact))
     for call in message.tool_calls or ():
         parts.append(_tool_call_part(call, redact))
     out: dict[str, Any] = {"role": message.role, "parts": parts}
     if message.name:
-        out["name"] = message.name
+        out["name"] = _kept(message.name, redact)
     return out
 
 
@@ -164,42 +181,53 @@ def _tool_call_part(call: dict[str, Any], redact: Redactor | None) -> dict[str, 
     return part
 
 
-def _media_parts(media: Iterable[Media]) -> list[dict[str, Any]]:
+def _media_parts(media: Iterable[Media], redact: Redactor | None) -> list[dict[str, Any]]:
+    """Media as parts; `redact` sees URLs and paths (a query string can hold a token) and the
+    base64 of inline bytes (it may drop or replace it)."""
     parts = []
     for item in media:
         modality = _MODALITY[getattr(item, "kind", "image")]
         part: dict[str, Any] = {"modality": modality, "mime_type": item.mime_type}
         if item.content is not None:
-            part.update(type="blob", content=base64.b64encode(item.content).decode("ascii"))
+            encoded = base64.b64encode(item.content).decode("ascii")
+            part.update(type="blob", content=_kept(encoded, redact))
         elif item.file_id is not None:
             part.update(type="file", file_id=item.file_id)
         else:
-            part.update(type="uri", uri=item.url or item.filepath or "")
+            part.update(type="uri", uri=_kept(item.url or item.filepath or "", redact))
         parts.append(part)
     return parts
 
 
-def message_meta(message: Message) -> dict[str, Any]:
+def message_meta(
+    message: Message, *, content: bool = True, redact: Redactor | None = None
+) -> dict[str, Any]:
     """What the parts cannot say about a message: identity, time, metrics, media details.
 
-    Holds no content, so it is written even when content capture is off.
+    Holds no message text, so it is written even when content capture is off (`content=False`);
+    a file's name, which can say as much as its content, is then left out, and otherwise passed
+    through `redact`. Metrics omit their zero counts.
     """
     meta: dict[str, Any] = {"role": message.role, "id": message.id, "ts": message.created_at}
     if message.metrics is not None:
         meta["metrics"] = message.metrics.model_dump(exclude_defaults=True)
     if message.tool_call_id is not None:
         meta["tool_call_id"] = message.tool_call_id
-    media = message.media()
-    if media:
-        meta["media"] = [_media_meta(m) for m in media]
+    if message.images or message.audio or message.videos or message.files:
+        meta["media"] = [_media_meta(m, content, redact) for m in message.media()]
     return meta
 
 
-def _media_meta(media: Media) -> dict[str, Any]:
+def _media_meta(media: Media, content: bool, redact: Redactor | None) -> dict[str, Any]:
     extras = {k: getattr(media, k, None) for k in _MEDIA_EXTRAS}
     out = {k: v for k, v in extras.items() if v is not None}
+    if "filename" in out:
+        if content:
+            out["filename"] = _kept(out["filename"], redact)
+        else:
+            del out["filename"]
     out["kind"] = getattr(media, "kind", "image")
-    if media.filepath is not None and media.url is None and media.content is None:
+    if content and media.filepath is not None and media.url is None and media.content is None:
         out["src"] = "filepath"
     return out
 
