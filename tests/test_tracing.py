@@ -646,25 +646,20 @@ def warnings_from(
 
 def test_exporter_that_raises(
     model: OpenAIChat,
-    trace_file: TraceFile,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from opentelemetry.exporter.otlp.json.file import FileSpanExporter
-
-    def explode(self: Any, spans: Any) -> Any:
-        raise OSError("the disk is on fire")
-
-    monkeypatch.setattr(FileSpanExporter, "export", explode)
-    trace_file.configure()
+    # A collector that refuses connections: the OTLP exporter raises on every batch.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    configure_tracing()
     agent = Agent(model)
     with caplog.at_level(logging.WARNING):
         for text in ("one", "two", "three"):
             assert agent.run(text).content == f"You said: {text}"
-            trace_file.spans()  # one export (and one failure) per turn
+            flush_tracing()  # one export (and one failure) per turn
     records = warnings_from(caplog)
     assert len(records) == 1, [r.getMessage() for r in records]
-    assert records[0].name == "definable_trace" and "the disk is on fire" in records[0].getMessage()
+    assert records[0].name == "definable_trace" and "connection refused" in records[0].getMessage()
 
 
 def test_full_disk_costs_one_warning(model: OpenAIChat, caplog: pytest.LogCaptureFixture) -> None:

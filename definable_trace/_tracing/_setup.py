@@ -2,15 +2,23 @@
 
 Resolution, first match wins:
 
-1. `configure_tracing(tracer_provider=...)`: that provider, untouched.
-2. The application already installed an SDK tracer provider globally: we use it and never
-   replace it; a file asked for explicitly (`path=` or `DEFINABLE_TRACE_FILE`) is added to it as
-   one more span processor.
-3. Otherwise a private provider (never set as the global one) with: the file exporter when a
-   path is known (`path=`, `DEFINABLE_TRACE_FILE`, or by default the user data file), and the
-   OTLP/HTTP exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT` is set.
+1. `OTEL_SDK_DISABLED=true`: no provider of ours and no exporter; the application's provider
+   (itself disabled) or OpenTelemetry's no-op tracer, so spans do not record.
+2. `configure_tracing(tracer_provider=...)`: that provider, never replaced; a file asked for
+   explicitly is fed from our one processor on it.
+3. The application already installed an SDK tracer provider globally: we use it and never
+   replace it; a file asked for explicitly (`path=` or `DEFINABLE_TRACE_FILE`) is fed from ONE
+   processor of ours added to it once (`_pipeline.SwitchProcessor`), so reconfiguring swaps the
+   file instead of adding another.
+4. Otherwise a private provider (never set as the global one) with: our OTLP/JSON-lines file
+   exporter when a path is known (`path=`, `DEFINABLE_TRACE_FILE`, or by default the user
+   data file), and an OTLP exporter when `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT`
+   is set (`_otlp`). With neither (files off, no collector) the tracer is OpenTelemetry's
+   no-op one, so a run pays nothing for tracing.
 
-Exporters are wrapped so that a failing one costs one logged warning, never the user's run.
+Exporters are wrapped so that a failing one costs one warning per process naming the cause,
+never the user's run. When spans of ours are exported, SIGTERM and SIGHUP flush them before
+the process stops (`_signals`).
 """
 
 from __future__ import annotations
@@ -18,17 +26,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from .._semconv import ENV_CAPTURE_MESSAGE_CONTENT, Redactor
+from . import _signals
+from ._export import ExportError, JsonLinesSpanExporter
 from ._metrics import GenAIInstruments
+from ._otlp import OtlpHttpSpanExporter, grpc_exporter, otlp_configured, otlp_settings
+from ._pipeline import SafeExporter, SwitchProcessor, batch_processor, retire, switch_for, warn_once
 
 __all__ = [
     "ENV_TRACE_FILE",
@@ -45,6 +56,7 @@ HistoryMode = Literal["full", "delta"]
 ENV_HISTORY = "DEFINABLE_TRACE_HISTORY"
 
 ENV_TRACE_FILE = "DEFINABLE_TRACE_FILE"
+ENV_SDK_DISABLED = "OTEL_SDK_DISABLED"
 _OFF = {"", "0", "off", "false", "none", "no"}
 _SCOPE = "definable_trace"
 
@@ -61,6 +73,8 @@ class TracingSettings:
     history: HistoryMode
     provider: Any  # the tracer provider in use, flushed by `flush_tracing`
     owned_provider: Any | None  # our private SDK provider, shut down when replaced
+    switch: SwitchProcessor | None = None  # our one processor on `provider`, if it has one
+    processors: tuple[SpanProcessor, ...] = field(default=())  # what `switch` feeds
 
 
 _lock = threading.Lock()
@@ -91,15 +105,15 @@ def configure_tracing(
     `history="delta"` (or `DEFINABLE_TRACE_HISTORY=delta`) is the compact mode: a chat span
     leaves out the leading messages an earlier span of the same session already holds, so a
     trace grows linearly with a conversation instead of quadratically.
-    Calling it again replaces the previous configuration, flushing what that one still held.
+    Calling it again replaces the previous configuration: what that one still held is flushed,
+    its files are closed and receive nothing more.
     """
     global _settings
     options = _Options(path, capture_content, redact, history, tracer_provider, meter_provider)
     new = _build(options)
     with _lock:
         old, _settings = _settings, new
-    if old is not None and old.owned_provider is not None:
-        old.owned_provider.shutdown()
+    _activate(new, old)
     return new
 
 
@@ -107,9 +121,11 @@ def get_settings() -> TracingSettings:
     """The current settings, built from the environment on first use."""
     global _settings
     with _lock:
-        if _settings is None:
-            _settings = _build(_Options())
-        return _settings
+        if _settings is not None:
+            return _settings
+        _settings = new = _build(_Options())
+    _activate(new, None)
+    return new
 
 
 def flush_tracing(timeout_millis: int = 30_000) -> bool:
@@ -118,6 +134,27 @@ def flush_tracing(timeout_millis: int = 30_000) -> bool:
     provider = settings.provider if settings else trace.get_tracer_provider()
     force_flush = getattr(provider, "force_flush", None)
     return bool(force_flush(timeout_millis)) if force_flush else True
+
+
+def _flush_ours(deadline_seconds: float) -> None:
+    """Flush our own processors only (the signal handler: the application flushes its own)."""
+    settings = _settings
+    if settings is not None and settings.switch is not None:
+        settings.switch.force_flush(int(deadline_seconds * 1000))
+
+
+def _activate(new: TracingSettings, old: TracingSettings | None) -> None:
+    """Point our switch at the new processors, retire the old ones, arm the signal flush."""
+    retired: list[SpanProcessor] = []
+    if new.switch is not None:
+        retired.extend(new.switch.swap(new.processors))
+    if old is not None and old.switch is not None and old.switch is not new.switch:
+        retired.extend(old.switch.swap(()))
+    retire(retired)
+    if old is not None and old.owned_provider is not None:
+        old.owned_provider.shutdown()
+    if new.processors:
+        _signals.install(_flush_ours)
 
 
 @dataclass(frozen=True)
@@ -130,33 +167,59 @@ class _Options:
     meter_provider: metrics.MeterProvider | None = None
 
 
+@dataclass
+class _Destination:
+    provider: trace.TracerProvider
+    owned: TracerProvider | None = None
+    file: Path | None = None
+    exporters: list[SpanExporter] = field(default_factory=list)
+
+
 def _build(options: _Options) -> TracingSettings:
-    explicit_file = _explicit_file(options.path)
-    owned = None
-    file: Path | None = explicit_file
-    tracer_provider = options.tracer_provider
-    if tracer_provider is None:
-        tracer_provider = _application_provider()
-        if tracer_provider is not None:
-            if explicit_file is not None:
-                _add_file_processor(tracer_provider, explicit_file)
-        else:
-            file = explicit_file if explicit_file is not None else _implicit_file()
-            owned = tracer_provider = _private_provider(file)
-    elif explicit_file is not None:
-        _add_file_processor(tracer_provider, explicit_file)
-    tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
+    where = _destination(options)
+    switch = switch_for(where.provider) if where.exporters else None
+    processors = tuple(batch_processor(exporter) for exporter in where.exporters)
+    if where.exporters and switch is None:
+        logger.warning(
+            "definable-trace: the tracer provider in use takes no span processors; "
+            "traces are not written to %s",
+            where.file,
+        )
+        retire(processors)
+        processors = ()
+    tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=where.provider)
     meter = metrics.get_meter(_SCOPE, _version(), meter_provider=options.meter_provider)
     return TracingSettings(
         tracer=tracer,
         instruments=GenAIInstruments(meter),
         capture_content=_capture_content(options.capture_content),
         redact=options.redact,
-        file=file,
+        file=where.file,
         history=_history(options.history),
-        provider=tracer_provider,
-        owned_provider=owned,
+        provider=where.provider,
+        owned_provider=where.owned,
+        switch=switch,
+        processors=processors,
     )
+
+
+def _destination(options: _Options) -> _Destination:
+    """The provider to trace with and the exporters of ours it should feed."""
+    if _sdk_disabled():
+        provider = options.tracer_provider or _application_provider()
+        return _Destination(provider or trace.NoOpTracerProvider())
+    explicit_file = _explicit_file(options.path)
+    provider = options.tracer_provider or _application_provider()
+    if provider is not None:
+        file_exporter = _file_exporter(explicit_file) if explicit_file else None
+        exporters = [file_exporter] if file_exporter else []
+        return _Destination(provider, file=explicit_file, exporters=exporters)
+    file = explicit_file if explicit_file is not None else _implicit_file()
+    exporters = [e for e in (_file_exporter(file) if file else None, _otlp_exporter()) if e]
+    if not exporters:  # tracing is off (or nothing could be opened): spans cost nothing
+        return _Destination(trace.NoOpTracerProvider(), file=file)
+    owned = _private_provider()
+    return _Destination(owned, owned=owned, file=file, exporters=exporters)
 
 
 def _history(explicit: HistoryMode | None) -> HistoryMode:
@@ -164,6 +227,10 @@ def _history(explicit: HistoryMode | None) -> HistoryMode:
     if value not in ("full", "delta"):
         raise ValueError(f"history must be 'full' or 'delta', got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def _sdk_disabled() -> bool:
+    return os.environ.get(ENV_SDK_DISABLED, "").strip().lower() == "true"
 
 
 def _explicit_file(path: str | os.PathLike[str] | None) -> Path | None:
@@ -180,16 +247,9 @@ def _implicit_file() -> Path | None:
     env = os.environ.get(ENV_TRACE_FILE)
     if env is not None and env.strip().lower() in _OFF:
         return None
-    if _otlp_configured():
+    if otlp_configured():
         return None
     return default_trace_file()
-
-
-def _otlp_configured() -> bool:
-    return bool(
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    )
 
 
 def _capture_content(explicit: bool | None) -> bool:
@@ -206,110 +266,49 @@ def _application_provider() -> trace.TracerProvider | None:
     return provider if isinstance(provider, TracerProvider) else None
 
 
-def _private_provider(file: Path | None) -> trace.TracerProvider:
+def _private_provider() -> TracerProvider:
     from opentelemetry.sdk.resources import Resource
 
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "definable")})
-    provider = TracerProvider(resource=resource)  # flushes at interpreter exit (atexit)
-    if file is not None:
-        _add_file_processor(provider, file)
-    if _otlp_configured():
-        _add_otlp_processor(provider)
-    return provider
+    return TracerProvider(resource=resource)  # flushes at interpreter exit (atexit)
 
 
-def _add_file_processor(provider: Any, file: Path) -> None:
-    from opentelemetry.exporter.otlp.json.file import FileSpanExporter
-
-    if not hasattr(provider, "add_span_processor"):
-        logger.warning(
-            "definable-trace: the tracer provider in use takes no span processors; "
-            "traces are not written to %s",
-            file,
-        )
-        return
+def _file_exporter(file: Path) -> SpanExporter | None:
+    """Our JSON-lines exporter for `file`, or None (one warning naming it) if it cannot be."""
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        exporter = FileSpanExporter(file)
-    except OSError as exc:
-        logger.warning(
-            "definable-trace: cannot write traces to %s (%s); tracing to it is off", file, exc
+        exporter = JsonLinesSpanExporter(file)
+    except ExportError as exc:
+        warn_once(f"file {file}", "definable-trace: %s; tracing to it is off, the run goes on", exc)
+        return None
+    return SafeExporter(exporter, f"file {file}")
+
+
+def _otlp_exporter() -> SpanExporter | None:
+    if not otlp_configured():
+        return None
+    settings = otlp_settings()
+    if settings.unknown_protocol is not None:
+        warn_once(
+            "otlp protocol",
+            "definable-trace: unknown OTLP protocol %r (expected http/protobuf, http/json or "
+            "grpc); using http/protobuf",
+            settings.unknown_protocol,
         )
-        return
-    _add_batch_processor(provider, _SafeExporter(exporter, f"file {file}"))
-
-
-def _add_otlp_processor(provider: Any) -> None:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    _add_batch_processor(provider, _SafeExporter(OTLPSpanExporter(), "OTLP collector"))
-
-
-def _add_batch_processor(provider: Any, exporter: SpanExporter) -> None:
-    # A large queue: spans are dropped only if the writer falls far behind, never silently.
-    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=65_536))
+    if settings.protocol == "grpc":
+        try:
+            return SafeExporter(grpc_exporter(settings), "the OTLP/gRPC collector")
+        except ImportError:
+            warn_once(
+                "otlp grpc",
+                "definable-trace: OTLP protocol grpc needs the grpc extra "
+                "(pip install 'definable-trace[grpc]'); spans are not sent to the collector",
+            )
+            return None
+    exporter = OtlpHttpSpanExporter(settings)
+    return SafeExporter(exporter, f"the OTLP collector at {exporter.where}")
 
 
 def _version() -> str:
     from .. import __version__
 
     return __version__
-
-
-# The exporters log every failed batch themselves (an ERROR with a traceback, each time). While
-# one of them runs under `_SafeExporter`, those records are dropped: the wrapper reports the
-# failure once. Other users of the same exporter classes keep their logs.
-_EXPORTER_LOGGERS = (
-    "opentelemetry.exporter.otlp.json.file.trace_exporter",
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-)
-_wrapped = threading.local()
-
-
-class _QuietWhileWrapped(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_wrapped, "active", False)
-
-
-_quiet_filter = _QuietWhileWrapped()
-for _name in _EXPORTER_LOGGERS:
-    logging.getLogger(_name).addFilter(_quiet_filter)
-
-
-class _SafeExporter(SpanExporter):
-    """Wraps an exporter so that a failure is one warning, not a traceback per batch."""
-
-    def __init__(self, inner: SpanExporter, what: str) -> None:
-        self._inner = inner
-        self._what = what
-        self._warned = False
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        _wrapped.active = True
-        try:
-            result = self._inner.export(spans)
-        except Exception as exc:  # telemetry must never fail the user's run
-            self._warn(exc)
-            return SpanExportResult.FAILURE
-        finally:
-            _wrapped.active = False
-        if result is not SpanExportResult.SUCCESS:
-            self._warn("the exporter reported a failure")
-        return result
-
-    def _warn(self, reason: object) -> None:
-        if not self._warned:
-            self._warned = True
-            logger.warning("definable-trace: exporting spans to %s failed: %s", self._what, reason)
-
-    def shutdown(self) -> None:
-        try:
-            self._inner.shutdown()
-        except Exception as exc:  # same rule at exit
-            logger.warning("definable-trace: closing %s failed: %s", self._what, exc)
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        try:
-            return bool(self._inner.force_flush(timeout_millis))
-        except Exception:  # same rule when flushing
-            return False
