@@ -345,3 +345,17 @@ def test_history_as_dicts_continues_by_message_id(
     assert agent.run("two", messages=dicts).session_id == first.session_id
     fresh = [{"role": "user", "content": "unknown here"}]
     assert agent.run(messages=fresh).session_id != first.session_id
+
+
+def test_metrics_dict_is_pydantics_exclude_defaults() -> None:
+    from definable_trace._semconv import metrics_dict
+    from definable_trace.model import Metrics
+
+    cases = [
+        Metrics(),
+        Metrics(input_tokens=3, output_tokens=4, total_tokens=7, duration=0.25),
+        Metrics(time_to_first_token=0.0, cache_read_tokens=2, reasoning_tokens=1),
+        Metrics(cache_write_tokens=5, duration=0.0),
+    ]
+    for metrics in cases:
+        assert metrics_dict(metrics) == metrics.model_dump(exclude_defaults=True)

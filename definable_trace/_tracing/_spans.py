@@ -138,12 +138,14 @@ def _json(value: Any) -> str:
 
 
 class _Encoder:
-    """The JSON of messages' parts and meta entries, for the spans of one run.
+    """Messages' parts and meta entries, for the spans of one run.
 
-    A run's chat spans repeat its history, so a message is encoded once per run and its JSON
+    A run's chat spans repeat its history, so a message's two dicts are built once per run and
     reused by the run's later spans (keyed by identity, holding the message so the key stays
-    its own). Made per run and dropped with it: a history edited in place between runs is
-    encoded again, so a span records what was sent.
+    its own); each span then encodes its two lists with one `orjson.dumps` each. Made per run
+    and dropped with it: a history edited in place between runs is encoded again, so a span
+    records what was sent. (A cache across runs would have to key on every field's content,
+    nested dicts included, which costs about what building the dicts does.)
     """
 
     __slots__ = ("_items", "capture", "redact")
@@ -151,12 +153,13 @@ class _Encoder:
     def __init__(self, capture: bool, redact: sc.Redactor | None) -> None:
         self.capture = capture
         self.redact = redact
-        self._items: dict[int, tuple[Message, str, str]] = {}
+        self._items: dict[int, tuple[Message, dict[str, Any] | None, dict[str, Any]]] = {}
 
     def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
-        """The `[...]` JSON lists of the messages' parts (less the first `drop`) and meta."""
-        parts: list[str] = []
-        metas: list[str] = []
+        """The JSON lists of the messages' parts (less the first `drop`; `""` with content
+        capture off) and of their meta entries."""
+        parts: list[dict[str, Any] | None] = []
+        metas: list[dict[str, Any]] = []
         items = self._items
         for m in messages:
             entry = items.get(id(m))
@@ -164,11 +167,11 @@ class _Encoder:
                 entry = self._encode(m)
             parts.append(entry[1])
             metas.append(entry[2])
-        return "[" + ",".join(parts[drop:]) + "]", "[" + ",".join(metas) + "]"
+        return (_json(parts[drop:]) if self.capture else ""), _json(metas)
 
-    def _encode(self, m: Message) -> tuple[Message, str, str]:
-        parts = _json(sc.message_to_parts(m, self.redact)) if self.capture else ""
-        entry = (m, parts, _json(sc.message_meta(m, content=self.capture, redact=self.redact)))
+    def _encode(self, m: Message) -> tuple[Message, dict[str, Any] | None, dict[str, Any]]:
+        parts = sc.message_to_parts(m, self.redact) if self.capture else None
+        entry = (m, parts, sc.message_meta(m, content=self.capture, redact=self.redact))
         self._items[id(m)] = entry
         return entry
 
@@ -349,8 +352,9 @@ class ChatSpan:
             **run.common,
             sc.GEN_AI_OPERATION_NAME: "chat",
             sc.GEN_AI_REQUEST_MODEL: model.id,
-            sc.GEN_AI_REQUEST_STREAM: stream,
         }
+        if stream:  # absent means not streamed
+            attrs[sc.GEN_AI_REQUEST_STREAM] = True
         if model.server_address:
             attrs[sc.SERVER_ADDRESS] = model.server_address
         if model.server_port:
