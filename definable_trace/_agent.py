@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry.util.types import AttributeValue
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ __all__ = ["Agent"]
 logger = logging.getLogger("definable_trace")
 
 Input = str | Message | None
+_M = TypeVar("_M", bound=Media)
 History = Sequence[Message | Mapping[str, Any]]
 
 
@@ -75,7 +76,7 @@ class Agent:
     ) -> RunOutput:
         """Run one turn and return its output; the options are those of `run_stream`."""
         state = self._state(
-            input, messages, session_id, run_id, user_id, (images, audio, videos, files)
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
         )
         output = None
         for event in self._drive(state, _extra(trace_attributes), stream=False):
@@ -100,7 +101,7 @@ class Agent:
     ) -> RunOutput:
         """Async `run`; the options are those of `run_stream`."""
         state = self._state(
-            input, messages, session_id, run_id, user_id, (images, audio, videos, files)
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
         )
         output = None
         async for event in self._adrive(state, _extra(trace_attributes), stream=False):
@@ -142,7 +143,7 @@ class Agent:
         validate (its index and field), an input that is not text or a `Message`.
         """
         state = self._state(
-            input, messages, session_id, run_id, user_id, (images, audio, videos, files)
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
         )
         return self._drive(state, _extra(trace_attributes), stream=True)
 
@@ -162,7 +163,7 @@ class Agent:
     ) -> AsyncIterator[RunEvent]:
         """Async `run_stream`; the options are those of `run_stream`."""
         state = self._state(
-            input, messages, session_id, run_id, user_id, (images, audio, videos, files)
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
         )
         return self._adrive(state, _extra(trace_attributes), stream=True)
 
@@ -175,7 +176,10 @@ class Agent:
         session_id: str | None,
         run_id: str | None,
         user_id: str | None,
-        media: tuple[Sequence[Media] | None, ...],
+        images: Sequence[Image] | None,
+        audio: Sequence[Audio] | None,
+        videos: Sequence[Video] | None,
+        files: Sequence[File] | None,
     ) -> RunState:
         history = prepare_history(messages, self.instructions)
         return RunState(
@@ -185,7 +189,7 @@ class Agent:
             model_id=self.model.id,
             agent_name=self.name,
             history=history,
-            new_messages=_new_messages(input, media),
+            new_messages=_new_messages(input, images, audio, videos, files),
             tools=self.tools,
             max_tool_rounds=self.max_tool_rounds,
         )
@@ -287,13 +291,13 @@ class Agent:
             if not stream:
                 response = _checked(self.model.invoke(step.history, step.tools))
             else:
-                response = None
+                final: object = None
                 for item in self.model.invoke_stream(step.history, step.tools):
                     if isinstance(item, ModelDelta):
                         yield _content_event(spans, item)
                     else:
-                        response = item
-                response = _checked(response)
+                        final = item
+                response = _checked(final)
         except BaseException as exc:
             chat.fail(exc)
             raise
@@ -308,13 +312,13 @@ class Agent:
             if not stream:
                 response = _checked(await self.model.ainvoke(step.history, step.tools))
             else:
-                response = None
+                final: object = None
                 async for item in self.model.ainvoke_stream(step.history, step.tools):
                     if isinstance(item, ModelDelta):
                         yield _content_event(spans, item)
                     else:
-                        response = item
-                response = _checked(response)
+                        final = item
+                response = _checked(final)
         except BaseException as exc:
             chat.fail(exc)
             raise
@@ -408,7 +412,13 @@ def _checked(response: object) -> ModelResponse:
     )
 
 
-def _new_messages(input: object, media: tuple[Sequence[Media] | None, ...]) -> list[Message]:
+def _new_messages(
+    input: object,
+    images: Sequence[Image] | None,
+    audio: Sequence[Audio] | None,
+    videos: Sequence[Video] | None,
+    files: Sequence[File] | None,
+) -> list[Message]:
     """The run's own input: the message given, or a user message of the text and media."""
     if isinstance(input, Message):
         return [input]
@@ -416,19 +426,27 @@ def _new_messages(input: object, media: tuple[Sequence[Media] | None, ...]) -> l
         raise InvalidInputError(
             f"input is a {type(input).__name__}; expected text (str), a Message or None"
         )
-    if input is None and not any(media):
+    if input is None and not (images or audio or videos or files):
         return []
-    images, audio, videos, files = (list(m) if m else None for m in media)
     try:
         return [
             Message(
-                role="user", content=input, images=images, audio=audio, videos=videos, files=files
+                role="user",
+                content=input,
+                images=_opt(images),
+                audio=_opt(audio),
+                videos=_opt(videos),
+                files=_opt(files),
             )
         ]
     except ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in error["loc"])
         raise InvalidInputError(f"{where}: {error['msg']}") from None
+
+
+def _opt(items: Sequence[_M] | None) -> list[_M] | None:
+    return list(items) if items else None
 
 
 def _extra(attributes: Mapping[str, AttributeValue] | None) -> dict[str, AttributeValue]:

@@ -121,7 +121,13 @@ SYSTEM_INSTRUCTIONS = GEN_AI_SYSTEM_INSTRUCTIONS
 TOOL_DEFINITIONS = GEN_AI_TOOL_DEFINITIONS
 
 _MODALITY = {"image": "image", "audio": "audio", "video": "video", "file": "document"}
-_KIND = {"image": Image, "audio": Audio, "video": Video, "document": File, "file": File}
+_KIND: dict[str, type[Media]] = {
+    "image": Image,
+    "audio": Audio,
+    "video": Video,
+    "document": File,
+    "file": File,
+}
 _MEDIA_EXTRAS = ("id", "detail", "format", "filename")
 
 

@@ -14,7 +14,7 @@ import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import PydanticUserError, TypeAdapter, ValidationError
@@ -45,7 +45,7 @@ class Tool:
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.function)
-        self._validator = TypeAdapter(self.function)
+        self._validator = TypeAdapter(cast(Any, self.function))
 
     def definition(self) -> dict[str, Any]:
         """The OpenAI `tools` entry for this tool."""
@@ -126,7 +126,7 @@ def _unschemable(function: Callable[..., Any]) -> str:
 
 
 def _parameters_schema(function: Callable[..., Any]) -> dict[str, Any]:
-    schema = TypeAdapter(function).json_schema()
+    schema = TypeAdapter(cast(Any, function)).json_schema()
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
