@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,7 +134,7 @@ class _SessionMemory:
 
     def __init__(self, size: int = 65_536) -> None:
         self._size = size
-        self._items: dict[str, str] = {}
+        self._items: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def find(self, history: Sequence[Message]) -> str | None:
@@ -150,7 +151,7 @@ class _SessionMemory:
             for message in messages:  # a message stays in the session it was first seen in
                 items.setdefault(message.id, session_id)
             while len(items) > self._size:
-                del items[next(iter(items))]
+                items.popitem(last=False)
 
 
 _SESSIONS = _SessionMemory()
