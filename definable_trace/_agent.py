@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from opentelemetry.util.types import AttributeValue
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from ._events import RunCompleted, RunContent, RunError, RunEvent, RunOutput
 from ._loop import ModelStep, RunState, ToolStep, prepare_history, resolve_session, run_steps
 from ._messages import Audio, File, Image, Media, Message, Video
 from ._models._base import Model, ModelDelta, ModelResponse
+from ._semconv import call_function
 from ._tools import Tool, ToolResult, as_tool
 from ._tracing._setup import get_settings
 from ._tracing._spans import RunInfo, RunSpans, ToolSpan
@@ -387,11 +388,11 @@ def _content_event(spans: RunSpans, delta: ModelDelta) -> RunContent:
 
 
 def _arguments(call: dict[str, Any]) -> str:
-    return str((call.get("function") or {}).get("arguments") or "")
+    return str(call_function(call).get("arguments") or "")
 
 
 def _unknown_tool(step: ToolStep) -> ToolResult:
-    name = (step.call.get("function") or {}).get("name", "")
+    name = str(call_function(step.call).get("name", ""))
     return ToolResult(f"Error: there is no tool named {name!r}", error="ToolNotFound")
 
 
@@ -449,14 +450,17 @@ def _opt(items: Sequence[_M] | None) -> list[_M] | None:
     return list(items) if items else None
 
 
-def _extra(attributes: Mapping[str, AttributeValue] | None) -> dict[str, AttributeValue]:
+def _extra(attributes: object) -> dict[str, AttributeValue]:
+    """`trace_attributes`, checked at run time too (callers need not be type-checked)."""
     if not attributes:
         return {}
     if not isinstance(attributes, Mapping):
         raise InvalidInputError(
             f"trace_attributes is a {type(attributes).__name__}; expected a mapping"
         )
-    for key in attributes:
+    checked: dict[str, AttributeValue] = {}
+    for key, value in cast("Mapping[object, AttributeValue]", attributes).items():
         if not isinstance(key, str) or not key:
             raise InvalidInputError(f"trace_attributes keys must be non-empty strings: {key!r}")
-    return dict(attributes)
+        checked[key] = value
+    return checked

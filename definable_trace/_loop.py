@@ -29,6 +29,7 @@ from ._events import (
 )
 from ._messages import Message, Metrics
 from ._models._base import ModelResponse
+from ._semconv import call_function
 from ._tools import Tool
 
 __all__ = [
@@ -157,8 +158,9 @@ class _SessionMemory:
 _SESSIONS = _SessionMemory()
 
 
-def resolve_session(explicit: str | None, history: Sequence[Message]) -> str:
-    """The run's session: the one asked for, else the history's, else a new one."""
+def resolve_session(explicit: object, history: Sequence[Message]) -> str:
+    """The run's session: the one asked for, else the history's, else a new one (`explicit`
+    is checked at run time: callers need not be type-checked)."""
     if explicit is not None:
         if not isinstance(explicit, str) or not explicit:
             raise InvalidInputError(f"session_id must be a non-empty string, got {explicit!r}")
@@ -213,7 +215,7 @@ def run_steps(state: RunState) -> Generator[Step, Any, RunOutput]:
 
 def _tool_call(state: RunState, call: dict[str, Any]) -> Generator[Step, Any, Message]:
     yield ToolCallStarted(state.run_id, state.session_id, tool_call=call)
-    name = (call.get("function") or {}).get("name", "")
+    name = str(call_function(call).get("name", ""))
     result: Message
     error: str | None
     result, error = yield ToolStep(call, state.tools.get(name))

@@ -14,8 +14,8 @@ raw JSON string is the compact encoding of it, else the raw string, so the round
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import orjson
 
@@ -31,6 +31,7 @@ __all__ = [
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
     "Redactor",
+    "call_function",
     "message_from_parts",
     "message_meta",
     "message_to_parts",
@@ -139,6 +140,12 @@ def _kept(text: str, redact: Redactor | None) -> str:
     return redact(text) if (redact is not None and text) else text
 
 
+def call_function(call: Mapping[str, Any]) -> dict[str, Any]:
+    """The `function` object of an OpenAI-style tool call (`{}` when it has none)."""
+    function = call.get("function")
+    return cast("dict[str, Any]", function) if isinstance(function, dict) else {}
+
+
 def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:
     """A `Message` in the semconv message shape `{"role", "parts", "name"?}`."""
     parts: list[dict[str, Any]] = []
@@ -170,18 +177,18 @@ def system_instructions(message: Message, redact: Redactor | None = None) -> lis
 
 
 def _tool_call_part(call: dict[str, Any], redact: Redactor | None) -> dict[str, Any]:
-    function = call.get("function") or {}
-    raw = function.get("arguments", "")
+    function = call_function(call)
+    raw: Any = function.get("arguments", "")
     arguments: Any = raw
     if redact is not None:
         arguments = _keep(raw, redact)
     elif isinstance(raw, str):
         try:
-            parsed = orjson.loads(raw)
+            parsed: object = orjson.loads(raw)
         except orjson.JSONDecodeError:
             parsed = None
         if isinstance(parsed, dict) and orjson.dumps(parsed).decode() == raw:
-            arguments = parsed
+            arguments = cast("dict[str, Any]", parsed)
     part = {"type": "tool_call", "id": call.get("id"), "name": function.get("name")}
     part["arguments"] = arguments
     return part
@@ -190,7 +197,7 @@ def _tool_call_part(call: dict[str, Any], redact: Redactor | None) -> dict[str, 
 def _media_parts(media: Iterable[Media], redact: Redactor | None) -> list[dict[str, Any]]:
     """Media as parts; `redact` sees URLs and paths (a query string can hold a token) and the
     base64 of inline bytes (it may drop or replace it)."""
-    parts = []
+    parts: list[dict[str, Any]] = []
     for item in media:
         modality = _MODALITY[getattr(item, "kind", "image")]
         part: dict[str, Any] = {"modality": modality, "mime_type": item.mime_type}

@@ -141,7 +141,7 @@ def _parse_arguments(arguments: str) -> dict[str, Any]:
     parsed = orjson.loads(arguments)
     if not isinstance(parsed, dict):
         raise ValueError(f"tool arguments must be a JSON object, got {arguments!r}")
-    return parsed
+    return cast("dict[str, Any]", parsed)
 
 
 def _run_coroutine(awaitable: Any) -> Any:

@@ -23,7 +23,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -85,7 +85,7 @@ class RunInfo:
     session_id: str
     user_id: str | None
     turn_index: int
-    extra: Attributes = field(default_factory=dict)
+    extra: Attributes = field(default_factory=lambda: {})
 
     def common(self) -> Attributes:
         attrs: Attributes = {
@@ -448,8 +448,8 @@ class ToolSpan:
 
     def __init__(self, run: RunSpans, call: dict[str, Any]) -> None:
         self.run = run
-        function = call.get("function") or {}
-        name = function.get("name") or "tool"
+        function = sc.call_function(call)
+        name = str(function.get("name") or "tool")
         self.span = run.settings.tracer.start_span(
             f"execute_tool {name}", context=run.context, kind=SpanKind.INTERNAL
         )
@@ -457,7 +457,7 @@ class ToolSpan:
             self._record_call(name, call, function)
 
     @contextmanager
-    def current(self) -> Iterator[None]:
+    def current(self) -> Generator[None, None, None]:
         """The tool's span made current while the tool runs, so its own spans nest under it.
         Failures are recorded by `fail` (with the content policy), not by `use_span`."""
         with trace.use_span(
@@ -509,8 +509,8 @@ class ToolSpan:
 
 
 def _tool_def(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function") or {}
-    out = {"type": tool.get("type", "function"), "name": function.get("name")}
+    function = sc.call_function(tool)
+    out: dict[str, Any] = {"type": tool.get("type", "function"), "name": function.get("name")}
     if function.get("description"):
         out["description"] = function["description"]
     if "parameters" in function:
