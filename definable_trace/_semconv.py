@@ -35,6 +35,8 @@ __all__ = [
     "message_from_parts",
     "message_meta",
     "message_to_parts",
+    "metrics_dict",
+    "metrics_from_meta",
     "system_instructions",
 ]
 
@@ -235,10 +237,39 @@ _METRICS_DEFAULTS = {name: f.default for name, f in Metrics.model_fields.items()
 
 
 def metrics_dict(metrics: Metrics) -> dict[str, Any]:
-    """`metrics.model_dump(exclude_defaults=True)`, written out: pydantic's serializer costs
-    more than the rest of a message's meta entry on every span (the tests compare the two)."""
+    """A message's metrics for its meta entry, without what reading can restore.
+
+    Left out: zero counts and unset times (their defaults), `total_tokens` when it is input +
+    output, `time_to_first_token` when it equals `duration` (every non-streamed call). A total
+    that is not the sum, or a first-token time that is unset beside a duration, is written
+    (the latter as `null`). `metrics_from_meta` is the inverse; every message's metrics are in
+    every later span's meta list, so this is most of what a long history costs in a trace.
+    Built by hand: pydantic's `model_dump` costs more than the rest of the entry.
+    """
     defaults = _METRICS_DEFAULTS
-    return {k: v for k, v in metrics.__dict__.items() if v != defaults[k]}
+    out = {k: v for k, v in metrics.__dict__.items() if v != defaults[k]}
+    if metrics.total_tokens == metrics.input_tokens + metrics.output_tokens:
+        out.pop("total_tokens", None)
+    else:
+        out["total_tokens"] = metrics.total_tokens
+    if metrics.duration is not None:
+        if metrics.time_to_first_token == metrics.duration:
+            del out["time_to_first_token"]
+        elif metrics.time_to_first_token is None:
+            out["time_to_first_token"] = None
+    return out
+
+
+def metrics_from_meta(data: dict[str, Any]) -> Metrics:
+    """The `Metrics` a meta entry's `metrics` object says (see `metrics_dict`)."""
+    fields = dict(data)
+    if "total_tokens" not in fields:
+        inputs, outputs = fields.get("input_tokens") or 0, fields.get("output_tokens") or 0
+        if isinstance(inputs, int) and isinstance(outputs, int):
+            fields["total_tokens"] = inputs + outputs
+    if "time_to_first_token" not in fields and fields.get("duration") is not None:
+        fields["time_to_first_token"] = fields["duration"]
+    return Metrics.model_validate(fields)
 
 
 def _media_meta(media: Media, content: bool, redact: Redactor | None) -> dict[str, Any]:
@@ -294,8 +325,8 @@ def _fields_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
         fields["id"] = meta["id"]
     if "ts" in meta:
         fields["created_at"] = meta["ts"]
-    if "metrics" in meta:
-        fields["metrics"] = Metrics.model_validate(meta["metrics"])
+    if isinstance(meta.get("metrics"), dict):
+        fields["metrics"] = metrics_from_meta(meta["metrics"])
     if meta.get("tool_call_id") is not None:
         fields["tool_call_id"] = meta["tool_call_id"]
     return fields

@@ -347,15 +347,60 @@ def test_history_as_dicts_continues_by_message_id(
     assert agent.run(messages=fresh).session_id != first.session_id
 
 
-def test_metrics_dict_is_pydantics_exclude_defaults() -> None:
-    from definable_trace._semconv import metrics_dict
+def test_metrics_in_meta_leave_out_what_reading_restores() -> None:
+    from definable_trace._semconv import metrics_dict, metrics_from_meta
     from definable_trace.model import Metrics
 
-    cases = [
-        Metrics(),
-        Metrics(input_tokens=3, output_tokens=4, total_tokens=7, duration=0.25),
-        Metrics(time_to_first_token=0.0, cache_read_tokens=2, reasoning_tokens=1),
-        Metrics(cache_write_tokens=5, duration=0.0),
-    ]
-    for metrics in cases:
-        assert metrics_dict(metrics) == metrics.model_dump(exclude_defaults=True)
+    cases = {
+        "empty": (Metrics(), {}),
+        "not streamed": (
+            Metrics(
+                input_tokens=3,
+                output_tokens=4,
+                total_tokens=7,
+                duration=0.25,
+                time_to_first_token=0.25,
+            ),
+            {"input_tokens": 3, "output_tokens": 4, "duration": 0.25},
+        ),
+        "streamed": (
+            Metrics(
+                input_tokens=3,
+                output_tokens=4,
+                total_tokens=9,
+                duration=0.5,
+                time_to_first_token=0.125,
+                cache_read_tokens=2,
+                reasoning_tokens=1,
+            ),
+            {
+                "input_tokens": 3,
+                "output_tokens": 4,
+                "total_tokens": 9,
+                "duration": 0.5,
+                "time_to_first_token": 0.125,
+                "cache_read_tokens": 2,
+                "reasoning_tokens": 1,
+            },
+        ),
+        "no total, no first token": (
+            Metrics(input_tokens=5, duration=0.0),
+            {"input_tokens": 5, "total_tokens": 0, "duration": 0.0, "time_to_first_token": None},
+        ),
+        "first token only": (
+            Metrics(time_to_first_token=0.0, cache_write_tokens=5),
+            {"time_to_first_token": 0.0, "cache_write_tokens": 5},
+        ),
+    }
+    for name, (metrics, written) in cases.items():
+        assert metrics_dict(metrics) == written, name
+        assert metrics_from_meta(metrics_dict(metrics)) == metrics, name
+    # Entries written before (every non-default field) read as they always did.
+    for metrics, _ in cases.values():
+        assert metrics_from_meta(metrics.model_dump(exclude_defaults=True)).input_tokens == (
+            metrics.input_tokens
+        )
+    full = Metrics(
+        input_tokens=1, output_tokens=2, total_tokens=3, duration=1.0, time_to_first_token=0.5
+    )
+    assert metrics_from_meta(full.model_dump(exclude_defaults=True)) == full
