@@ -404,3 +404,29 @@ def test_metrics_in_meta_leave_out_what_reading_restores() -> None:
         input_tokens=1, output_tokens=2, total_tokens=3, duration=1.0, time_to_first_token=0.5
     )
     assert metrics_from_meta(full.model_dump(exclude_defaults=True)) == full
+
+
+def test_a_fork_hitting_an_unrecorded_tool_call_writes_a_failed_tool_span(
+    trace_file: TraceFile,
+) -> None:
+    from definable_trace._errors import ToolNotRecordedError
+    from definable_trace.replay import ForkOptions, fork
+
+    script = [
+        Reply(tool_calls=[ToolCallReply("add", {"a": 2, "b": 3}, id="c1")]),
+        Reply("5"),
+        Reply(tool_calls=[ToolCallReply("add", {"a": 7, "b": 8}, id="c2")]),  # in the fork
+    ]
+    with FakeOpenAIServer(script) as server:
+        model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k", max_retries=0)
+        Agent(model, tools=[add]).run("2+3?", session_id="orig")
+        trace_file()
+        session = load_traces(trace_file.path).session("orig")
+        options = ForkOptions(at=1, message="7+8?", base_url=server.base_url, session_id="f")
+        with pytest.raises(ToolNotRecordedError):
+            fork(session, options)
+    spans = [s for s in trace_file() if attrs(s)["session.id"] == "f"]
+    tool = one(spans, "execute_tool add")
+    assert tool["status_code"] == STATUS_ERROR
+    assert attrs(tool)["error.type"] == "ToolNotRecordedError"
+    assert one(spans, "invoke_agent")["status_code"] == STATUS_ERROR
