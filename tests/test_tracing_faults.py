@@ -352,3 +352,84 @@ def test_a_write_beyond_the_size_limit_loses_only_that_batch(
     }
     assert sessions == {"fits", "later"}
     assert len(good) == 2 and len([line for line in lines if line]) <= 3
+
+
+# --- gRPC, and the bound put on exporters that retry too long ------------------------------------
+
+
+def test_bounded_exporter_gives_up_after_its_timeout(silent_port: int) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("t").start_span("s").end()
+    spans = memory.get_finished_spans()
+    slow = _otlp.OtlpHttpSpanExporter(
+        _otlp.OtlpSettings("http/protobuf", f"http://127.0.0.1:{silent_port}", timeout=30)
+    )
+    bounded = _otlp.BoundedExporter(slow, timeout=0.3)
+    with pytest.raises(_otlp.CollectorError, match=r"timed out after 0.3 s"):
+        bounded.export(spans)
+    with pytest.raises(_otlp.CollectorError, match="still waiting"):
+        bounded.export(spans)  # the first attempt is still hanging: no second wait
+    bounded.shutdown()
+
+
+def grpc_collector() -> tuple[Any, int, list[Any]]:
+    grpc = pytest.importorskip("grpc", reason="the grpc extra is not installed")
+    pytest.importorskip(
+        "opentelemetry.exporter.otlp.proto.grpc", reason="the grpc extra is not installed"
+    )
+    from concurrent import futures
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[Any] = []
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        def Export(self, request: Any, context: Any) -> Any:
+            received.append(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port, received
+
+
+def test_grpc_collector(model: OpenAIChat, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, port, received = grpc_collector()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        configure_tracing()
+        two_runs(model)
+    finally:
+        server.stop(None)
+    scopes = [ss for r in received for rs in r.resource_spans for ss in rs.scope_spans]
+    names = sorted(s.name for ss in scopes for s in ss.spans)
+    assert names == sorted(["invoke_agent", "chat gpt-4o"] * 3)
+
+
+def test_grpc_collector_down_is_one_bounded_warning(
+    model: OpenAIChat, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, port, _ = grpc_collector()
+    server.stop(None)  # the port is known and nothing answers on it
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "0.5")
+    settings = configure_tracing()
+    (processor,) = settings.processors
+    bounded = processor.span_exporter.inner  # type: ignore[attr-defined]
+    assert isinstance(bounded, _otlp.BoundedExporter) and bounded.timeout == 0.5
+    with caplog.at_level(logging.WARNING):
+        two_runs(model)
+    warnings = lost_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "OTLP/gRPC collector" in warnings[0]
+    assert "timed out after 0.5 s" in warnings[0] or "UNAVAILABLE" in warnings[0]

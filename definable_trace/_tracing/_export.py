@@ -260,8 +260,10 @@ def _double(value: float) -> float | str:
 class ExportError(Exception):
     """Why a batch could not be written: the file path and the operating system's reason."""
 
-    def __init__(self, message: str, errno: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, path: Path, reason: str, errno: int | None = None) -> None:
+        super().__init__(f"cannot write traces to {path}: {reason}")
+        self.path = path
+        self.reason = reason
         self.errno = errno
 
 
@@ -295,9 +297,7 @@ class JsonLinesSpanExporter(SpanExporter):
                 _append(self._fd, line)
             except OSError as exc:
                 self._checked_end = False  # part of the line may be written: repair next time
-                raise ExportError(
-                    f"cannot write traces to {self.path}: {_reason(exc)}", exc.errno
-                ) from exc
+                raise ExportError(self.path, _reason(exc), exc.errno) from exc
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -319,7 +319,7 @@ def _open_append(path: Path) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             return _open(path)
     except OSError as exc:
-        raise ExportError(f"cannot write traces to {path}: {_reason(exc)}", exc.errno) from exc
+        raise ExportError(path, _reason(exc), exc.errno) from exc
 
 
 def _open(path: Path) -> int:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ._export import encode_spans_json
+from ._pipeline import captured_causes
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "QUIET_AFTER_TIMEOUT",
+    "BoundedExporter",
     "CollectorError",
     "OtlpHttpSpanExporter",
     "OtlpSettings",
@@ -58,7 +61,9 @@ _TRACES_PATH = "v1/traces"
 
 
 class CollectorError(Exception):
-    """Why a batch did not reach the collector (status, refused, timed out), with its URL."""
+    """Why a batch did not reach the collector: HTTP status, connection refused, timed out.
+
+    The warning that reports it names the collector (without credentials)."""
 
 
 @dataclass(frozen=True)
@@ -178,18 +183,16 @@ class OtlpHttpSpanExporter(SpanExporter):
             response = self._session.post(self.endpoint, data=body, timeout=self.settings.timeout)
         except requests.exceptions.Timeout as exc:
             self._quiet_until = time.monotonic() + QUIET_AFTER_TIMEOUT
-            raise CollectorError(
-                f"{self.where}: timed out after {self.settings.timeout:g} s"
-            ) from exc
+            raise CollectorError(f"timed out after {self.settings.timeout:g} s") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise CollectorError(f"{self.where}: {_connection_cause(exc)}") from exc
+            raise CollectorError(_connection_cause(exc)) from exc
         except requests.exceptions.RequestException as exc:
-            raise CollectorError(f"{self.where}: {type(exc).__name__}") from exc
+            raise CollectorError(type(exc).__name__) from exc
         if not 200 <= response.status_code < 300:
-            # The reason phrase only: a collector's body is not ours to print.
-            raise CollectorError(
-                f"{self.where}: HTTP {response.status_code} {response.reason or ''}".rstrip()
-            )
+            # The status and its reason phrase only (printable, short): what a collector sends
+            # is not ours to print to a terminal.
+            reason = "".join(c for c in str(response.reason or "")[:60] if c.isprintable())
+            raise CollectorError(f"HTTP {response.status_code} {reason}".rstrip())
 
     def shutdown(self) -> None:
         self._session.close()
@@ -223,9 +226,85 @@ def _connection_cause(exc: BaseException) -> str:
 
 
 def grpc_exporter(settings: OtlpSettings) -> SpanExporter:
-    """The official gRPC exporter (it reads the endpoint variables), with our bounded timeout.
+    """The official gRPC exporter (it reads the endpoint variables), bounded by our timeout.
 
     Raises ImportError when the `grpc` extra is not installed."""
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    import importlib
 
-    return OTLPSpanExporter(timeout=settings.timeout)  # type: ignore[no-any-return]
+    # By name: the module exists only with the extra, so type checkers cannot always see it.
+    module = importlib.import_module("opentelemetry.exporter.otlp.proto.grpc.trace_exporter")
+    exporter: SpanExporter = module.OTLPSpanExporter(timeout=settings.timeout)
+    return BoundedExporter(exporter, settings.timeout)
+
+
+class BoundedExporter(SpanExporter):
+    """Waits at most `timeout` seconds for an exporter whose own retries are not bounded.
+
+    The official gRPC exporter of SDK 1.30-1.32 retries an unavailable collector with
+    uninterruptible sleeps for up to 64 s, and holds a lock through them that its `shutdown`
+    waits 30 s for. Here its `export` runs on a helper thread: past the timeout the batch is
+    reported lost, later batches fail at once while that attempt is still running, and
+    `shutdown` waits one timeout at most. The helper is a daemon thread, so it cannot hold the
+    process at exit.
+    """
+
+    def __init__(self, inner: SpanExporter, timeout: float) -> None:
+        self.inner = inner
+        self.timeout = timeout
+        self._busy = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self._busy.acquire(blocking=False):
+            raise CollectorError("the previous batch is still waiting for the collector")
+        outcome: list[SpanExportResult | BaseException] = []
+        causes: list[str] = []
+        helper = threading.Thread(
+            target=self._run, args=(spans, outcome, causes), daemon=True, name="otlp-export"
+        )
+        helper.start()
+        helper.join(self.timeout + _GRACE)
+        if not outcome:
+            last = f" ({causes[-1]})" if causes else ""
+            raise CollectorError(f"timed out after {self.timeout:g} s{last}")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        if result is not SpanExportResult.SUCCESS and causes:
+            raise CollectorError(causes[-1])
+        return result
+
+    def _run(
+        self,
+        spans: Sequence[ReadableSpan],
+        outcome: list[SpanExportResult | BaseException],
+        causes: list[str],
+    ) -> None:
+        try:
+            with captured_causes() as seen:
+                try:
+                    outcome.append(self.inner.export(spans))
+                finally:
+                    causes.extend(seen)
+        except Exception as exc:  # handed to the waiting thread
+            outcome.append(exc)
+        finally:
+            self._busy.release()
+
+    def shutdown(self) -> None:
+        stuck = self._busy.locked()  # an attempt already timed out: do not wait for it again
+        stopper = threading.Thread(target=self._shutdown_inner, daemon=True)
+        stopper.start()
+        if not stuck:
+            stopper.join(self.timeout + _GRACE)
+
+    def _shutdown_inner(self) -> None:
+        try:
+            self.inner.shutdown(timeout_millis=self.timeout * 1000)  # type: ignore[call-arg]
+        except TypeError:  # an exporter whose shutdown takes no deadline
+            self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True  # each batch is sent by `export` itself
+
+
+_GRACE = 0.5  # seconds past the timeout before a batch is given up

@@ -13,14 +13,23 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-__all__ = ["SafeExporter", "SwitchProcessor", "batch_processor", "switch_for", "warn_once"]
+__all__ = [
+    "SafeExporter",
+    "SwitchProcessor",
+    "batch_processor",
+    "captured_causes",
+    "retire",
+    "switch_for",
+    "warn_once",
+]
 
 logger = logging.getLogger("definable_trace")
 
@@ -50,6 +59,19 @@ _EXPORTER_LOGGERS = (
 _wrapped = threading.local()
 
 
+@contextmanager
+def captured_causes() -> Iterator[list[str]]:
+    """While inside, the official exporters' log records on this thread are collected here
+    (as failure causes) instead of printed."""
+    causes: list[str] = []
+    previous = getattr(_wrapped, "causes", None)
+    _wrapped.causes = causes
+    try:
+        yield causes
+    finally:
+        _wrapped.causes = previous
+
+
 class _CaptureWhileWrapped(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         causes: list[str] | None = getattr(_wrapped, "causes", None)
@@ -72,15 +94,13 @@ class SafeExporter(SpanExporter):
         self.destination = destination
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        causes: list[str] = []
-        _wrapped.causes = causes
-        try:
-            result = self.inner.export(spans)
-        except Exception as exc:  # telemetry must never fail the user's run
-            self._warn(str(exc) or type(exc).__name__)
-            return SpanExportResult.FAILURE
-        finally:
-            _wrapped.causes = None
+        with captured_causes() as causes:
+            try:
+                result = self.inner.export(spans)
+            except Exception as exc:  # telemetry must never fail the user's run
+                # Our exporters' errors carry the bare reason; the warning names the destination.
+                self._warn(getattr(exc, "reason", None) or str(exc) or type(exc).__name__)
+                return SpanExportResult.FAILURE
         if result is not SpanExportResult.SUCCESS:
             self._warn(causes[-1] if causes else "the exporter reported a failure")
         return result
