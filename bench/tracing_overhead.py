@@ -1,7 +1,7 @@
 """What tracing costs: process CPU per model call, and trace bytes per call.
 
-    python bench/tracing_overhead.py           # full run, about 2 minutes
-    python bench/tracing_overhead.py --quick   # a smaller run, about 20 seconds
+    python bench/tracing_overhead.py           # full run, about 1-2 minutes
+    python bench/tracing_overhead.py --quick   # sections 1-3, smaller, about 10 seconds
 
 Every figure is printed with its baseline from the same run. Blocks of traced and baseline runs
 alternate in one process (ABBA order, so drift cancels); a block's time is the process CPU time
