@@ -430,3 +430,18 @@ def test_a_fork_hitting_an_unrecorded_tool_call_writes_a_failed_tool_span(
     assert tool["status_code"] == STATUS_ERROR
     assert attrs(tool)["error.type"] == "ToolNotRecordedError"
     assert one(spans, "invoke_agent")["status_code"] == STATUS_ERROR
+
+
+def test_the_run_summary_is_short_plain_text(
+    server: FakeOpenAIServer, model: OpenAIChat, trace_file: TraceFile
+) -> None:
+    long = "word " * 600  # 3,000 characters
+    output = Agent(model).run(long, session_id="s")
+    run = attrs(one(trace_file(), "invoke_agent"))
+    assert len(run["input.value"]) == 1_000 and run["input.value"].endswith("…")
+    assert long.startswith(run["input.value"][:-1])
+    assert run["output.value"] == output.content[:999] + "…"
+    assert run["input.mime_type"] == run["output.mime_type"] == "text/plain"
+    # The chat span still holds the whole message: the summary is for viewers' lists.
+    chat = one(trace_file(), "chat")
+    assert json_attr(chat, "gen_ai.input.messages")[0]["parts"][0]["content"] == long
