@@ -133,9 +133,10 @@ class Agent:
 
         Every run belongs to a session (`gen_ai.conversation.id` and `session.id` on each of
         its spans, `RunOutput.session_id`): `session_id` when given; else the session of the
-        last message in `messages` that an earlier run of this process produced or continued
-        (so passing `output.messages` back continues that conversation; messages are tied to
-        their session by id, in a bounded memory); else a new random id. A history rebuilt in
+        last message in `messages` that an earlier run of this process added (its input, its
+        answers, its tool results): passing `output.messages` back continues that
+        conversation (messages are tied to their session by id, in a bounded memory); else a
+        new random id. A history rebuilt in
         another process (from JSON or a trace) starts a new session unless `session_id` says
         which one it continues.
 

@@ -126,7 +126,7 @@ class _SessionMemory:
     """Which session each message a run produced belongs to, by message id.
 
     A run given no `session_id` continues the session of the last message of its history
-    that a run of this process produced (or continued); so feeding `output.messages` back
+    that a run of this process added (input, answer, tool result); so feeding `output.messages` back
     keeps one conversation in one session, as the seed page's snippets do. Keyed by message id
     rather than stored on the message: ids survive copies and dicts, and a `Message` compares
     equal to its rebuild from a trace. Bounded (the oldest entries are forgotten first); an
@@ -169,10 +169,10 @@ def resolve_session(explicit: object, history: Sequence[Message]) -> str:
 
 
 def remember_session(messages: Sequence[Message], session_id: str) -> None:
-    """Tie a run's history to its session, so the next run given it continues there.
-
-    A message already tied to a session keeps it: a history forked into a new session (an
-    explicit `session_id`) still leads back to its own session when passed again alone.
+    """Tie the messages a run added (its input, answers, tool results) to its session, so a
+    next run given them continues there. Only the run's own: the cost stays per run, not per
+    history, and a history forked into a new session (an explicit `session_id`) still leads
+    back to its own session when passed again alone. A message already tied keeps its session.
     """
     _SESSIONS.put(messages, session_id)
 
@@ -208,7 +208,7 @@ def run_steps(state: RunState) -> Generator[Step, Any, RunOutput]:
         user_id=state.user_id,
         agent_name=state.agent_name,
     )
-    remember_session(messages, state.session_id)
+    remember_session(messages[len(state.history) :], state.session_id)  # this run's own
     yield RunCompleted(state.run_id, state.session_id, content=answer.content, output=output)
     return output
 
