@@ -1,22 +1,27 @@
-"""What tracing costs a conversation: time per model call, and trace bytes per turn.
+"""What tracing costs: process CPU per model call, and trace bytes per call.
 
-    python bench/tracing_overhead.py           # full run, about 1.5 minutes
-    python bench/tracing_overhead.py --quick   # a smaller run, about 15 seconds
+    python bench/tracing_overhead.py           # full run, about 1-2 minutes
+    python bench/tracing_overhead.py --quick   # sections 1-3, smaller, about 10 seconds
 
-One conversation shape throughout: a system prompt, and each turn a user message, a call of
-the `get_weather` tool, its result and the answer (two model calls per turn). "Traced" writes
-OTLP JSON lines to a temporary file (`configure_tracing(path)`); "untraced" is
-`configure_tracing(tracer_provider=NoOpTracerProvider())`. Blocks of each alternate in one
-process (ABBA order, so drift cancels), and a traced block's time includes flushing its spans
-to the file, so export work is counted, not left to a background thread.
+Every figure is printed with its baseline from the same run. Blocks of traced and baseline runs
+alternate in one process (ABBA order, so drift cancels); a block's time is the process CPU time
+(`time.process_time`: every thread, so the exporter's thread counts) of its runs plus flushing
+their spans to the file, so export work is counted, not left to a background thread.
 
-1. Over HTTP: the agent against a `FakeOpenAIServer` (zero latency) on 127.0.0.1 through the
-   real `openai` SDK: median time per model call traced and untraced, the added µs, the ratio.
-2. Directly: the same conversation with an in-process model that answers as the fake server
-   does, without HTTP or the SDK, so the difference is the time spent in the span code
-   (and in exporting), measured over many repetitions; split into caller thread and export.
-3. Growth: one conversation of 10, 100, 500 turns: the file bytes the Nth turn adds and the
-   tracing time per model call at that turn (the history every chat span records grows).
+1. Cost per model call, the targets: one `Agent.run` with one model call, over an in-process
+   model (no HTTP, no SDK: the difference is span code and export alone). Cells: a 1-turn call
+   (system prompt + the user's message) and a call with a 10-turn history (21 messages before
+   the new one), each not streamed and streamed. "traced" writes OTLP JSON lines to a file
+   (`configure_tracing(path)`, the default full-history mode); the baseline is the same agent
+   with `configure_tracing(tracer_provider=NoOpTracerProvider())`.
+2. Tracing off: `DEFINABLE_TRACE_FILE=off` (no file, no collector) against the no-op provider,
+   and the span code's own cost per call under the no-op provider (the spans of one call
+   made and ended in a loop, against the same loop without them).
+3. Bytes: the file bytes one 1-turn call adds, and a check that the file rebuilds the exact
+   history (`load_traces`).
+4. Growth (full run only): one conversation of 10, 100, 500 turns with a tool call each turn:
+   the bytes the Nth turn adds and the tracing time per model call at that turn, in the full
+   and the compact (`history="delta"`) modes.
 """
 
 from __future__ import annotations
@@ -42,7 +47,6 @@ for _name in (
     os.environ.pop(_name, None)  # the bench chooses where spans go
 os.environ.pop("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", None)  # content on
 
-from opentelemetry import trace  # noqa: E402
 from opentelemetry.trace import NoOpTracerProvider  # noqa: E402
 
 from definable_trace import configure_tracing, flush_tracing  # noqa: E402
@@ -78,7 +82,7 @@ class InstantModel(Model):
         self._calls += 1
         last = messages[-1]
         prompt = sum(len((m.content or "").split()) + 3 for m in messages)
-        if last.role == "tool":
+        if last.role == "tool" or not tools:
             message = Message(role="assistant", content=f"Tool said: {last.content}")
             finish = "stop"
         else:
@@ -108,12 +112,16 @@ class InstantModel(Model):
     def invoke_stream(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     ) -> Iterator[ModelDelta | ModelResponse]:
-        yield self.invoke(messages, tools)
+        response = self.invoke(messages, tools)
+        for word in (response.message.content or "").split(" "):
+            yield ModelDelta(content=word + " ")
+        yield response
 
     async def ainvoke_stream(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     ) -> AsyncIterator[ModelDelta | ModelResponse]:
-        yield self.invoke(messages, tools)
+        for item in self.invoke_stream(messages, tools):
+            yield item
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -188,100 +196,179 @@ def summary(results: dict[str, list[float]]) -> dict[str, float]:
     }
 
 
-def print_summary(title: str, s: dict[str, float], calls: int, pairs: int) -> None:
-    print(f"\n{title}  ({pairs} traced/untraced pairs, {calls} model calls per block)")
-    print(f"  median per model call, traced:    {s['traced_us']:10.1f} µs")
-    print(f"  median per model call, untraced:  {s['untraced_us']:10.1f} µs")
-    print(
-        f"  added per model call:             {s['added_us']:10.1f} µs"
-        f"   (paired differences, IQR {s['added_q1_us']:.1f} … {s['added_q3_us']:.1f})"
-    )
-    print(f"  ratio traced / untraced:          {s['ratio']:10.3f}")
+# --- sections 1-3: process CPU per model call, tracing off, bytes ---------------------------------
+
+TARGETS_US = {"1-turn": 200.0, "10-turn history": 250.0}
+OFF_TARGET_US = 10.0
+BYTES_TARGET = 2_500
 
 
-# --- the three parts ----------------------------------------------------------------------------
+def one_call(agent: Agent, history: list[Message], stream: bool) -> Callable[[], None]:
+    """One run with one model call: the user's message after `history` (a new session when
+    the history is empty, as the seed page's first snippet)."""
+    text = "What is the weather like in Paris today? Answer in one short sentence."
+
+    if stream:
+
+        def streamed() -> None:
+            for _ in agent.run_stream(text, messages=history):
+                pass
+
+        return streamed
+
+    def plain() -> None:
+        agent.run(text, messages=history)
+
+    return plain
 
 
-def measure(
-    tracing: Tracing, agent: Agent, pairs: int, conversations: int, turns: int
-) -> tuple[dict[str, float], int]:
-    """The summary of `pairs` traced/untraced blocks of `conversations` conversations."""
-
-    def work() -> None:
-        for _ in range(conversations):
-            conversation(agent, turns)
-
-    calls = conversations * turns * MODEL_CALLS_PER_TURN
-    return summary(interleaved(tracing, work, calls, pairs)), calls
-
-
-def over_http(tracing: Tracing, pairs: int, conversations: int, turns: int) -> None:
-    with FakeOpenAIServer() as server:
-        model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="bench")
-        agent = Agent(model, SYSTEM, tools=[get_weather])
-        conversation(agent, 2)  # warm up: SDK import, client, connection
-        s, calls = measure(tracing, agent, pairs, conversations, turns)
-    print_summary(
-        f"1. Over HTTP: FakeOpenAIServer on 127.0.0.1, {turns}-turn conversations",
-        s,
-        calls,
-        pairs,
-    )
-
-
-def direct(tracing: Tracing, pairs: int, conversations: int, turns: int) -> None:
-    agent = Agent(InstantModel(), SYSTEM, tools=[get_weather])
-    conversation(agent, 2)
-    s, calls = measure(tracing, agent, pairs, conversations, turns)
-    print_summary(
-        f"2. Directly: in-process model (no HTTP, no SDK), {turns}-turn conversations",
-        s,
-        calls,
-        pairs,
-    )
-    print(f"     of which in the caller's thread: {s['caller_us']:8.1f} µs (span code)")
-    print(f"     of which exporting (encode+write): {s['export_us']:6.1f} µs (at flush)")
-    floor = sdk_floor(tracing.path, agent, conversations, turns)
-    print(
-        f"  baseline, the OTel SDK alone (the same spans and attributes, no project code):\n"
-        f"     caller's thread: {floor:8.1f} µs per model call"
-        f"  → this project's own code: {s['caller_us'] - floor:.1f} µs per model call"
-    )
-
-
-def sdk_floor(path: Path, agent: Agent, conversations: int, turns: int) -> float:
-    """What the SDK costs the caller for exactly the spans a run emits (µs per model call).
-
-    The spans of the same conversations are captured once in memory, then re-created with bare
-    `start_span(name, attributes=...)` / `end()` calls into a file-exporting provider: the
-    floor under any instrumentation that emits these spans with this SDK.
-    """
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    memory = InMemorySpanExporter()
-    capture = TracerProvider()
-    capture.add_span_processor(SimpleSpanProcessor(memory))
-    configure_tracing(tracer_provider=capture)
-    for _ in range(conversations):
-        conversation(agent, turns)
-    shapes = [(s.name, s.kind, dict(s.attributes or {})) for s in memory.get_finished_spans()]
-    configure_tracing(path)  # a fresh provider with the same batch processor and file exporter
-    tracer = trace.get_tracer("floor", tracer_provider=_settings_provider())
-    calls = conversations * turns * MODEL_CALLS_PER_TURN
-    started = time.perf_counter()
-    for name, kind, attributes in shapes:
-        tracer.start_span(name, kind=kind, attributes=attributes).end()
-    spanned = time.perf_counter()
+def history_of(agent: Agent, turns: int) -> list[Message]:
     configure_tracing(tracer_provider=NoOpTracerProvider())
-    return (spanned - started) / calls * 1e6
+    messages: list[Message] = []
+    for turn in range(turns):
+        messages = agent.run(user_text(turn), messages=messages).messages
+    return messages
 
 
-def _settings_provider() -> Any:
+def cpu_block(call: Callable[[], None], calls: int, flush: bool) -> float:
+    """CPU seconds per call of `calls` calls, flushing the spans (export) inside the block."""
+    started = time.process_time()
+    for _ in range(calls):
+        call()
+    if flush:
+        flush_tracing()
+    return (time.process_time() - started) / calls
+
+
+def paired(
+    on: Callable[[], None],
+    off: Callable[[], None],
+    call: Callable[[], None],
+    calls: int,
+    pairs: int,
+) -> tuple[float, float, float]:
+    """(median µs per call with `on`, with `off`, median of the paired differences), ABBA."""
+    with_on: list[float] = []
+    with_off: list[float] = []
+    for i in range(pairs):
+        for first in (True, False) if i % 2 == 0 else (False, True):
+            (on if first else off)()
+            (with_on if first else with_off).append(cpu_block(call, calls, flush=first))
+    off()
+    diffs = [a - b for a, b in zip(with_on, with_off, strict=True)]
+    median = statistics.median
+    return median(with_on) * 1e6, median(with_off) * 1e6, median(diffs) * 1e6
+
+
+def cost_per_call(workdir: Path, calls: int, pairs: int) -> None:
+    print(
+        f"\n1. Process CPU per model call, export included ({pairs} ABBA pairs of {calls} calls;"
+        " baseline: the same agent with a no-op tracer provider)"
+    )
+    agent = Agent(InstantModel(), SYSTEM)
+    tracing = Tracing(workdir / "cost.jsonl")
+    histories = {"1-turn": [], "10-turn history": history_of(agent, 10)}
+    header = ("call", "stream", "traced µs", "no-op µs", "added µs", "target", "")
+    print(
+        f"  {header[0]:<16} {header[1]:<6} {header[2]:>10} {header[3]:>9} {header[4]:>9}"
+        f" {header[5]:>7}"
+    )
+    for name, history in histories.items():
+        for stream in (False, True):
+            call = one_call(agent, history, stream)
+            for _ in range(20):
+                call()  # warm up
+            traced, noop, added = paired(tracing.on, tracing.off, call, calls, pairs)
+            target = TARGETS_US[name]
+            verdict = "ok" if added <= target else "OVER"
+            print(
+                f"  {name:<16} {'yes' if stream else 'no':<6} {traced:>10.1f} {noop:>9.1f}"
+                f" {added:>9.1f} {target:>7.0f} {verdict}  (ratio {traced / noop:.2f})"
+            )
+
+
+def tracing_off(calls: int, pairs: int) -> None:
+    print("\n2. Tracing off")
+    agent = Agent(InstantModel(), SYSTEM)
+    call = one_call(agent, [], stream=False)
+
+    def env_off() -> None:
+        os.environ["DEFINABLE_TRACE_FILE"] = "off"
+        configure_tracing()
+        del os.environ["DEFINABLE_TRACE_FILE"]
+
+    def noop() -> None:
+        configure_tracing(tracer_provider=NoOpTracerProvider())
+
+    off, base, added = paired(env_off, noop, call, calls, pairs)
+    verdict = "ok" if added <= OFF_TARGET_US else "OVER"
+    print(
+        f"  DEFINABLE_TRACE_FILE=off: {off:.1f} µs per call vs {base:.1f} µs with a no-op"
+        f" provider: {added:+.1f} µs (target ≤ {OFF_TARGET_US:.0f}: {verdict})"
+    )
+    spans_alone(calls * pairs)
+
+
+def spans_alone(n: int) -> None:
+    """The span objects of one call (run span, chat span, their ends) under a no-op provider,
+    against the same loop without them: what the span code costs when nothing records."""
     from definable_trace._tracing._setup import get_settings
+    from definable_trace._tracing._spans import RunInfo, RunSpans
 
-    return get_settings().provider
+    configure_tracing(tracer_provider=NoOpTracerProvider())
+    settings = get_settings()
+    model = InstantModel()
+    user = Message(role="user", content="hi")
+    history = [Message(role="system", content=SYSTEM), user]
+    response = model.invoke(history, [])
+    metrics = Metrics()
+
+    def with_spans() -> None:
+        spans = RunSpans(settings, RunInfo("a", model, "r", "s", None, 1, {}))
+        spans.record_input([user])
+        spans.chat(history, [], False).finish(response)
+        spans.finish(response.message, metrics)
+
+    def without() -> None:
+        RunInfo("a", model, "r", "s", None, 1, {})
+
+    def loop(fn: Callable[[], None]) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - started) / n * 1e6
+
+    costs = [loop(with_spans) - loop(without) for _ in range(5)]
+    print(
+        f"  span code per call under a no-op provider: {statistics.median(costs):.1f} µs"
+        f" (median of 5 loops of {n}, each against the same loop without spans)"
+    )
+
+
+def bytes_per_call(workdir: Path, calls: int) -> None:
+    from definable_trace import load_traces
+
+    print("\n3. Trace bytes per 1-turn call (full-history mode)")
+    path = workdir / "bytes.jsonl"
+    agent = Agent(InstantModel(), SYSTEM)
+    configure_tracing(path)
+    agent.run("warm up")
+    flush_tracing()
+    before = path.stat().st_size
+    outputs = [
+        agent.run(f"Question {i}: what is the weather like in Paris today?") for i in range(calls)
+    ]
+    flush_tracing()
+    per_call = (path.stat().st_size - before) / calls
+    verdict = "ok" if per_call <= BYTES_TARGET else "OVER"
+    print(f"  {per_call:,.0f} bytes per call (target ≤ {BYTES_TARGET:,}: {verdict})")
+    traces = load_traces(path)
+    exact = all(traces.session(o.session_id).messages == o.messages for o in outputs)
+    print(f"  the file rebuilds every call's exact history: {'yes' if exact else 'NO'}")
+    configure_tracing(tracer_provider=NoOpTracerProvider())
+
+
+# --- growth (section 4) ---------------------------------------------------------------------
 
 
 def growth(
@@ -363,20 +450,21 @@ def http_bytes_check(workdir: Path, turns: int, in_process: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a smaller run (about 15 s)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run (about 20 s)")
     args = parser.parse_args(argv)
     quick = args.quick
     print(f"Python {sys.version.split()[0]}, {'quick' if quick else 'full'} run")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="definable-trace-bench-") as tmp:
         workdir = Path(tmp)
-        tracing = Tracing(workdir / "timing.jsonl")
-        over_http(tracing, pairs=8 if quick else 60, conversations=4, turns=5)
-        direct(tracing, pairs=16 if quick else 100, conversations=20, turns=5)
-        checkpoints = (10, 100) if quick else (10, 100, 500)
-        reps = 5 if quick else 11
-        growth(workdir, checkpoints, reps, http_check=True)
-        growth(workdir, checkpoints, reps, http_check=False, history="delta")
+        calls, pairs = (200, 6) if quick else (400, 24)
+        cost_per_call(workdir, calls, pairs)
+        tracing_off(calls, pairs)
+        bytes_per_call(workdir, 200)
+        if not quick:
+            print("\n4. Growth")
+            growth(workdir, (10, 100, 500), 11, http_check=True)
+            growth(workdir, (10, 100, 500), 11, http_check=False, history="delta")
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
-from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
+from pydantic import ValidationError
 
+from ._errors import InvalidInputError, ModelResponseError
 from ._events import RunCompleted, RunContent, RunError, RunEvent, RunOutput
-from ._loop import ModelStep, RunState, ToolStep, prepare_history, run_steps
-from ._messages import Audio, File, Image, Message, Video
+from ._loop import ModelStep, RunState, ToolStep, prepare_history, resolve_session, run_steps
+from ._messages import Audio, File, Image, Media, Message, Video
 from ._models._base import Model, ModelDelta, ModelResponse
+from ._semconv import call_function
 from ._tools import Tool, ToolResult, as_tool
 from ._tracing._setup import get_settings
-from ._tracing._spans import RunInfo, RunSpans
+from ._tracing._spans import RunInfo, RunSpans, ToolSpan
 
 __all__ = ["Agent"]
 
 logger = logging.getLogger("definable_trace")
 
 Input = str | Message | None
-AttributeValue = str | int | float | bool
+_M = TypeVar("_M", bound=Media)
+History = Sequence[Message | Mapping[str, Any]]
 
 
 class Agent:
@@ -54,20 +58,54 @@ class Agent:
         self.max_tool_rounds = max_tool_rounds
 
     # --- the four faces -----------------------------------------------------------------------
+    # The same keyword-only options, spelled out on each face so that IDEs and type checkers
+    # see them (a `TypedDict` with `Unpack` would hide them from `help()`).
 
-    def run(self, input: Input = None, **options: Any) -> RunOutput:
-        """Run one turn and return its output; `options` as in `run_stream`."""
+    def run(
+        self,
+        input: Input = None,
+        *,
+        messages: History | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        user_id: str | None = None,
+        images: Sequence[Image] | None = None,
+        audio: Sequence[Audio] | None = None,
+        videos: Sequence[Video] | None = None,
+        files: Sequence[File] | None = None,
+        trace_attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> RunOutput:
+        """Run one turn and return its output; the options are those of `run_stream`."""
+        state = self._state(
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
+        )
         output = None
-        for event in self._drive(self._state(input, **options), stream=False):
+        for event in self._drive(state, _extra(trace_attributes), stream=False):
             if isinstance(event, RunCompleted):
                 output = event.output
         assert output is not None  # the driver either completes or raises
         return output
 
-    async def arun(self, input: Input = None, **options: Any) -> RunOutput:
-        """Async `run`."""
+    async def arun(
+        self,
+        input: Input = None,
+        *,
+        messages: History | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        user_id: str | None = None,
+        images: Sequence[Image] | None = None,
+        audio: Sequence[Audio] | None = None,
+        videos: Sequence[Video] | None = None,
+        files: Sequence[File] | None = None,
+        trace_attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> RunOutput:
+        """Async `run`; the options are those of `run_stream`."""
+        state = self._state(
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
+        )
         output = None
-        async for event in self._adrive(self._state(input, **options), stream=False):
+        async for event in self._adrive(state, _extra(trace_attributes), stream=False):
             if isinstance(event, RunCompleted):
                 output = event.output
         assert output is not None  # the driver either completes or raises
@@ -77,7 +115,7 @@ class Agent:
         self,
         input: Input = None,
         *,
-        messages: Sequence[Message | dict[str, Any]] | None = None,
+        messages: History | None = None,
         session_id: str | None = None,
         run_id: str | None = None,
         user_id: str | None = None,
@@ -85,74 +123,78 @@ class Agent:
         audio: Sequence[Audio] | None = None,
         videos: Sequence[Video] | None = None,
         files: Sequence[File] | None = None,
-        trace_attributes: dict[str, AttributeValue] | None = None,
+        trace_attributes: Mapping[str, AttributeValue] | None = None,
     ) -> Iterator[RunEvent]:
         """Run one turn, yielding events as they happen (text deltas as `RunContent`).
 
-        `messages` is the history to continue (e.g. a previous `output.messages`); media go on
-        the new user message; `trace_attributes` are added to every span of the run.
+        `input` is the user's text (or a whole `Message`); `messages` the history to continue,
+        `Message` objects or dicts of their fields (e.g. a previous `output.messages`); media
+        go on the new user message; `trace_attributes` are added to every span of the run.
+
+        Every run belongs to a session (`gen_ai.conversation.id` and `session.id` on each of
+        its spans, `RunOutput.session_id`): `session_id` when given; else the session of the
+        last message in `messages` that an earlier run of this process added (its input, its
+        answers, its tool results): passing `output.messages` back continues that
+        conversation (messages are tied to their session by id, in a bounded memory); else a
+        new random id. A history rebuilt in
+        another process (from JSON or a trace) starts a new session unless `session_id` says
+        which one it continues.
+
+        Bad input raises `InvalidInputError` before anything runs: a history item that is
+        neither a `Message` nor a dict (its index and type), a message dict that does not
+        validate (its index and field), an input that is not text or a `Message`.
         """
         state = self._state(
-            input,
-            messages=messages,
-            session_id=session_id,
-            run_id=run_id,
-            user_id=user_id,
-            images=images,
-            audio=audio,
-            videos=videos,
-            files=files,
-            trace_attributes=trace_attributes,
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
         )
-        return self._drive(state, stream=True)
+        return self._drive(state, _extra(trace_attributes), stream=True)
 
-    def arun_stream(self, input: Input = None, **options: Any) -> AsyncIterator[RunEvent]:
-        """Async `run_stream`."""
-        return self._adrive(self._state(input, **options), stream=True)
+    def arun_stream(
+        self,
+        input: Input = None,
+        *,
+        messages: History | None = None,
+        session_id: str | None = None,
+        run_id: str | None = None,
+        user_id: str | None = None,
+        images: Sequence[Image] | None = None,
+        audio: Sequence[Audio] | None = None,
+        videos: Sequence[Video] | None = None,
+        files: Sequence[File] | None = None,
+        trace_attributes: Mapping[str, AttributeValue] | None = None,
+    ) -> AsyncIterator[RunEvent]:
+        """Async `run_stream`; the options are those of `run_stream`."""
+        state = self._state(
+            input, messages, session_id, run_id, user_id, images, audio, videos, files
+        )
+        return self._adrive(state, _extra(trace_attributes), stream=True)
 
     # --- building a run -------------------------------------------------------------------------
 
     def _state(
         self,
         input: Input,
-        *,
-        messages: Sequence[Message | dict[str, Any]] | None = None,
-        session_id: str | None = None,
-        run_id: str | None = None,
-        user_id: str | None = None,
-        images: Sequence[Image] | None = None,
-        audio: Sequence[Audio] | None = None,
-        videos: Sequence[Video] | None = None,
-        files: Sequence[File] | None = None,
-        trace_attributes: dict[str, AttributeValue] | None = None,
-    ) -> tuple[RunState, dict[str, AttributeValue]]:
+        messages: History | None,
+        session_id: str | None,
+        run_id: str | None,
+        user_id: str | None,
+        images: Sequence[Image] | None,
+        audio: Sequence[Audio] | None,
+        videos: Sequence[Video] | None,
+        files: Sequence[File] | None,
+    ) -> RunState:
         history = prepare_history(messages, self.instructions)
-        new: list[Message] = []
-        if isinstance(input, Message):
-            new.append(input)
-        elif input is not None or images or audio or videos or files:
-            new.append(
-                Message(
-                    role="user",
-                    content=input,
-                    images=_opt(images),
-                    audio=_opt(audio),
-                    videos=_opt(videos),
-                    files=_opt(files),
-                )
-            )
-        state = RunState(
+        return RunState(
             run_id=run_id or str(uuid.uuid4()),
-            session_id=session_id,
+            session_id=resolve_session(session_id, history),
             user_id=user_id,
             model_id=self.model.id,
             agent_name=self.name,
             history=history,
-            new_messages=new,
+            new_messages=_new_messages(input, images, audio, videos, files),
             tools=self.tools,
             max_tool_rounds=self.max_tool_rounds,
         )
-        return state, dict(trace_attributes or {})
 
     def _spans(self, state: RunState, extra: dict[str, AttributeValue]) -> RunSpans:
         info = RunInfo(
@@ -169,11 +211,13 @@ class Agent:
         return spans
 
     # --- drivers --------------------------------------------------------------------------------
+    # Every span ends on every path: a failure ends the run span with an error status (an
+    # Exception is also reported as a `RunError` event; KeyboardInterrupt, cancellation and
+    # the like are only recorded and re-raised), and a consumer that stops iterating ends it too.
 
     def _drive(
-        self, job: tuple[RunState, dict[str, AttributeValue]], stream: bool
+        self, state: RunState, extra: dict[str, AttributeValue], stream: bool
     ) -> Iterator[RunEvent]:
-        state, extra = job
         spans = self._spans(state, extra)
         steps = run_steps(state)
         done = _Completion(spans)
@@ -202,11 +246,13 @@ class Agent:
             done.fail(exc)
             yield RunError(state.run_id, state.session_id, error=str(exc), exception=exc)
             raise
+        except BaseException as exc:
+            done.fail(exc)
+            raise
 
     async def _adrive(
-        self, job: tuple[RunState, dict[str, AttributeValue]], stream: bool
+        self, state: RunState, extra: dict[str, AttributeValue], stream: bool
     ) -> AsyncIterator[RunEvent]:
-        state, extra = job
         spans = self._spans(state, extra)
         steps = run_steps(state)
         done = _Completion(spans)
@@ -235,6 +281,9 @@ class Agent:
             done.fail(exc)
             yield RunError(state.run_id, state.session_id, error=str(exc), exception=exc)
             raise
+        except BaseException as exc:  # cancellation, KeyboardInterrupt: recorded, re-raised
+            done.fail(exc)
+            raise
 
     def _model_call(
         self, spans: RunSpans, step: ModelStep, stream: bool
@@ -242,13 +291,15 @@ class Agent:
         chat = spans.chat(step.history, step.tools, stream)
         try:
             if not stream:
-                response = self.model.invoke(step.history, step.tools)
+                response = _checked(self.model.invoke(step.history, step.tools))
             else:
+                final: object = None
                 for item in self.model.invoke_stream(step.history, step.tools):
                     if isinstance(item, ModelDelta):
                         yield _content_event(spans, item)
                     else:
-                        response = item
+                        final = item
+                response = _checked(final)
         except BaseException as exc:
             chat.fail(exc)
             raise
@@ -261,13 +312,15 @@ class Agent:
         chat = spans.chat(step.history, step.tools, stream)
         try:
             if not stream:
-                response = await self.model.ainvoke(step.history, step.tools)
+                response = _checked(await self.model.ainvoke(step.history, step.tools))
             else:
+                final: object = None
                 async for item in self.model.ainvoke_stream(step.history, step.tools):
                     if isinstance(item, ModelDelta):
                         yield _content_event(spans, item)
                     else:
-                        response = item
+                        final = item
+                response = _checked(final)
         except BaseException as exc:
             chat.fail(exc)
             raise
@@ -276,17 +329,25 @@ class Agent:
 
     def _tool_call(self, spans: RunSpans, step: ToolStep) -> tuple[Message, str | None]:
         span = spans.tool(step.call)
-        with trace.use_span(span.span, end_on_exit=False):  # the tool's own spans nest here
-            result = step.tool.run(_arguments(step.call)) if step.tool else _unknown_tool(step)
+        try:
+            with span.current():  # the tool's own spans nest under its span
+                result = step.tool.run(_arguments(step.call)) if step.tool else _unknown_tool(step)
+        except BaseException as exc:  # a tool raises only what is not an Exception
+            span.fail(exc)
+            raise
         return _tool_message(span, step, result)
 
     async def _atool_call(self, spans: RunSpans, step: ToolStep) -> tuple[Message, str | None]:
         span = spans.tool(step.call)
-        with trace.use_span(span.span, end_on_exit=False):  # the tool's own spans nest here
-            if step.tool:
-                result = await step.tool.arun(_arguments(step.call))
-            else:
-                result = _unknown_tool(step)
+        try:
+            with span.current():  # the tool's own spans nest under its span
+                if step.tool:
+                    result = await step.tool.arun(_arguments(step.call))
+                else:
+                    result = _unknown_tool(step)
+        except BaseException as exc:  # cancellation, KeyboardInterrupt, ...
+            span.fail(exc)
+            raise
         return _tool_message(span, step, result)
 
 
@@ -328,19 +389,79 @@ def _content_event(spans: RunSpans, delta: ModelDelta) -> RunContent:
 
 
 def _arguments(call: dict[str, Any]) -> str:
-    return str((call.get("function") or {}).get("arguments") or "")
+    return str(call_function(call).get("arguments") or "")
 
 
 def _unknown_tool(step: ToolStep) -> ToolResult:
-    name = (step.call.get("function") or {}).get("name", "")
+    name = str(call_function(step.call).get("name", ""))
     return ToolResult(f"Error: there is no tool named {name!r}", error="ToolNotFound")
 
 
-def _tool_message(span: Any, step: ToolStep, result: ToolResult) -> tuple[Message, str | None]:
+def _tool_message(span: ToolSpan, step: ToolStep, result: ToolResult) -> tuple[Message, str | None]:
     message = Message(role="tool", content=result.content, tool_call_id=step.call.get("id"))
     span.finish(message, result.error)
     return message, result.error
 
 
-def _opt(items: Sequence[Any] | None) -> list[Any] | None:
+def _checked(response: object) -> ModelResponse:
+    """A model's answer, or a clear error when a custom `Model` gave none."""
+    if isinstance(response, ModelResponse):
+        return response
+    if response is None:
+        raise ModelResponseError("the model's stream ended without a final ModelResponse")
+    raise ModelResponseError(
+        f"the model returned a {type(response).__name__}, expected a ModelResponse"
+    )
+
+
+def _new_messages(
+    input: object,
+    images: Sequence[Image] | None,
+    audio: Sequence[Audio] | None,
+    videos: Sequence[Video] | None,
+    files: Sequence[File] | None,
+) -> list[Message]:
+    """The run's own input: the message given, or a user message of the text and media."""
+    if isinstance(input, Message):
+        return [input]
+    if input is not None and not isinstance(input, str):
+        raise InvalidInputError(
+            f"input is a {type(input).__name__}; expected text (str), a Message or None"
+        )
+    if input is None and not (images or audio or videos or files):
+        return []
+    try:
+        return [
+            Message(
+                role="user",
+                content=input,
+                images=_opt(images),
+                audio=_opt(audio),
+                videos=_opt(videos),
+                files=_opt(files),
+            )
+        ]
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise InvalidInputError(f"{where}: {error['msg']}") from None
+
+
+def _opt(items: Sequence[_M] | None) -> list[_M] | None:
     return list(items) if items else None
+
+
+def _extra(attributes: object) -> dict[str, AttributeValue]:
+    """`trace_attributes`, checked at run time too (callers need not be type-checked)."""
+    if not attributes:
+        return {}
+    if not isinstance(attributes, Mapping):
+        raise InvalidInputError(
+            f"trace_attributes is a {type(attributes).__name__}; expected a mapping"
+        )
+    checked: dict[str, AttributeValue] = {}
+    for key, value in cast("Mapping[object, AttributeValue]", attributes).items():
+        if not isinstance(key, str) or not key:
+            raise InvalidInputError(f"trace_attributes keys must be non-empty strings: {key!r}")
+        checked[key] = value
+    return checked

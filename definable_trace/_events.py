@@ -27,13 +27,17 @@ __all__ = [
 
 @dataclass
 class RunOutput:
-    """The result of one run: the answer, the whole history (system prompt first), usage."""
+    """The result of one run: the answer, the whole history (system prompt first), usage.
+
+    `session_id` is always set: the one the run was given, the one its history continued, or
+    a new one (see `Agent.run_stream`).
+    """
 
     content: str | None
     messages: list[Message]
     metrics: Metrics
     run_id: str
-    session_id: str | None
+    session_id: str
     model: str
     status: Literal["completed", "error"] = "completed"
     user_id: str | None = None
@@ -47,7 +51,7 @@ class RunOutput:
 @dataclass
 class _Event:
     run_id: str
-    session_id: str | None
+    session_id: str
     created_at: float = field(default_factory=time.time, kw_only=True)
 
 

@@ -9,11 +9,16 @@ is built, when tools run, when the loop stops.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import MaxToolRoundsExceeded
+from pydantic import ValidationError
+
+from ._errors import InvalidInputError, MaxToolRoundsExceeded
 from ._events import (
     RunCompleted,
     RunEvent,
@@ -24,9 +29,18 @@ from ._events import (
 )
 from ._messages import Message, Metrics
 from ._models._base import ModelResponse
+from ._semconv import call_function
 from ._tools import Tool
 
-__all__ = ["ModelStep", "RunState", "ToolStep", "prepare_history", "run_steps"]
+__all__ = [
+    "ModelStep",
+    "RunState",
+    "ToolStep",
+    "prepare_history",
+    "remember_session",
+    "resolve_session",
+    "run_steps",
+]
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ class RunState:
     """The inputs of one run, resolved: ids, the history so far and the new messages."""
 
     run_id: str
-    session_id: str | None
+    session_id: str
     user_id: str | None
     model_id: str
     agent_name: str | None
@@ -66,15 +80,17 @@ Step = ModelStep | ToolStep | RunEvent
 
 
 def prepare_history(
-    passed: Sequence[Message | dict[str, Any]] | None, instructions: str | None
+    passed: Sequence[Message | Mapping[str, Any]] | None, instructions: str | None
 ) -> list[Message]:
     """The history a run starts from: the messages passed in, with one system prompt.
 
     The agent's current instructions replace a leading system message, so feeding
     `output.messages` back never yields two system prompts. An unchanged system message is
-    kept as is (same id), so histories stay stable across turns.
+    kept as is (same id), so histories stay stable across turns. An item that is neither a
+    `Message` nor a mapping, or a mapping that is not a valid message, is an
+    `InvalidInputError` naming its index (and the field).
     """
-    history = [m if isinstance(m, Message) else Message.model_validate(m) for m in passed or ()]
+    history = [_as_message(i, m) for i, m in enumerate(passed or ())]
     if instructions is None:
         return history
     if history and history[0].role == "system":
@@ -82,6 +98,83 @@ def prepare_history(
             return history
         history = history[1:]
     return [Message(role="system", content=instructions), *history]
+
+
+def _as_message(index: int, item: object) -> Message:
+    if isinstance(item, Message):
+        return item
+    if not isinstance(item, Mapping):
+        raise InvalidInputError(
+            f"messages[{index}] is a {type(item).__name__}; expected a Message or a dict"
+        )
+    try:
+        return Message.model_validate(item)
+    except ValidationError as exc:
+        raise InvalidInputError(f"messages[{index}]: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    """`field: what was wrong` for the first problem pydantic found (and how many more)."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "value"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+class _SessionMemory:
+    """Which session each message a run produced belongs to, by message id.
+
+    A run given no `session_id` continues the session of the last message of its history
+    that a run of this process added (input, answer, tool result); so feeding `output.messages` back
+    keeps one conversation in one session, as the seed page's snippets do. Keyed by message id
+    rather than stored on the message: ids survive copies and dicts, and a `Message` compares
+    equal to its rebuild from a trace. Bounded (the oldest entries are forgotten first); an
+    entry is two short strings.
+    """
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._size = size
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def find(self, history: Sequence[Message]) -> str | None:
+        items = self._items
+        for message in reversed(history):
+            session = items.get(message.id)
+            if session is not None:
+                return session
+        return None
+
+    def put(self, messages: Sequence[Message], session_id: str) -> None:
+        with self._lock:
+            items = self._items
+            for message in messages:  # a message stays in the session it was first seen in
+                items.setdefault(message.id, session_id)
+            while len(items) > self._size:
+                items.popitem(last=False)
+
+
+_SESSIONS = _SessionMemory()
+
+
+def resolve_session(explicit: object, history: Sequence[Message]) -> str:
+    """The run's session: the one asked for, else the history's, else a new one (`explicit`
+    is checked at run time: callers need not be type-checked)."""
+    if explicit is not None:
+        if not isinstance(explicit, str) or not explicit:
+            raise InvalidInputError(f"session_id must be a non-empty string, got {explicit!r}")
+        return explicit
+    return _SESSIONS.find(history) or uuid.uuid4().hex
+
+
+def remember_session(messages: Sequence[Message], session_id: str) -> None:
+    """Tie the messages a run added (its input, answers, tool results) to its session, so a
+    next run given them continues there. Only the run's own: the cost stays per run, not per
+    history, and a history forked into a new session (an explicit `session_id`) still leads
+    back to its own session when passed again alone. A message already tied keeps its session.
+    """
+    _SESSIONS.put(messages, session_id)
 
 
 def run_steps(state: RunState) -> Generator[Step, Any, RunOutput]:
@@ -115,13 +208,14 @@ def run_steps(state: RunState) -> Generator[Step, Any, RunOutput]:
         user_id=state.user_id,
         agent_name=state.agent_name,
     )
+    remember_session(messages[len(state.history) :], state.session_id)  # this run's own
     yield RunCompleted(state.run_id, state.session_id, content=answer.content, output=output)
     return output
 
 
 def _tool_call(state: RunState, call: dict[str, Any]) -> Generator[Step, Any, Message]:
     yield ToolCallStarted(state.run_id, state.session_id, tool_call=call)
-    name = (call.get("function") or {}).get("name", "")
+    name = str(call_function(call).get("name", ""))
     result: Message
     error: str | None
     result, error = yield ToolStep(call, state.tools.get(name))

@@ -14,8 +14,8 @@ raw JSON string is the compact encoding of it, else the raw string, so the round
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 import orjson
 
@@ -31,9 +31,12 @@ __all__ = [
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
     "Redactor",
+    "call_function",
     "message_from_parts",
     "message_meta",
     "message_to_parts",
+    "metrics_dict",
+    "metrics_from_meta",
     "system_instructions",
 ]
 
@@ -81,6 +84,18 @@ GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 SESSION_ID = "session.id"
 USER_ID = "user.id"
 ERROR_TYPE = "error.type"
+# The exception event (general semconv), written by us so its texts follow the content policy.
+EXCEPTION_EVENT = "exception"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_TYPE = "exception.type"
+# The plain-text summary viewers list a trace by (OpenInference's names, read by Phoenix and
+# Langfuse): the run's new input and its final answer, on the `invoke_agent` span.
+INPUT_MIME_TYPE = "input.mime_type"
+INPUT_VALUE = "input.value"
+OUTPUT_MIME_TYPE = "output.mime_type"
+OUTPUT_VALUE = "output.value"
+MIME_TEXT = "text/plain"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 # The GenAI client metrics.
@@ -109,12 +124,28 @@ SYSTEM_INSTRUCTIONS = GEN_AI_SYSTEM_INSTRUCTIONS
 TOOL_DEFINITIONS = GEN_AI_TOOL_DEFINITIONS
 
 _MODALITY = {"image": "image", "audio": "audio", "video": "video", "file": "document"}
-_KIND = {"image": Image, "audio": Audio, "video": Video, "document": File, "file": File}
+_KIND: dict[str, type[Media]] = {
+    "image": Image,
+    "audio": Audio,
+    "video": Video,
+    "document": File,
+    "file": File,
+}
 _MEDIA_EXTRAS = ("id", "detail", "format", "filename")
 
 
 def _keep(text: str | None, redact: Redactor | None) -> str | None:
     return redact(text) if (redact is not None and text) else text
+
+
+def _kept(text: str, redact: Redactor | None) -> str:
+    return redact(text) if (redact is not None and text) else text
+
+
+def call_function(call: Mapping[str, Any]) -> dict[str, Any]:
+    """The `function` object of an OpenAI-style tool call (`{}` when it has none)."""
+    function = call.get("function")
+    return cast("dict[str, Any]", function) if isinstance(function, dict) else {}
 
 
 def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:
@@ -132,12 +163,13 @@ def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[s
         )
     elif message.content is not None:
         parts.append({"type": "text", "content": _keep(message.content, redact)})
-    parts.extend(_media_parts(message.media()))
+    if message.images or message.audio or message.videos or message.files:
+        parts.extend(_media_parts(message.media(), redact))
     for call in message.tool_calls or ():
         parts.append(_tool_call_part(call, redact))
     out: dict[str, Any] = {"role": message.role, "parts": parts}
     if message.name:
-        out["name"] = message.name
+        out["name"] = _kept(message.name, redact)
     return out
 
 
@@ -147,59 +179,109 @@ def system_instructions(message: Message, redact: Redactor | None = None) -> lis
 
 
 def _tool_call_part(call: dict[str, Any], redact: Redactor | None) -> dict[str, Any]:
-    function = call.get("function") or {}
-    raw = function.get("arguments", "")
+    function = call_function(call)
+    raw: Any = function.get("arguments", "")
     arguments: Any = raw
     if redact is not None:
         arguments = _keep(raw, redact)
     elif isinstance(raw, str):
         try:
-            parsed = orjson.loads(raw)
+            parsed: object = orjson.loads(raw)
         except orjson.JSONDecodeError:
             parsed = None
         if isinstance(parsed, dict) and orjson.dumps(parsed).decode() == raw:
-            arguments = parsed
+            arguments = cast("dict[str, Any]", parsed)
     part = {"type": "tool_call", "id": call.get("id"), "name": function.get("name")}
     part["arguments"] = arguments
     return part
 
 
-def _media_parts(media: Iterable[Media]) -> list[dict[str, Any]]:
-    parts = []
+def _media_parts(media: Iterable[Media], redact: Redactor | None) -> list[dict[str, Any]]:
+    """Media as parts; `redact` sees URLs and paths (a query string can hold a token) and the
+    base64 of inline bytes (it may drop or replace it)."""
+    parts: list[dict[str, Any]] = []
     for item in media:
         modality = _MODALITY[getattr(item, "kind", "image")]
         part: dict[str, Any] = {"modality": modality, "mime_type": item.mime_type}
         if item.content is not None:
-            part.update(type="blob", content=base64.b64encode(item.content).decode("ascii"))
+            encoded = base64.b64encode(item.content).decode("ascii")
+            part.update(type="blob", content=_kept(encoded, redact))
         elif item.file_id is not None:
             part.update(type="file", file_id=item.file_id)
         else:
-            part.update(type="uri", uri=item.url or item.filepath or "")
+            part.update(type="uri", uri=_kept(item.url or item.filepath or "", redact))
         parts.append(part)
     return parts
 
 
-def message_meta(message: Message) -> dict[str, Any]:
+def message_meta(
+    message: Message, *, content: bool = True, redact: Redactor | None = None
+) -> dict[str, Any]:
     """What the parts cannot say about a message: identity, time, metrics, media details.
 
-    Holds no content, so it is written even when content capture is off.
+    Holds no message text, so it is written even when content capture is off (`content=False`);
+    a file's name, which can say as much as its content, is then left out, and otherwise passed
+    through `redact`. Metrics omit their zero counts.
     """
     meta: dict[str, Any] = {"role": message.role, "id": message.id, "ts": message.created_at}
     if message.metrics is not None:
-        meta["metrics"] = message.metrics.model_dump(exclude_defaults=True)
+        meta["metrics"] = metrics_dict(message.metrics)
     if message.tool_call_id is not None:
         meta["tool_call_id"] = message.tool_call_id
-    media = message.media()
-    if media:
-        meta["media"] = [_media_meta(m) for m in media]
+    if message.images or message.audio or message.videos or message.files:
+        meta["media"] = [_media_meta(m, content, redact) for m in message.media()]
     return meta
 
 
-def _media_meta(media: Media) -> dict[str, Any]:
+_METRICS_DEFAULTS = {name: f.default for name, f in Metrics.model_fields.items()}
+
+
+def metrics_dict(metrics: Metrics) -> dict[str, Any]:
+    """A message's metrics for its meta entry, without what reading can restore.
+
+    Left out: zero counts and unset times (their defaults), `total_tokens` when it is input +
+    output, `time_to_first_token` when it equals `duration` (every non-streamed call). A total
+    that is not the sum, or a first-token time that is unset beside a duration, is written
+    (the latter as `null`). `metrics_from_meta` is the inverse; every message's metrics are in
+    every later span's meta list, so this is most of what a long history costs in a trace.
+    Built by hand: pydantic's `model_dump` costs more than the rest of the entry.
+    """
+    defaults = _METRICS_DEFAULTS
+    out = {k: v for k, v in metrics.__dict__.items() if v != defaults[k]}
+    if metrics.total_tokens == metrics.input_tokens + metrics.output_tokens:
+        out.pop("total_tokens", None)
+    else:
+        out["total_tokens"] = metrics.total_tokens
+    if metrics.duration is not None:
+        if metrics.time_to_first_token == metrics.duration:
+            del out["time_to_first_token"]
+        elif metrics.time_to_first_token is None:
+            out["time_to_first_token"] = None
+    return out
+
+
+def metrics_from_meta(data: dict[str, Any]) -> Metrics:
+    """The `Metrics` a meta entry's `metrics` object says (see `metrics_dict`)."""
+    fields = dict(data)
+    if "total_tokens" not in fields:
+        inputs, outputs = fields.get("input_tokens") or 0, fields.get("output_tokens") or 0
+        if isinstance(inputs, int) and isinstance(outputs, int):
+            fields["total_tokens"] = inputs + outputs
+    if "time_to_first_token" not in fields and fields.get("duration") is not None:
+        fields["time_to_first_token"] = fields["duration"]
+    return Metrics.model_validate(fields)
+
+
+def _media_meta(media: Media, content: bool, redact: Redactor | None) -> dict[str, Any]:
     extras = {k: getattr(media, k, None) for k in _MEDIA_EXTRAS}
     out = {k: v for k, v in extras.items() if v is not None}
+    if "filename" in out:
+        if content:
+            out["filename"] = _kept(out["filename"], redact)
+        else:
+            del out["filename"]
     out["kind"] = getattr(media, "kind", "image")
-    if media.filepath is not None and media.url is None and media.content is None:
+    if content and media.filepath is not None and media.url is None and media.content is None:
         out["src"] = "filepath"
     return out
 
@@ -243,8 +325,8 @@ def _fields_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
         fields["id"] = meta["id"]
     if "ts" in meta:
         fields["created_at"] = meta["ts"]
-    if "metrics" in meta:
-        fields["metrics"] = Metrics.model_validate(meta["metrics"])
+    if isinstance(meta.get("metrics"), dict):
+        fields["metrics"] = metrics_from_meta(meta["metrics"])
     if meta.get("tool_call_id") is not None:
         fields["tool_call_id"] = meta["tool_call_id"]
     return fields

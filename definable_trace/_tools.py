@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import PydanticUserError, TypeAdapter, ValidationError
+
+from ._errors import InvalidInputError
 
 __all__ = ["Tool", "ToolResult", "as_tool"]
 
@@ -42,7 +45,7 @@ class Tool:
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.function)
-        self._validator = TypeAdapter(self.function)
+        self._validator = TypeAdapter(cast(Any, self.function))
 
     def definition(self) -> dict[str, Any]:
         """The OpenAI `tools` entry for this tool."""
@@ -76,22 +79,54 @@ class Tool:
 
 
 def as_tool(function: Callable[..., Any] | Tool) -> Tool:
-    """Build a `Tool` from a typed function (its name, docstring and parameter schema)."""
+    """Build a `Tool` from a typed function (its name, docstring and parameter schema).
+
+    A function whose parameters have no JSON schema (an arbitrary class, `*args`) cannot be
+    offered to a model: `InvalidInputError` names the tool and says why, when the agent is made.
+    """
     if isinstance(function, Tool):
         return function
     if not callable(function):
-        raise TypeError(f"a tool must be a function, got {function!r}")
+        raise InvalidInputError(f"a tool must be a function, got a {type(function).__name__}")
     name = getattr(function, "__name__", None) or type(function).__name__
-    return Tool(
-        function=function,
-        name=name,
-        description=inspect.getdoc(function),
-        parameters=_parameters_schema(function),
-    )
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"tool {name!r} has no readable signature: {exc}") from None
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.POSITIONAL_ONLY):
+            raise InvalidInputError(
+                f"tool {name!r}: parameter {parameter.name!r} cannot be passed by name "
+                "(a model calls tools with named arguments)"
+            )
+    try:
+        return Tool(
+            function=function,
+            name=name,
+            description=inspect.getdoc(function),
+            parameters=_parameters_schema(function),
+        )
+    except PydanticUserError:
+        raise InvalidInputError(f"tool {name!r}: {_unschemable(function)}") from None
+
+
+def _unschemable(function: Callable[..., Any]) -> str:
+    """Which parameter has a type that pydantic cannot describe as JSON schema."""
+    try:
+        hints = typing.get_type_hints(function)
+    except Exception:  # unresolvable annotations: say so rather than guess
+        return "its type annotations cannot be resolved"
+    hints.pop("return", None)
+    for parameter, annotation in hints.items():
+        try:
+            TypeAdapter(annotation).json_schema()
+        except PydanticUserError:
+            return f"parameter {parameter!r} has a type with no JSON schema ({annotation!r})"
+    return "its parameters have no JSON schema"
 
 
 def _parameters_schema(function: Callable[..., Any]) -> dict[str, Any]:
-    schema = TypeAdapter(function).json_schema()
+    schema = TypeAdapter(cast(Any, function)).json_schema()
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
@@ -106,7 +141,7 @@ def _parse_arguments(arguments: str) -> dict[str, Any]:
     parsed = orjson.loads(arguments)
     if not isinstance(parsed, dict):
         raise ValueError(f"tool arguments must be a JSON object, got {arguments!r}")
-    return parsed
+    return cast("dict[str, Any]", parsed)
 
 
 def _run_coroutine(awaitable: Any) -> Any:

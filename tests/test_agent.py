@@ -597,3 +597,114 @@ def test_arun_in_successive_event_loops(model: OpenAIChat) -> None:
     first = asyncio.run(agent.arun("one"))
     second = asyncio.run(agent.arun("two", messages=first.messages))
     assert second.content == "You said: two"
+
+
+# --- typed faces and bad input ------------------------------------------------------------------
+
+
+def test_the_four_faces_take_the_same_keyword_options() -> None:
+    import inspect
+
+    signatures = [inspect.signature(getattr(Agent, face)) for face in MODES]
+    params = [list(s.parameters.values()) for s in signatures]
+    assert all(p == params[0] for p in params)
+    names = [p.name for p in params[0]]
+    assert names == [
+        "self",
+        "input",
+        "messages",
+        "session_id",
+        "run_id",
+        "user_id",
+        "images",
+        "audio",
+        "videos",
+        "files",
+        "trace_attributes",
+    ]
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[0][2:])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_misspelt_option_is_refused_by_the_face(mode: str, model: OpenAIChat) -> None:
+    with pytest.raises(TypeError, match="sesion_id"):
+        drive(Agent(model), mode, "hi", sesion_id="s")
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([Message(role="user", content="a"), 42], r"messages\[1\] is a int; expected a Message"),
+        ([("user", "hi")], r"messages\[0\] is a tuple"),
+        ([{"role": "wizard", "content": "x"}], r"messages\[0\]: role: Input should be"),
+        ([{"role": "user", "content": 3}], r"messages\[0\]: content: Input should be"),
+        ([{"content": "no role"}], r"messages\[0\]: role: Field required"),
+    ],
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_bad_history_items(
+    mode: str, messages: list[Any], expected: str, server: FakeOpenAIServer, model: OpenAIChat
+) -> None:
+    from definable_trace import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=expected) as caught:
+        drive(Agent(model), mode, "hi", messages=messages)
+    assert not isinstance(caught.value.__cause__, Exception)  # no pydantic error chained in
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, DefinableTraceError)
+    assert server.requests == []
+
+
+def test_bad_input_and_options(model: OpenAIChat) -> None:
+    from definable_trace import InvalidInputError
+
+    agent = Agent(model)
+    with pytest.raises(InvalidInputError, match="input is a int; expected text"):
+        agent.run(5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"images\.0"):
+        agent.run("look", images=["cat.png"])  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError, match="session_id must be a non-empty string"):
+        agent.run("hi", session_id="")
+    with pytest.raises(InvalidInputError, match="trace_attributes is a list"):
+        agent.run("hi", trace_attributes=[("a", 1)])  # type: ignore[arg-type]
+
+
+def test_trace_attributes_take_any_mapping(model: OpenAIChat, trace_file: TraceFile) -> None:
+    from types import MappingProxyType
+
+    plain: dict[str, str] = {"app.tenant": "acme"}
+    Agent(model).run("hi", trace_attributes=plain)
+    Agent(model).run("hi", trace_attributes=MappingProxyType({"app.tier": 2}))
+    runs = named(trace_file(), "invoke_agent")
+    assert [r["attributes"].get("app.tenant") for r in runs] == ["acme", None]
+    assert runs[1]["attributes"]["app.tier"] == 2
+
+
+class _Opaque:
+    pass
+
+
+def _opaque_tool(thing: _Opaque) -> str:
+    """Takes something no JSON schema describes."""
+    return "x"
+
+
+def _star_tool(*names: str) -> str:
+    """Takes positional arguments only."""
+    return ""
+
+
+@pytest.mark.parametrize(
+    ("tool", "expected"),
+    [
+        (_opaque_tool, r"tool '_opaque_tool': parameter 'thing' has a type with no JSON schema"),
+        (_star_tool, r"tool '_star_tool': parameter 'names' cannot be passed by name"),
+        ("not a function", r"a tool must be a function, got a str"),
+    ],
+)
+def test_unsupported_tools_are_refused_when_the_agent_is_made(
+    tool: Any, expected: str, model: OpenAIChat
+) -> None:
+    from definable_trace import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=expected):
+        Agent(model, tools=[tool])

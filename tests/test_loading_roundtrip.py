@@ -220,18 +220,19 @@ def test_a_fork_starts_at_its_turn_with_the_inherited_history(tmp_path: Path) ->
         forked.history(before_turn=7)
 
 
-def test_runs_without_a_session_are_stitched_into_one_conversation(tmp_path: Path) -> None:
+def test_runs_without_a_session_continue_one_generated_session(tmp_path: Path) -> None:
+    # Traces that name no session are one session per trace (test_loading_foreign); our runs
+    # always name one: without `session_id`, the session of the history they continue.
     path = tmp_path / "t.jsonl"
     outputs = conversation(
         path, [Reply(content="x"), Reply(content="y")], ["a", "b"], session_id=None
     )
     traces = load_traces(path)
-    [session] = traces  # the second run sent the first one's history: its continuation
-    assert session.inferred and session.stitched and session.id.startswith("inferred-")
+    assert outputs[0].session_id == outputs[1].session_id
+    [session] = traces
+    assert session.id == outputs[0].session_id and not session.id_inferred
     assert session.messages == outputs[-1].messages
-    assert [t.index for t in session.turns] == [1, 2]
-    [warning] = traces.warnings
-    assert warning.line == 1 and "stitched together" in warning.message
+    assert not traces.warnings
 
 
 def test_a_failed_model_call_is_a_turn_with_an_error(tmp_path: Path) -> None:

@@ -3,7 +3,12 @@
 Each snippet below is the page's code block unchanged except for its import lines
 (`definable` → `definable_trace`). The model is literally `OpenAIChat(id="gpt-4o")`: it reaches
 the fake server through `OPENAI_BASE_URL` / `OPENAI_API_KEY`, as a user's would reach OpenAI.
-`test_snippets_are_the_seed_page` checks the copies against the page when it is available.
+`test_snippets_are_the_seed_page` checks the copies against the page, which lives in the
+`shared/seed/` folder beside the repository (`../shared` in CI; the nearest ancestor folder
+holding `shared/seed/` elsewhere): the test fails when it cannot find it, never skips.
+
+Each snippet, run as written (no `session_id` in four of them), leaves exactly one session per
+conversation in the trace, as `load_traces` reads it.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ import pytest
 from conftest import TraceFile
 from otlp_helpers import json_attr, named
 
+from definable_trace import load_traces
 from definable_trace.testing import FakeOpenAIServer, Reply
 
-SEED_PAGE = Path("/work/shared/seed/multi-turn-conversations.md")
+ROOT = Path(__file__).resolve().parent.parent
+SEED_NAME = Path("shared", "seed", "multi-turn-conversations.md")
 SEED_IMPORTS = {
     "from definable.agent import Agent": "from definable_trace.agent import Agent",
     "from definable.model import OpenAIChat": "from definable_trace.model import OpenAIChat",
@@ -141,10 +148,30 @@ def request_roles(server: FakeOpenAIServer) -> list[list[str]]:
     return [[m["role"] for m in r.body["messages"]] for r in server.requests]
 
 
+def seed_page() -> Path:
+    """`../shared/seed/...` beside the repository (a git worktree may sit one level deeper)."""
+    for folder in ROOT.parents:
+        if (folder / SEED_NAME).is_file():
+            return folder / SEED_NAME
+    raise AssertionError(
+        f"the seed page {SEED_NAME} is not beside the repository ({ROOT.parent / SEED_NAME})"
+        " nor in any folder above it: check out `shared/` beside the repository"
+    )
+
+
+def one_session(trace_file: TraceFile, session_id: str, messages: list[Any], turns: int) -> None:
+    """The trace holds exactly one session, the runs' own, with their whole history."""
+    trace_file()  # flushes
+    traces = load_traces(trace_file.path)
+    [session] = traces
+    assert session.id == session_id and not session.id_inferred and not traces.warnings
+    assert session.messages == messages
+    assert len(session.turns) == turns
+
+
 def test_snippets_are_the_seed_page() -> None:
-    if not SEED_PAGE.exists():
-        pytest.skip("the seed page is not available here")
-    blocks = re.findall(r"```python[^\n]*\n(.*?)```", SEED_PAGE.read_text(), re.DOTALL)
+    page = seed_page()
+    blocks = re.findall(r"```python[^\n]*\n(.*?)```", page.read_text(), re.DOTALL)
     for old, new in SEED_IMPORTS.items():
         blocks = [b.replace(old, new) for b in blocks]
     ours = [TWO_TURNS, SESSION_IDS, INPUT_LOOP, ASYNC_LOOP, STREAMING]
@@ -178,11 +205,17 @@ def test_two_turns(
     assert seed_env.requests[1].body["model"] == "gpt-4o"
     runs = named(trace_file(), "invoke_agent")
     assert [s["attributes"]["definable_trace.turn.index"] for s in runs] == [1, 2]
-    assert all("session.id" not in s["attributes"] for s in runs)  # no session was given
+    # No session was given: the second run continued the first one's (a generated id).
+    assert output1.session_id == output2.session_id
+    for span in trace_file():
+        assert span["attributes"]["session.id"] == output1.session_id
+        assert span["attributes"]["gen_ai.conversation.id"] == output1.session_id
+    one_session(trace_file, output1.session_id, output2.messages, 2)
 
 
 def test_session_ids(seed_env: FakeOpenAIServer, trace_file: TraceFile) -> None:
     ns = run_snippet(TWO_TURNS)
+    first = ns["output2"]
     before = {s["span_id"] for s in trace_file()}
     run_snippet(SESSION_IDS, ns)
     assert ns["output2"].content == "You said: Tell me more."
@@ -196,6 +229,11 @@ def test_session_ids(seed_env: FakeOpenAIServer, trace_file: TraceFile) -> None:
     run_ids = {s["attributes"]["definable_trace.run.id"] for s in spans}
     assert run_ids == {ns["output1"].run_id, ns["output2"].run_id}
     assert len({s["trace_id"] for s in spans}) == 2  # each run is its own trace
+    # Two conversations in the file (the first snippet's and this one): one session each.
+    sessions = load_traces(trace_file.path)
+    assert sorted(s.id for s in sessions) == sorted([first.session_id, "user-123-chat-abc"])
+    assert sessions.session(first.session_id).messages == first.messages
+    assert sessions.session("user-123-chat-abc").messages == ns["output2"].messages
 
 
 def test_input_loop(
@@ -231,6 +269,7 @@ def test_input_loop(
     assert json_attr(chats[-1], "gen_ai.system_instructions") == [
         {"type": "text", "content": "You are a helpful assistant."}
     ]
+    one_session(trace_file, ns["output"].session_id, messages, 3)
 
 
 def test_input_loop_exits_at_once(
@@ -257,6 +296,8 @@ def test_async_loop(
     assert request_roles(seed_env)[1] == ["system", "user", "assistant", "user"]
     runs = named(trace_file(), "invoke_agent")
     assert [s["attributes"]["definable_trace.turn.index"] for s in runs] == [1, 2]
+    [session_id] = {s["attributes"]["session.id"] for s in trace_file()}
+    one_session(trace_file, session_id, ns["messages"], 2)
 
 
 def test_streaming(
@@ -289,3 +330,5 @@ def test_streaming(
     chats = named(trace_file(), "chat")
     assert [c["attributes"]["gen_ai.request.stream"] for c in chats] == [True, True]
     assert [c["attributes"]["definable_trace.turn.index"] for c in chats] == [1, 2]
+    [session_id] = {s["attributes"]["gen_ai.conversation.id"] for s in trace_file()}
+    one_session(trace_file, session_id, messages, 2)

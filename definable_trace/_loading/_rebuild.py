@@ -64,7 +64,7 @@ class Chat:
         span = self.span
         meta = self.messages.entries(self).out_meta if sc.ATTR_OUTPUT_META in span else None
         if meta is not None and isinstance(meta.get("metrics"), dict):
-            return Metrics.model_validate(meta["metrics"])
+            return sc.metrics_from_meta(meta["metrics"])
         return usage_of(span)
 
     @property

@@ -4,6 +4,15 @@ The run loop never touches OpenTelemetry; its drivers wrap each step in these ob
 are started with an explicit parent instead of being made current, because streamed runs yield
 to user code between steps and an attached context would leak into it. Every method returns
 early when the span is not recording, so tracing off costs next to nothing.
+
+What a span records is what was sent: each message is encoded when its span is written, once
+per run (a run's chat spans repeat its history; a message is encoded the first time and its JSON
+reused by the run's later spans, and forgotten when the run ends). Nothing is kept across runs,
+so a message edited in place between two runs is recorded as it was sent the second time.
+
+Privacy: with `capture_content` off no text the user or the model wrote reaches a span (no
+message parts, tool arguments or results, error messages, exception stack traces, file names,
+media); `redact` is applied to every string that can carry such text before it is recorded.
 """
 
 from __future__ import annotations
@@ -12,24 +21,29 @@ import functools
 import logging
 import threading
 import time
+import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
-from .._models._base import Model
+from .._models._base import Model, ModelResponse
 from ._setup import TracingSettings
 
 __all__ = ["ChatSpan", "RunInfo", "RunSpans", "ToolSpan"]
 
 logger = logging.getLogger("definable_trace")
 _F = TypeVar("_F", bound=Callable[..., None])
+Attributes = dict[str, AttributeValue]
 
 
 def _never_raises(method: _F) -> _F:
@@ -56,6 +70,9 @@ _PARAMS = {
     "presence_penalty": sc.GEN_AI_REQUEST_PRESENCE_PENALTY,
 }
 _FINISH = {"tool_calls": "tool_call", "function_call": "tool_call"}
+# The plain-text summary on the run span is for viewers' lists, not for replay (the chat spans
+# hold every message exactly): long texts are cut.
+_SUMMARY_CHARS = 1_000
 
 
 @dataclass
@@ -65,21 +82,20 @@ class RunInfo:
     agent_name: str | None
     model: Model
     run_id: str
-    session_id: str | None
+    session_id: str
     user_id: str | None
     turn_index: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Attributes = field(default_factory=lambda: {})
 
-    def common(self) -> dict[str, Any]:
-        attrs: dict[str, Any] = {
+    def common(self) -> Attributes:
+        attrs: Attributes = {
+            **self.extra,
             sc.GEN_AI_PROVIDER_NAME: self.model.provider,
             sc.ATTR_RUN_ID: self.run_id,
             sc.ATTR_TURN_INDEX: self.turn_index,
-            **self.extra,
+            sc.GEN_AI_CONVERSATION_ID: self.session_id,
+            sc.SESSION_ID: self.session_id,
         }
-        if self.session_id:
-            attrs[sc.GEN_AI_CONVERSATION_ID] = self.session_id
-            attrs[sc.SESSION_ID] = self.session_id
         if self.user_id:
             attrs[sc.USER_ID] = self.user_id
         if self.agent_name:
@@ -121,32 +137,114 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _fail(span: Span, exc: BaseException) -> None:
-    error_type = getattr(exc, "error_type", None) or type(exc).__qualname__
+class _Encoder:
+    """Messages' parts and meta entries, for the spans of one run.
+
+    A run's chat spans repeat its history, so a message's two dicts are built once per run and
+    reused by the run's later spans (keyed by identity, holding the message so the key stays
+    its own); each span then encodes its two lists with one `orjson.dumps` each. Made per run
+    and dropped with it: a history edited in place between runs is encoded again, so a span
+    records what was sent. (A cache across runs would have to key on every field's content,
+    nested dicts included, which costs about what building the dicts does.)
+    """
+
+    __slots__ = ("_items", "capture", "redact")
+
+    def __init__(self, capture: bool, redact: sc.Redactor | None) -> None:
+        self.capture = capture
+        self.redact = redact
+        self._items: dict[int, tuple[Message, dict[str, Any] | None, dict[str, Any]]] = {}
+
+    def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
+        """The JSON lists of the messages' parts (less the first `drop`; `""` with content
+        capture off) and of their meta entries."""
+        parts: list[dict[str, Any] | None] = []
+        metas: list[dict[str, Any]] = []
+        items = self._items
+        for m in messages:
+            entry = items.get(id(m))
+            if entry is None or entry[0] is not m:
+                entry = self._encode(m)
+            parts.append(entry[1])
+            metas.append(entry[2])
+        return (_json(parts[drop:]) if self.capture else ""), _json(metas)
+
+    def _encode(self, m: Message) -> tuple[Message, dict[str, Any] | None, dict[str, Any]]:
+        parts = sc.message_to_parts(m, self.redact) if self.capture else None
+        entry = (m, parts, sc.message_meta(m, content=self.capture, redact=self.redact))
+        self._items[id(m)] = entry
+        return entry
+
+
+def _redacted(settings: TracingSettings, text: str) -> str:
+    return settings.redact(text) if settings.redact and text else text
+
+
+def _error_type(exc: BaseException) -> str:
+    return getattr(exc, "error_type", None) or type(exc).__qualname__
+
+
+def _fail(span: Span, settings: TracingSettings, exc: BaseException) -> None:
+    """An ERROR status and an `exception` event. Their texts (the message, the stack trace,
+    which can echo a key or the user's words) are recorded only with content capture on, and
+    redacted; without it, the error type alone."""
+    error_type = _error_type(exc)
     span.set_attribute(sc.ERROR_TYPE, error_type)
-    span.set_status(Status(StatusCode.ERROR, str(exc)))
-    span.record_exception(exc)
+    event: Attributes = {sc.EXCEPTION_TYPE: f"{type(exc).__module__}.{type(exc).__qualname__}"}
+    if settings.capture_content:
+        description = _redacted(settings, str(exc)) or error_type
+        event[sc.EXCEPTION_MESSAGE] = _redacted(settings, str(exc))
+        event[sc.EXCEPTION_STACKTRACE] = _redacted(
+            settings, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        )
+    else:
+        description = error_type
+    span.set_status(Status(StatusCode.ERROR, description))
+    span.add_event(sc.EXCEPTION_EVENT, event)
+
+
+def _summary(settings: TracingSettings, messages: Sequence[Message]) -> str:
+    text = "\n".join(m.content for m in messages if m.content)
+    if len(text) > _SUMMARY_CHARS:
+        text = text[: _SUMMARY_CHARS - 1] + "…"
+    return _redacted(settings, text)
 
 
 class RunSpans:
-    """The `invoke_agent` span of a run and the factory of its children."""
+    """The `invoke_agent` span of a run and the factory of its children.
+
+    The run span holds what viewers list (a plain-text `input.value`/`output.value`, usage,
+    errors); the messages themselves are on the chat spans, written once. Only an input that
+    the chat spans cannot say alone (anything but one new user message) is also written here,
+    so that the loader can tell the turn's own input from the history it continued.
+    """
 
     def __init__(self, settings: TracingSettings, info: RunInfo) -> None:
         self.settings = settings
         self.info = info
-        self.common = info.common()
         name = f"invoke_agent {info.agent_name}" if info.agent_name else "invoke_agent"
-        attrs = {
-            **self.common,
-            sc.GEN_AI_OPERATION_NAME: "invoke_agent",
-            sc.GEN_AI_REQUEST_MODEL: info.model.id,
-        }
-        self.span = settings.tracer.start_span(name, kind=SpanKind.INTERNAL, attributes=attrs)
-        self.context = trace.set_span_in_context(self.span)
+        self.span = settings.tracer.start_span(name, kind=SpanKind.INTERNAL)
+        self.context: Context = trace.set_span_in_context(self.span)
         self.recording = self.span.is_recording()
+        self.common: Attributes = {}
+        self.encoder = _Encoder(settings.capture_content, settings.redact)
         self.recorded: tuple[str, ...] = ()
-        if settings.history == "delta" and info.session_id:
+        if not self.recording:
+            return
+        self.common = info.common()
+        self._set(
+            {
+                **self.common,
+                sc.GEN_AI_OPERATION_NAME: "invoke_agent",
+                sc.GEN_AI_REQUEST_MODEL: info.model.id,
+            }
+        )
+        if settings.history == "delta":
             self.recorded = _RECORDED.get(info.session_id)
+
+    @_never_raises
+    def _set(self, attrs: Attributes) -> None:
+        self.span.set_attributes(attrs)
 
     def recorded_prefix(self, messages: Sequence[Message]) -> int:
         """Compact mode: how many leading messages an earlier span of the session holds."""
@@ -163,16 +261,26 @@ class RunSpans:
         """Compact mode: the full history now recorded (the last call's input and output)."""
         if self.settings.history == "delta":
             self.recorded = tuple(m.id for m in messages)
-            if self.info.session_id:
-                _RECORDED.put(self.info.session_id, self.recorded)
+            _RECORDED.put(self.info.session_id, self.recorded)
 
     @_never_raises
     def record_input(self, new_messages: Sequence[Message]) -> None:
         """The messages this run added before calling the model (the user's input)."""
-        if self.recording:
-            _set_messages(
-                self.span, self.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, new_messages
+        if not self.recording:
+            return
+        settings = self.settings
+        if settings.capture_content:
+            self.span.set_attributes(
+                {
+                    sc.INPUT_VALUE: _summary(settings, new_messages),
+                    sc.INPUT_MIME_TYPE: sc.MIME_TEXT,
+                }
             )
+        if len(new_messages) != 1 or new_messages[0].role != "user":
+            parts, meta = self.encoder.lists(new_messages)
+            self.span.set_attribute(sc.ATTR_INPUT_META, meta)
+            if settings.capture_content:
+                self.span.set_attribute(sc.INPUT_MESSAGES, parts)
 
     def chat(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
@@ -189,16 +297,20 @@ class RunSpans:
 
     @_never_raises
     def _record_output(self, final: Message | None, metrics: Metrics) -> None:
-        _set_usage(self.span, metrics)
-        if final is not None:
-            _set_messages(
-                self.span, self.settings, sc.OUTPUT_MESSAGES, sc.ATTR_OUTPUT_META, [final]
-            )
+        attrs = _usage(metrics)
+        if final is not None and self.settings.capture_content:
+            attrs[sc.OUTPUT_VALUE] = _summary(self.settings, [final])
+            attrs[sc.OUTPUT_MIME_TYPE] = sc.MIME_TEXT
+        self.span.set_attributes(attrs)
 
     def fail(self, exc: BaseException) -> None:
         if self.recording:
-            _fail(self.span, exc)
+            self._record_failure(exc)
         self.span.end()
+
+    @_never_raises
+    def _record_failure(self, exc: BaseException) -> None:
+        _fail(self.span, self.settings, exc)
 
 
 class ChatSpan:
@@ -212,26 +324,37 @@ class ChatSpan:
         stream: bool,
     ) -> None:
         self.run = run
-        model = run.info.model
-        self.metric_attrs: dict[str, Any] = {
+        self.stream = stream
+        self.started = time.perf_counter()
+        self.sent: Sequence[Message] = ()
+        self.span = run.settings.tracer.start_span(
+            f"chat {run.info.model.id}", context=run.context, kind=SpanKind.CLIENT
+        )
+        if run.recording and self.span.is_recording():
+            self._record_request(messages, tools, stream)
+
+    def _metric_attrs(self) -> Attributes:
+        model = self.run.info.model
+        return {
             sc.GEN_AI_OPERATION_NAME: "chat",
             sc.GEN_AI_PROVIDER_NAME: model.provider,
             sc.GEN_AI_REQUEST_MODEL: model.id,
         }
-        self.started = time.perf_counter()
-        self.sent: Sequence[Message] = ()
-        self.span = run.settings.tracer.start_span(
-            f"chat {model.id}", context=run.context, kind=SpanKind.CLIENT
-        )
-        if self.span.is_recording():
-            self._record_request(messages, tools, stream)
 
     @_never_raises
     def _record_request(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], stream: bool
     ) -> None:
-        model = self.run.info.model
-        attrs = {**self.run.common, **self.metric_attrs, sc.GEN_AI_REQUEST_STREAM: stream}
+        run = self.run
+        model = run.info.model
+        settings = run.settings
+        attrs: Attributes = {
+            **run.common,
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_REQUEST_MODEL: model.id,
+        }
+        if stream:  # absent means not streamed
+            attrs[sc.GEN_AI_REQUEST_STREAM] = True
         if model.server_address:
             attrs[sc.SERVER_ADDRESS] = model.server_address
         if model.server_port:
@@ -239,26 +362,39 @@ class ChatSpan:
         for key, value in model.request_parameters().items():
             if key in _PARAMS and isinstance(value, (int, float)):
                 attrs[_PARAMS[key]] = value
-        self.span.set_attributes(attrs)
-        skip = self.run.recorded_prefix(messages)
+        skip = run.recorded_prefix(messages)
         if skip:
-            self.span.set_attribute(sc.ATTR_INPUT_OFFSET, skip)
-        _set_messages(
-            self.span, self.run.settings, sc.INPUT_MESSAGES, sc.ATTR_INPUT_META, messages, skip=skip
-        )
+            attrs[sc.ATTR_INPUT_OFFSET] = skip
         self.sent = messages
-        if tools and self.run.settings.capture_content:
-            self.span.set_attribute(sc.TOOL_DEFINITIONS, _json([_tool_def(t) for t in tools]))
+        if settings.capture_content:
+            # The system prompt goes to `gen_ai.system_instructions`, as the conventions ask,
+            # even when `skip` (compact mode's recorded prefix) leaves it out of the messages;
+            # the meta list covers it too, and the parts list leaves a plain-text one out.
+            drop = 0
+            if messages and messages[0].role == "system":
+                attrs[sc.SYSTEM_INSTRUCTIONS] = _json(
+                    sc.system_instructions(messages[0], settings.redact)
+                )
+                drop = 1 if skip == 0 and _plain_text(messages[0]) else 0
+            parts, meta = run.encoder.lists(messages[skip:], drop)
+            attrs[sc.INPUT_MESSAGES] = parts
+            if tools:
+                attrs[sc.TOOL_DEFINITIONS] = _json([_tool_def(t) for t in tools])
+        else:
+            meta = run.encoder.lists(messages[skip:])[1]
+        attrs[sc.ATTR_INPUT_META] = meta
+        self.span.set_attributes(attrs)
 
-    def finish(self, response: Any) -> None:
-        """`response` is the model layer's `ModelResponse`."""
-        message: Message = response.message
+    def finish(self, response: ModelResponse) -> None:
+        message = response.message
         metrics = message.metrics or Metrics()
         if self.span.is_recording():
             self._record_response(response, message, metrics)
         self.span.end()
+        attrs = self._metric_attrs()
+        attrs[sc.GEN_AI_RESPONSE_MODEL] = response.response_model or ""
         self._record_metrics(
-            {**self.metric_attrs, sc.GEN_AI_RESPONSE_MODEL: response.response_model or ""},
+            attrs,
             metrics.duration or (time.perf_counter() - self.started),
             metrics.input_tokens,
             metrics.output_tokens,
@@ -266,43 +402,45 @@ class ChatSpan:
 
     @_never_raises
     def _record_metrics(
-        self, attrs: dict[str, Any], duration: float, inputs: int | None, outputs: int | None
+        self, attrs: Attributes, duration: float, inputs: int | None, outputs: int | None
     ) -> None:
         self.run.settings.instruments.record(attrs, duration, inputs, outputs)
 
     @_never_raises
-    def _record_response(self, response: Any, message: Message, metrics: Metrics) -> None:
-        attrs: dict[str, Any] = {}
+    def _record_response(self, response: ModelResponse, message: Message, metrics: Metrics) -> None:
+        run = self.run
+        attrs = _usage(metrics)
         if response.response_id:
             attrs[sc.GEN_AI_RESPONSE_ID] = response.response_id
         if response.response_model:
             attrs[sc.GEN_AI_RESPONSE_MODEL] = response.response_model
         if response.finish_reason:
             attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = [response.finish_reason]
-        if metrics.time_to_first_token is not None:
-            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
-        self.span.set_attributes(attrs)
-        _set_usage(self.span, metrics)
-        self.run.remember([*self.sent, message])
         finish = _FINISH.get(response.finish_reason or "stop", response.finish_reason or "stop")
-        _set_messages(
-            self.span,
-            self.run.settings,
-            sc.OUTPUT_MESSAGES,
-            sc.ATTR_OUTPUT_META,
-            [message],
-            finish_reason=finish,
-        )
+        if self.stream and metrics.time_to_first_token is not None:
+            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
+        run.remember([*self.sent, message])
+        # An output message is encoded on its own (with its finish reason), never reused.
+        settings = run.settings
+        meta = sc.message_meta(message, content=settings.capture_content, redact=settings.redact)
+        attrs[sc.ATTR_OUTPUT_META] = _json([meta])
+        if settings.capture_content:
+            part = sc.message_to_parts(message, settings.redact)
+            part["finish_reason"] = finish
+            attrs[sc.OUTPUT_MESSAGES] = _json([part])
+        self.span.set_attributes(attrs)
 
     def fail(self, exc: BaseException) -> None:
         if self.span.is_recording():
-            _fail(self.span, exc)
+            self._record_failure(exc)
         self.span.end()
-        attrs = {
-            **self.metric_attrs,
-            sc.ERROR_TYPE: getattr(exc, "error_type", type(exc).__qualname__),
-        }
+        attrs = self._metric_attrs()
+        attrs[sc.ERROR_TYPE] = _error_type(exc)
         self._record_metrics(attrs, time.perf_counter() - self.started, None, None)
+
+    @_never_raises
+    def _record_failure(self, exc: BaseException) -> None:
+        _fail(self.span, self.run.settings, exc)
 
 
 class ToolSpan:
@@ -310,18 +448,27 @@ class ToolSpan:
 
     def __init__(self, run: RunSpans, call: dict[str, Any]) -> None:
         self.run = run
-        function = call.get("function") or {}
-        name = function.get("name") or "tool"
+        function = sc.call_function(call)
+        name = str(function.get("name") or "tool")
         self.span = run.settings.tracer.start_span(
             f"execute_tool {name}", context=run.context, kind=SpanKind.INTERNAL
         )
-        if self.span.is_recording():
+        if run.recording and self.span.is_recording():
             self._record_call(name, call, function)
+
+    @contextmanager
+    def current(self) -> Generator[None, None, None]:
+        """The tool's span made current while the tool runs, so its own spans nest under it.
+        Failures are recorded by `fail` (with the content policy), not by `use_span`."""
+        with trace.use_span(
+            self.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+        ):
+            yield
 
     @_never_raises
     def _record_call(self, name: str, call: dict[str, Any], function: dict[str, Any]) -> None:
         run = self.run
-        attrs = {
+        attrs: Attributes = {
             **run.common,
             sc.GEN_AI_OPERATION_NAME: "execute_tool",
             sc.GEN_AI_TOOL_NAME: name,
@@ -331,7 +478,7 @@ class ToolSpan:
             attrs[sc.GEN_AI_TOOL_CALL_ID] = call["id"]
         if run.settings.capture_content:
             attrs[sc.GEN_AI_TOOL_CALL_ARGUMENTS] = _redacted(
-                run.settings, function.get("arguments") or ""
+                run.settings, str(function.get("arguments") or "")
             )
         self.span.set_attributes(attrs)
 
@@ -346,18 +493,24 @@ class ToolSpan:
             self.span.set_attribute(
                 sc.GEN_AI_TOOL_CALL_RESULT, _redacted(self.run.settings, result.content or "")
             )
-        if error:
+        if error:  # the error's type name: its text is the tool result, recorded above
             self.span.set_attribute(sc.ERROR_TYPE, error)
             self.span.set_status(Status(StatusCode.ERROR, error))
 
+    def fail(self, exc: BaseException) -> None:
+        """The tool raised what a tool run does not catch (KeyboardInterrupt, cancellation)."""
+        if self.span.is_recording():
+            self._record_failure(exc)
+        self.span.end()
 
-def _redacted(settings: TracingSettings, text: str) -> str:
-    return settings.redact(text) if settings.redact and text else text
+    @_never_raises
+    def _record_failure(self, exc: BaseException) -> None:
+        _fail(self.span, self.run.settings, exc)
 
 
 def _tool_def(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function") or {}
-    out = {"type": tool.get("type", "function"), "name": function.get("name")}
+    function = sc.call_function(tool)
+    out: dict[str, Any] = {"type": tool.get("type", "function"), "name": function.get("name")}
     if function.get("description"):
         out["description"] = function["description"]
     if "parameters" in function:
@@ -365,106 +518,23 @@ def _tool_def(tool: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _set_messages(
-    span: Span,
-    settings: TracingSettings,
-    key: str,
-    meta_key: str,
-    messages: Sequence[Message],
-    finish_reason: str | None = None,
-    skip: int = 0,
-) -> None:
-    """Messages as semconv parts (when content is captured) plus our content-free meta list.
-
-    A leading system message goes to `gen_ai.system_instructions`, as the conventions ask, even
-    when `skip` (the compact mode's already-recorded prefix) leaves it out of the messages.
-    """
-    system = bool(messages) and messages[0].role == "system" and key == sc.INPUT_MESSAGES
-    if finish_reason is not None:  # an output message: encoded once, with its finish reason
-        span.set_attribute(meta_key, _json([sc.message_meta(m) for m in messages]))
-        if settings.capture_content:
-            parts = [sc.message_to_parts(m, settings.redact) for m in messages]
-            for p in parts:
-                p["finish_reason"] = finish_reason
-            span.set_attribute(key, _json(parts))
-        return
-    if not settings.capture_content:
-        span.set_attribute(meta_key, _CACHE.encode(messages[skip:], None)[1])
-        return
-    if system:
-        span.set_attribute(
-            sc.SYSTEM_INSTRUCTIONS, _json(sc.system_instructions(messages[0], settings.redact))
-        )
-    # The meta list covers the system message too; the parts list leaves it to the attribute above.
-    drop = 1 if system and skip == 0 and _plain_text(messages[0]) else 0
-    parts_json, meta_json = _CACHE.encode(messages[skip:], settings.redact, drop)
-    span.set_attributes({key: parts_json, meta_key: meta_json})
-
-
-class _EncodedMessages:
-    """JSON of each message's parts and meta, encoded once and reused by later chat spans.
-
-    Every chat span repeats the history, so without this each call re-encodes every earlier
-    message. An entry is used only while the message's fields are the very objects it was
-    encoded from, compared by identity field by field (a message changed afterwards is encoded
-    again); it keeps a reference to the message so that an `id()` is never reused while the
-    entry lives. Bounded: when full, it starts over.
-    """
-
-    def __init__(self, size: int = 16_384) -> None:
-        self._size = size
-        self._items: dict[int, tuple[Any, ...]] = {}
-
-    def encode(
-        self, messages: Sequence[Message], redact: sc.Redactor | None, drop: int = 0
-    ) -> tuple[str, str]:
-        """The `[...]` JSON lists of the messages' parts (less the first `drop`) and meta."""
-        parts: list[str] = []
-        metas: list[str] = []
-        items = self._items
-        for m in messages:
-            entry = items.get(id(m))
-            if (
-                entry is None
-                or entry[0] is not m
-                or entry[1] is not redact
-                or not _same_objects(entry[2], m.__dict__.values())
-            ):
-                entry = self._put(m, redact)
-            parts.append(entry[3])
-            metas.append(entry[4])
-        return "[" + ",".join(parts[drop:]) + "]", "[" + ",".join(metas) + "]"
-
-    def _put(self, m: Message, redact: sc.Redactor | None) -> tuple[Any, ...]:
-        parts = _json(sc.message_to_parts(m, redact))
-        fields = tuple(m.__dict__.values())
-        entry = (m, redact, fields, parts, _json(sc.message_meta(m)))
-        if len(self._items) >= self._size:
-            self._items.clear()
-        self._items[id(m)] = entry
-        return entry
-
-
-def _same_objects(known: tuple[Any, ...], now: Iterable[Any]) -> bool:
-    return all(a is b for a, b in zip(known, now, strict=True))
-
-
-_CACHE = _EncodedMessages()
-
-
 def _plain_text(message: Message) -> bool:
     """A system message that `gen_ai.system_instructions` says in full (text, nothing else)."""
     return message.content is not None and not message.name and not message.media()
 
 
-def _set_usage(span: Span, metrics: Metrics) -> None:
-    span.set_attributes(
-        {
-            sc.GEN_AI_USAGE_INPUT_TOKENS: metrics.input_tokens,
-            sc.GEN_AI_USAGE_OUTPUT_TOKENS: metrics.output_tokens,
-            sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: metrics.cache_read_tokens,
-            sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: metrics.cache_write_tokens,
-            sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: metrics.cache_write_tokens,
-            sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: metrics.reasoning_tokens,
-        }
-    )
+def _usage(metrics: Metrics) -> Attributes:
+    """Token counts; the cache and reasoning ones only when the provider reported some (a
+    missing count reads as 0, and most calls have none: 4 attributes fewer per span)."""
+    attrs: Attributes = {
+        sc.GEN_AI_USAGE_INPUT_TOKENS: metrics.input_tokens,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: metrics.output_tokens,
+    }
+    if metrics.cache_read_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = metrics.cache_read_tokens
+    if metrics.cache_write_tokens:
+        attrs[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = metrics.cache_write_tokens
+        attrs[sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = metrics.cache_write_tokens
+    if metrics.reasoning_tokens:
+        attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = metrics.reasoning_tokens
+    return attrs
