@@ -218,7 +218,7 @@ def test_unknown_tool_span_fails_and_run_goes_on(
 
 # --- privacy ----------------------------------------------------------------------------------
 
-KEY_ECHO = "Incorrect API key provided: sk-ECHOED-9f8e7d"
+KEY_ECHO = "Incorrect API key provided: ECHOED-9f8e7d"
 
 
 def failing_runs(trace_file: TraceFile, **tracing: Any) -> None:
@@ -249,7 +249,7 @@ def failing_runs(trace_file: TraceFile, **tracing: Any) -> None:
 def test_capture_off_records_no_error_text_filename_or_media(trace_file: TraceFile) -> None:
     failing_runs(trace_file, capture_content=False)
     text = trace_file.text()
-    for secret in ("sk-ECHOED", "Incorrect API key", "SECRET", "cat.png", "JVBERi0"):
+    for secret in ("ECHOED-9f8e7d", "Incorrect API key", "SECRET", "cat.png", "JVBERi0"):
         assert secret not in text, secret
     spans = trace_file()
     chat = named(spans, "chat")[0]
@@ -267,9 +267,9 @@ def test_capture_on_records_error_texts(trace_file: TraceFile) -> None:
     failing_runs(trace_file)
     spans = trace_file()
     chat = named(spans, "chat")[0]
-    assert "sk-ECHOED" in chat["status_message"]
+    assert "ECHOED-9f8e7d" in chat["status_message"]
     [event] = exception_events(chat)
-    assert "sk-ECHOED" in event["exception.message"]
+    assert "ECHOED-9f8e7d" in event["exception.message"]
     assert "Traceback" in event["exception.stacktrace"]
     tool = one(spans, "execute_tool secret_stop")
     assert exception_events(tool)[0]["exception.message"] == "SECRET-TOOL-WORDS"
@@ -280,16 +280,16 @@ def test_redact_sees_every_string_that_can_carry_user_data(trace_file: TraceFile
 
     def redact(text: str) -> str:
         seen.append(text)
-        hidden = "SECRET" in text or "sk-" in text or text.startswith("JVBERi0")
+        hidden = "SECRET" in text or "ECHOED" in text or text.startswith("JVBERi0")
         return "[R]" if hidden else text
 
     failing_runs(trace_file, redact=redact)
     text = trace_file.text()
-    assert "SECRET" not in text and "sk-ECHOED" not in text
+    assert "SECRET" not in text and "ECHOED-9f8e7d" not in text
     # What redact was shown: the error message and stack trace, the media URL with its
     # token, the file name, the inline bytes (base64), the message name, the tool's error.
     assert any(KEY_ECHO in s for s in seen)
-    assert any("Traceback" in s and "sk-ECHOED" in s for s in seen)
+    assert any("Traceback" in s and "ECHOED-9f8e7d" in s for s in seen)
     assert "https://cdn.example/cat.png?token=SECRET-TOKEN" in seen
     assert "SECRET-report.pdf" in seen
     assert any(s.startswith("JVBERi0") for s in seen)  # base64 of "%PDF-1..."
