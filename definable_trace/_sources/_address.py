@@ -36,6 +36,8 @@ class StoreAddress:
     path: str
     query: dict[str, str]
     display: str
+    host: str = ""
+    port: int | None = None
     username: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)
 
@@ -81,6 +83,8 @@ def parse_address(text: str, stores: tuple[str, ...]) -> StoreAddress:
         path=path,
         query=query,
         display=display,
+        host=parts.hostname,
+        port=port,
         username=urllib.parse.unquote(parts.username) if parts.username else None,
         password=urllib.parse.unquote(parts.password) if parts.password else None,
     )

@@ -11,6 +11,7 @@ a subprocess keeps the test's own environment and tracer out of it. The model is
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from definable_trace import Agent, OpenAIChat, flush_tracing
 from definable_trace.testing import FakeOpenAIServer
@@ -21,18 +22,23 @@ def lookup(city: str) -> str:
     return f"sunny in {city}"
 
 
+def run_sessions(base_url: str, sessions: Sequence[tuple[str, int]]) -> None:
+    """Each (session id, turns): a conversation with our agent, spans where tracing says."""
+    model = OpenAIChat("gpt-4o", base_url=base_url, api_key="test-key")
+    agent = Agent(model, "You are terse.", tools=[lookup])
+    for session_id, turns in sessions:
+        messages = None
+        for turn in range(1, turns + 1):
+            text = f"use the tool for turn {turn}" if turn % 3 == 0 else f"question {turn}"
+            output = agent.run(text, messages=messages, session_id=session_id)
+            messages = output.messages
+    flush_tracing()
+
+
 def main(argv: list[str]) -> None:
     pairs = list(zip(argv[::2], map(int, argv[1::2]), strict=True))
     with FakeOpenAIServer() as server:
-        model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="test-key")
-        agent = Agent(model, "You are terse.", tools=[lookup])
-        for session_id, turns in pairs:
-            messages = None
-            for turn in range(1, turns + 1):
-                text = f"use the tool for turn {turn}" if turn % 3 == 0 else f"question {turn}"
-                output = agent.run(text, messages=messages, session_id=session_id)
-                messages = output.messages
-    flush_tracing()
+        run_sessions(server.base_url, pairs)
 
 
 if __name__ == "__main__":
