@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._errors import UsageFailure
-from ._stores import check_sessions_found, default_spans_file, documents_for, is_source
+from ._stores import check_loaded, default_spans_file, documents_for, is_source
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,8 +60,9 @@ def load(paths: Sequence[Path]) -> TraceSet:
     from definable_trace import load_traces
 
     inputs = trace_files(paths)
-    traces = load_traces(*documents_for(inputs))  # stores fetched here (cli/_stores.py)
-    check_sessions_found(inputs, traces)
+    readers = documents_for(inputs)  # trace stores are fetched here (cli/_stores.py)
+    traces = load_traces(*readers)
+    check_loaded(inputs, readers, traces)
     for warning in traces.warnings:
         click.echo(f"warning: {warning}", err=True)
     return traces

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SourceInput",
     "accept_sources",
-    "check_sessions_found",
+    "check_loaded",
     "default_spans_file",
     "documents_for",
     "is_source",
@@ -184,8 +184,14 @@ def documents_for(items: Sequence[Path | SourceInput]) -> list[Path | Documents]
     ]
 
 
-def check_sessions_found(items: Iterable[Path | SourceInput], traces: TraceSet) -> None:
-    """A session asked of a store and not found: say where and when it was looked for."""
+def check_loaded(
+    items: Iterable[Path | SourceInput], readers: Iterable[object], traces: TraceSet
+) -> None:
+    """After loading: what a store noted about its data becomes warnings; a session asked of a
+    store and not found is an error saying where and when it was looked for."""
+    for reader in readers:
+        for note in getattr(reader, "notes", ()):
+            click.echo(f"warning: {getattr(reader, 'name', '')}: {note}", err=True)
     stores = [item for item in items if isinstance(item, SourceInput)]
     asked = _asked_sessions()
     if not stores or not asked:

@@ -20,6 +20,7 @@ __all__ = [
     "Source",
     "TimeWindow",
     "session_ids_in",
+    "summarize",
 ]
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -60,6 +61,15 @@ class TimeWindow:
                 f"since ({start.isoformat()}) is after until ({end.isoformat()})"
             )
         return cls(start, end)
+
+    def halves(self) -> tuple[TimeWindow, TimeWindow]:
+        """The window cut in two: how a store that caps its answers without a cursor is paged."""
+        middle = self.start + (self.end - self.start) / 2
+        return TimeWindow(self.start, middle), TimeWindow(middle, self.end)
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
 
     @property
     def start_ns(self) -> int:
@@ -108,9 +118,14 @@ class Documents(Iterable[Document]):
     """OTLP/JSON documents with a `name` (the source's address), the form `load_traces`
     reads without a temporary file. Iterate it once."""
 
-    def __init__(self, name: str, documents: Iterator[Document]) -> None:
+    def __init__(
+        self, name: str, documents: Iterator[Document], notes: list[str] | None = None
+    ) -> None:
         self.name = name
         self._documents = documents
+        # What the store's answers suggest is wrong with the data (not with the fetch), e.g.
+        # attributes a store truncated: filled while iterating, shown by the CLI as warnings.
+        self.notes: list[str] = [] if notes is None else notes
 
     def __iter__(self) -> Iterator[Document]:
         return self._documents
