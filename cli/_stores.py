@@ -61,7 +61,7 @@ def is_source(item: object) -> bool:
     return isinstance(item, SourceInput)
 
 
-class _TraceInput(click.ParamType):
+class _TraceInput(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
     """A trace file or directory (must exist), or a store address."""
 
     name = "FILE|SOURCE"
