@@ -133,6 +133,7 @@ def accept_sources(command: click.Command) -> None:
     for param in command.params:
         if isinstance(param, click.Argument) and param.name == "files":
             param.type = _TraceInput()
+            param.metavar = "FILES_OR_STORES..."
     command.params.extend(store_options(exposed=False))
 
 

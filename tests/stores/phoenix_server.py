@@ -32,7 +32,9 @@ PHOENIX_VERSION = "20.26.1"
 _HERE = Path(__file__).parent
 _INSTALL_TIMEOUT = 1200  # seconds; a cold install on a slow machine
 _START_TIMEOUT = 180  # seconds until /healthz (migrations on a fresh database)
-_INGEST_TIMEOUT = 60  # seconds for exported spans to become queryable (ingest is asynchronous)
+# Seconds for exported spans to become queryable (ingest is asynchronous, and slow on a busy
+# machine): a deadline, never a measurement. DEFINABLE_TRACE_PHOENIX_INGEST_TIMEOUT overrides it.
+_INGEST_TIMEOUT = float(os.environ.get("DEFINABLE_TRACE_PHOENIX_INGEST_TIMEOUT", "300"))
 
 
 def _cache() -> Path:
