@@ -188,3 +188,18 @@ def test_missing_session_project_and_store(phoenix: PhoenixServer, exported: Pat
     assert no_project.exit_code == 1
     assert "no project 'no-such-project' (HTTP 404)" in no_project.stderr
     assert "Traceback" not in no_project.output
+
+
+def test_replay_all_sessions_of_the_window(
+    phoenix: PhoenixServer,  # noqa: F811
+    exported: Path,
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "all.jsonl"
+    result = deftrace(
+        "replay", phoenix.address("tests-a"), "--all", "--recorded", "--since", "2h",
+        "--concurrency", "2", "--trace-out", out, "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    replayed = load_traces(out).sessions
+    assert sorted(s.lineage.parent_session for s in replayed if s.lineage) == ["long", "short"]

@@ -11,6 +11,7 @@ interface) from starting. Outside CI a failed install skips the tests with the r
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -117,10 +118,11 @@ class PhoenixServer:
         deadline = time.monotonic() + _INGEST_TIMEOUT
         held = 0
         while time.monotonic() < deadline:
-            held = self._count(project)
+            with contextlib.suppress(OSError):  # busy ingesting (timeout, reset): ask again
+                held = self._count(project)
             if held >= spans:
                 return
-            time.sleep(0.3)
+            time.sleep(0.5)
         raise AssertionError(f"Phoenix holds {held} of {spans} spans after {_INGEST_TIMEOUT} s")
 
     def _count(self, project: str) -> int:
@@ -129,7 +131,7 @@ class PhoenixServer:
             query = "limit=1000" + (f"&cursor={cursor}" if cursor else "")
             url = f"{self.url}/v1/projects/{project}/spans/otlpv1?{query}"
             try:
-                with urllib.request.urlopen(url, timeout=10) as answer:
+                with urllib.request.urlopen(url, timeout=60) as answer:
                     page = orjson.loads(answer.read())
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:  # the project appears with its first span
