@@ -203,3 +203,18 @@ def test_replay_all_sessions_of_the_window(
     assert result.exit_code == 0, result.output
     replayed = load_traces(out).sessions
     assert sorted(s.lineage.parent_session for s in replayed if s.lineage) == ["long", "short"]
+
+
+def test_a_window_cutting_a_session_still_gives_it_whole(
+    phoenix: PhoenixServer,  # noqa: F811
+    exported: Path,
+) -> None:
+    """Listing a window that begins after a session's first turn must not present its later
+    turns as the whole session: such a session is fetched whole, by id."""
+    local = load_traces(exported).session("long")
+    cut = local.turns[3].start  # turns 4-7 only fall inside [cut, now]
+    assert cut is not None
+    source = open_source(phoenix.address("tests-a"))
+    traces = load_traces(source.fetch(None, TimeWindow.of(since=cut)))
+    assert len(traces.session("long").turns) == len(local.turns) == 7
+    assert traces.session("long").messages == local.messages

@@ -102,8 +102,10 @@ class PhoenixSource:
 
     # --- fetching ---------------------------------------------------------------------------
 
-    def _session_documents(self, session_ids: list[str]) -> Iterator[Document]:
-        seen: set[str] = set()
+    def _session_documents(
+        self, session_ids: list[str], seen: set[str] | None = None
+    ) -> Iterator[Document]:
+        seen = set() if seen is None else seen
         traces: dict[str, None] = {}
         for session_id in session_ids:
             # Ours write `session.id` and `gen_ai.conversation.id`, foreign instrumentations one
@@ -131,10 +133,21 @@ class PhoenixSource:
                     yield _document(spans)
 
     def _window_documents(self, window: TimeWindow) -> Iterator[Document]:
+        """Every session with spans in `window`, each one whole: the spans of the window in
+        pages, then, by id, the sessions that began before it or end after it (the window's
+        spans alone would be a part of them presented as the whole)."""
+        straddling = [
+            s.id
+            for s in self.sessions(window)
+            if (s.first and s.first < window.start) or (s.last and s.last > window.end)
+        ]
+        seen: set[str] = set()
         times = [("start_time", _iso(window.start)), ("end_time", _iso(window.end))]
         for page in self._pages(times):
+            seen.update(s["span_id"] for s in page)
             if page:
                 yield _document(page)
+        yield from self._session_documents(straddling, seen)
 
     def _pages(self, params: list[tuple[str, str]]) -> Iterator[list[dict[str, Any]]]:
         """Every page of a span query, following `next_cursor`; a bad page raises."""
