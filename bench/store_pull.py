@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from stores.phoenix_server import (  # noqa: E402
     PHOENIX_VERSION,
     PhoenixServer,
+    span_count,
     start_phoenix,
     stop_phoenix,
 )
@@ -120,9 +121,14 @@ def measure(
 def export(
     server: PhoenixServer, project: str, local: Path, sessions: list[tuple[str, int]]
 ) -> None:
-    """As `PhoenixServer.export`, in chunks so that one process's batch stays moderate."""
+    """As `PhoenixServer.export`, in chunks so that one process's batch stays moderate; then
+    wait until the project holds the spans of every chunk (each export waits for its own count
+    only, which the project's earlier spans already reach)."""
+    files = []
     for start in range(0, len(sessions), 100):
-        server.export(project, local.with_suffix(f".{start}.jsonl"), *sessions[start : start + 100])
+        files.append(local.with_suffix(f".{start}.jsonl"))
+        server.export(project, files[-1], *sessions[start : start + 100])
+    server.wait_for(project, sum(span_count(path) for path in files))
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ class PhoenixServer:
         args = [sys.executable, str(_HERE / "agent_session.py")]
         args += [str(part) for pair in sessions for part in pair]
         subprocess.run(args, env=env, check=True, timeout=300, cwd=local.parent)
-        self.wait_for(project, _span_count(local))
+        self.wait_for(project, span_count(local))
 
     def wait_for(self, project: str, spans: int) -> None:
         """Poll until the project holds at least `spans` spans (a deadline, not a measurement)."""
@@ -143,7 +143,7 @@ class PhoenixServer:
                 return count
 
 
-def _span_count(path: Path) -> int:
+def span_count(path: Path) -> int:
     count = 0
     for line in path.read_bytes().splitlines():
         for resource in orjson.loads(line).get("resourceSpans", ()):
