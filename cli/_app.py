@@ -12,7 +12,9 @@ from definable_trace._errors import DefinableTraceError
 from ._chat import chat
 from ._errors import translate, translate_os_error
 from ._inspect import diff, export, sessions, show
+from ._pull import pull
 from ._run import fork, replay
+from ._stores import accept_sources
 
 __all__ = ["cli"]
 
@@ -44,3 +46,8 @@ def cli() -> None:
 
 for command in (sessions, show, export, diff, replay, fork, chat):
     cli.add_command(command)
+
+# Trace stores wherever trace files are read (cli/_stores.py), and `pull` to save their sessions.
+for command in (sessions, show, export, diff, replay, fork):
+    accept_sources(command)
+cli.add_command(pull)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._errors import UsageFailure
+from ._stores import check_loaded, default_spans_file, documents_for, is_source
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,7 +42,7 @@ def trace_files(paths: Sequence[Path]) -> list[Path]:
     """The files to read: each file as given, each directory's trace files (by name)."""
     files: list[Path] = []
     for path in paths:
-        if not path.is_dir():
+        if is_source(path) or not path.is_dir():  # a trace store: read by `load`
             files.append(path)
             continue
         found = sorted(
@@ -58,7 +59,10 @@ def load(paths: Sequence[Path]) -> TraceSet:
     stderr, one line each."""
     from definable_trace import load_traces
 
-    traces = load_traces(*trace_files(paths))
+    inputs = trace_files(paths)
+    readers = documents_for(inputs)  # trace stores are fetched here (cli/_stores.py)
+    traces = load_traces(*readers)
+    check_loaded(inputs, readers, traces)
     from ._escape import safe
 
     for warning in traces.warnings:
@@ -103,9 +107,11 @@ def resolve_trace_out(
     Never one of the inputs: a replay appended to its own source would show up in the next
     replay of that file.
     """
+    if is_source(inputs[0]):
+        return default_spans_file(option)
     path = option or inputs[0].with_name(f"{inputs[0].stem}.{kind}-{short_id}.jsonl")
     for source in inputs:
-        if _same_file(path, source):
+        if not is_source(source) and _same_file(path, source):
             raise UsageFailure(f"--trace-out {path} is an input file; new spans never go there")
     return path
 
