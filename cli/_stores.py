@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ._errors import UsageFailure
+from ._select import TimeSpec
 
 if TYPE_CHECKING:
     from definable_trace import TraceSet
@@ -75,24 +75,6 @@ class _TraceInput(click.ParamType):  # type: ignore[type-arg]  # generic from cl
         return self._path.convert(value, param, ctx)
 
 
-def _moment(value: str | None, option: str) -> datetime | None:
-    """`--since 2h`, `--since 7d` (before now) or an ISO 8601 time (UTC when no zone)."""
-    if value is None:
-        return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        delta = timedelta(**{_UNITS[match[2]]: int(match[1])})
-        return datetime.now(timezone.utc) - delta
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageFailure(
-            f"{option} {value!r}: expected a duration before now (30m, 2h, 7d) or an ISO time "
-            "(2026-11-28T09:00Z)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     ctx.meta.setdefault(_META, {})[param.name] = value
     return value
@@ -104,11 +86,17 @@ def store_options(*, exposed: bool) -> list[click.Option]:
     return [
         click.Option(
             ["--since"],
+            type=TimeSpec(),
             help="Stores: start of the time window (30m, 2h, 7d before now, or ISO time; "
             "default: 24h before --until).",
             **shared,
         ),
-        click.Option(["--until"], help="Stores: end of the time window (default: now).", **shared),
+        click.Option(
+            ["--until"],
+            type=TimeSpec(),
+            help="Stores: end of the time window (default: now).",
+            **shared,
+        ),
         click.Option(
             ["--header", "headers"],
             multiple=True,
@@ -134,7 +122,21 @@ def accept_sources(command: click.Command) -> None:
         if isinstance(param, click.Argument) and param.name == "files":
             param.type = _TraceInput()
             param.metavar = "FILES_OR_STORES..."
-    command.params.extend(store_options(exposed=False))
+    have = {param.name: param for param in command.params}
+    for option in store_options(exposed=False):
+        existing = have.get(option.name)
+        if existing is None:
+            command.params.append(option)
+        else:  # the command has its own (`sessions --since`): one option, remembered for stores
+            existing.callback = _also_remember(existing.callback)
+
+
+def _also_remember(callback: Any) -> Any:
+    def both(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        value = callback(ctx, param, value) if callback is not None else value
+        return _remember(ctx, param, value)
+
+    return both
 
 
 def _settings() -> dict[str, Any]:
@@ -145,9 +147,7 @@ def _settings() -> dict[str, Any]:
 def window_of(settings: dict[str, Any]) -> TimeWindow:
     from definable_trace.sources import TimeWindow
 
-    since = _moment(settings.get("since"), "--since")
-    until = _moment(settings.get("until"), "--until")
-    return TimeWindow.of(since, until)
+    return TimeWindow.of(settings.get("since"), settings.get("until"))
 
 
 def open_input(item: SourceInput, settings: dict[str, Any] | None = None) -> Source:
