@@ -1,4 +1,5 @@
-"""What every command does around the library: load the files, pick a session, print.
+"""What every command does around the library: find the inputs, load them, pick a session,
+choose where new spans and outputs go, print.
 
 The library is imported inside each function, never at module level, so that importing the
 CLI (for `--help`) costs only click.
@@ -6,11 +7,16 @@ CLI (for `--help`) costs only click.
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
+import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -22,46 +28,140 @@ if TYPE_CHECKING:
     from definable_trace import Session, TraceSet
 
 __all__ = [
+    "STDIN",
+    "Inputs",
+    "check_writable",
     "console",
     "emit_json",
+    "expand_inputs",
     "load",
+    "open_output",
     "pick_session",
     "resolve_trace_out",
-    "trace_files",
+    "runs_dir",
+    "staged_spans",
     "tracing_to",
 ]
 
 _LISTED = 10  # session ids named in "pick one" errors
+STDIN = "-"
+_STDIN_NAME = "<stdin>"
+_GLOB_CHARS = frozenset("*?[")
+_SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
 
-_TRACE_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+# --- inputs -------------------------------------------------------------------------------------
 
 
-def trace_files(paths: Sequence[Path]) -> list[Path]:
-    """The files to read: each file as given, each directory's trace files (by name)."""
+@dataclass
+class Inputs:
+    """The files to read, in order. `found` are those found by walking a directory: one that
+    turns out not to be a trace is skipped with a warning instead of failing the command (the
+    files named one by one must all be traces). `stdin` is the spooled copy of `-`."""
+
+    files: list[Path]
+    found: set[Path]
+    stdin: Path | None = None
+
+    def label(self, path: Path) -> str:
+        return _STDIN_NAME if path == self.stdin else str(path)
+
+    @property
+    def first(self) -> Path:
+        return self.files[0]
+
+
+def expand_inputs(args: Sequence[str | Path]) -> Inputs:
+    """Command-line inputs as files, like other tools take them: `-` is standard input (once),
+    a directory is walked recursively, a quoted glob (`'traces/*.jsonl.gz'`) is expanded here
+    (`**` included), gzip is read by the loader itself.
+
+    The loader reads only paths, and seeks to sniff gzip, which a pipe cannot: standard input
+    is spooled to a temporary file first (removed at exit), and named `<stdin>` in messages.
+    """
     files: list[Path] = []
-    for path in paths:
-        if not path.is_dir():
-            files.append(path)
+    found: set[Path] = set()
+    stdin: Path | None = None
+    for arg in map(str, args):
+        if arg == STDIN:
+            if stdin is None:
+                stdin = _spool_stdin()
+                files.append(stdin)
             continue
-        found = sorted(
-            p for p in path.iterdir() if p.is_file() and p.name.endswith(_TRACE_SUFFIXES)
-        )
-        if not found:
-            raise UsageFailure(f"{path}: no trace files (*.jsonl, *.json, gzipped or not)")
-        files.extend(found)
-    return files
+        for path in _matches(arg):
+            if path.is_dir():
+                walked = _walk(path)
+                files.extend(walked)
+                found.update(walked)
+            else:
+                files.append(path)
+    if not files:
+        raise UsageFailure("no input files")
+    return Inputs(list(dict.fromkeys(files)), found, stdin)
 
 
-def load(paths: Sequence[Path]) -> TraceSet:
-    """Load the trace files (directories expanded); what the loader skipped is reported on
-    stderr, one line each."""
-    from definable_trace import load_traces
+def _matches(arg: str) -> list[Path]:
+    path = Path(arg)
+    if path.exists():
+        return [path]
+    if _GLOB_CHARS & set(arg):
+        matched = sorted(glob.glob(arg, recursive=True))
+        if not matched:
+            raise UsageFailure(f"{arg}: no file matches this pattern")
+        return [Path(m) for m in matched]
+    raise UsageFailure(f"{arg}: file or directory does not exist")
 
-    traces = load_traces(*trace_files(paths))
+
+def _walk(directory: Path) -> list[Path]:
+    """Every file under `directory` that may hold traces: JSON or gzip by name. Which of them
+    really are traces the loader decides (`load` skips the others with a warning)."""
+    suffixes = (".jsonl", ".json", ".gz")
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
+        found.extend(Path(root, n) for n in sorted(names) if n.endswith(suffixes))
+    if not found:
+        raise UsageFailure(f"{directory}: no trace files (*.jsonl, *.json, gzipped or not)")
+    return found
+
+
+def _spool_stdin() -> Path:
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageFailure("'-' reads traces from standard input, which is a terminal")
+    directory = tempfile.mkdtemp(prefix="deftrace-stdin-")
+    path = Path(directory, "stdin")
+    with path.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return path
+
+
+def load(paths: Sequence[str | Path] | Inputs) -> TraceSet:
+    """Load the inputs (see `expand_inputs`); what the loader skipped is reported on stderr,
+    one line each, and so is each file found in a directory that is not a trace."""
+    from definable_trace import TraceFormatError, load_traces
+
+    inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
+    files = list(inputs.files)
+    while True:
+        try:
+            traces = load_traces(*files)
+            break
+        except TraceFormatError as exc:
+            bad = Path(exc.path) if exc.path else None
+            if bad is None or bad not in inputs.found or bad not in files:
+                raise UsageFailure(_relabel(str(exc), inputs)) from exc
+            click.echo(f"warning: skipped {bad}: not a trace file ({exc.reason})", err=True)
+            files.remove(bad)
+            if not files:
+                raise UsageFailure("no trace files among the inputs") from exc
     for warning in traces.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {_relabel(str(warning), inputs)}", err=True)
     return traces
+
+
+def _relabel(text: str, inputs: Inputs) -> str:
+    return text.replace(str(inputs.stdin), _STDIN_NAME) if inputs.stdin else text
 
 
 def pick_session(traces: TraceSet, session_id: str | None) -> Session:
@@ -75,6 +175,9 @@ def pick_session(traces: TraceSet, session_id: str | None) -> Session:
         raise UsageFailure("the files hold no session")
     ids = ", ".join(s.id for s in found[:_LISTED]) + (", ..." if len(found) > _LISTED else "")
     raise UsageFailure(f"the files hold {len(found)} sessions; pick one with --session: {ids}")
+
+
+# --- outputs ------------------------------------------------------------------------------------
 
 
 def emit_json(data: Any, *, line: bool = False) -> None:
@@ -93,19 +196,71 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
-def resolve_trace_out(
-    option: Path | None, inputs: Sequence[Path], kind: str, short_id: str
-) -> Path:
-    """Where new spans go: `--trace-out`, else `<stem>.<kind>-<short id>.jsonl` beside the input.
+@contextmanager
+def open_output(path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary stream for `-o PATH`: `-` is standard output (never a file named `-`).
+
+    A file is written to a temporary name beside it and renamed into place only when the
+    block completes, so a failed write leaves the old file (or nothing), never half a file.
+    """
+    if str(path) == STDIN:
+        stream = click.get_binary_stream("stdout")
+        yield stream
+        stream.flush()
+        return
+    target = Path(path)
+    check_writable(target, "-o")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_writable(path: Path, option: str = "--trace-out") -> None:
+    """A usage error now, before any run, if `path` cannot be created or appended to."""
+    if path.is_dir():
+        raise UsageFailure(f"{option} {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageFailure(f"{option} {path}: no such directory {parent}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageFailure(f"{option} {path}: not writable")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageFailure(f"{option} {path}: cannot create files in {parent}")
+
+
+def runs_dir() -> Path:
+    """Where replays, forks and resumed chats write by default: beside the user's default
+    trace file (`$XDG_DATA_HOME/definable-trace/`), in `runs/`, never in the input's folder
+    (a sample or shared folder would grow with every run)."""
+    from definable_trace._tracing._setup import default_trace_file
+
+    return default_trace_file().parent / "runs"
+
+
+def resolve_trace_out(option: Path | None, inputs: Inputs, kind: str, short_id: str) -> Path:
+    """Where new spans go: `--trace-out`, else `runs_dir()/<stem>.<kind>-<short id>.jsonl`.
 
     Never one of the inputs: a replay appended to its own source would show up in the next
-    replay of that file.
+    replay of that file. Checked writable here, before anything runs.
     """
-    path = option or inputs[0].with_name(f"{inputs[0].stem}.{kind}-{short_id}.jsonl")
-    for source in inputs:
-        if _same_file(path, source):
-            raise UsageFailure(f"--trace-out {path} is an input file; new spans never go there")
-    return path
+    if option is None:
+        stem = "stdin" if inputs.first == inputs.stdin else inputs.first.name.split(".")[0]
+        directory = runs_dir()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageFailure(f"cannot create {directory}: {exc.strerror or exc}") from exc
+        option = directory / f"{stem}.{kind}-{short_id}.jsonl"
+    for source in inputs.files:
+        if _same_file(option, source):
+            raise UsageFailure(f"--trace-out {option} is an input file; new spans never go there")
+    check_writable(option)
+    return option
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -114,12 +269,15 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+# --- where spans go -----------------------------------------------------------------------------
+
+
 @contextmanager
 def tracing_to(path: Path | None) -> Iterator[Path | None]:
     """Send the spans of the runs inside to `path` (None: the default trace file); flush after.
 
-    Yields the file the spans go to. Flushing even when the run failed keeps the spans of the
-    turns that did complete.
+    Yields the file the spans go to. Flushing even when the run failed (or was interrupted)
+    keeps the spans of the turns that did complete, and the failed turn's, marked as failed.
     """
     from definable_trace import configure_tracing, flush_tracing
 
@@ -128,3 +286,38 @@ def tracing_to(path: Path | None) -> Iterator[Path | None]:
         yield settings.file
     finally:
         flush_tracing()
+
+
+@contextmanager
+def staged_spans(path: Path) -> Iterator[Path]:
+    """Spans of one replay or fork: written to a hidden file beside `path`, then added to
+    `path` when the run has ended (completed, failed or interrupted), so that `path` is only
+    ever created by a run that wrote spans, and never holds half of a flush.
+
+    A run that wrote no span (it was refused before its first turn) leaves no file at all.
+    """
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from definable_trace import configure_tracing
+
+    staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with tracing_to(staging):
+            yield path
+    finally:
+        # Replacing the configuration shuts our provider down: the staging file is closed.
+        configure_tracing(tracer_provider=NoOpTracerProvider())
+        _publish(staging, path)
+
+
+def _publish(staging: Path, path: Path) -> None:
+    if not staging.exists():
+        return
+    if staging.stat().st_size == 0:
+        staging.unlink()
+    elif not path.exists():
+        os.replace(staging, path)
+    else:
+        with staging.open("rb") as new, path.open("ab") as out:
+            shutil.copyfileobj(new, out)
+        staging.unlink()

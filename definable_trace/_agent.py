@@ -202,6 +202,9 @@ class Agent:
             done.fail(exc)
             yield RunError(state.run_id, state.session_id, error=str(exc), exception=exc)
             raise
+        except BaseException as exc:  # Ctrl-C, cancellation: the run's span still ends
+            done.fail(exc)
+            raise
 
     async def _adrive(
         self, job: tuple[RunState, dict[str, AttributeValue]], stream: bool
@@ -234,6 +237,9 @@ class Agent:
         except Exception as exc:
             done.fail(exc)
             yield RunError(state.run_id, state.session_id, error=str(exc), exception=exc)
+            raise
+        except BaseException as exc:  # Ctrl-C, cancellation: the run's span still ends
+            done.fail(exc)
             raise
 
     def _model_call(

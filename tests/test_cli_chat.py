@@ -11,12 +11,18 @@ from deftrace_cli._app import cli
 
 from definable_trace import load_traces
 from definable_trace.testing import FakeOpenAIServer
+from definable_trace.testing._server import RecordedRequest
 
 TUTOR = Path(__file__).resolve().parent.parent / "sample_traces" / "math_tutor.jsonl"
 
 
 def deftrace(*args: object, input: str | None = None) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def chat_requests(server: FakeOpenAIServer) -> list[RecordedRequest]:
+    """The chat completions sent (the check before the first prompt is a GET /models)."""
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def test_chat_streams_answers_and_traces_each_turn(
@@ -29,7 +35,7 @@ def test_chat_streams_answers_and_traces_each_turn(
     assert "Agent: You said: Hello there" in result.stdout
     assert "Agent: You said: How are you?" in result.stdout
     assert f"spans: {out}" in result.stdout
-    assert all(r.body.get("stream") is True for r in server.requests)
+    assert all(r.body.get("stream") is True for r in chat_requests(server))
     session = load_traces(out).session("c1")
     assert [t.input.content for t in session.turns if t.input] == ["Hello there", "How are you?"]
     assert session.messages[0].content == "You are a helpful assistant."
@@ -46,7 +52,7 @@ def test_chat_json_prints_one_line_per_turn(tmp_path: Path, server: FakeOpenAISe
         ("two", "You said: two"),
     ]
     assert lines[0]["session_id"] == lines[1]["session_id"]
-    assert {r.body["model"] for r in server.requests} == {"m1"}
+    assert {r.body["model"] for r in chat_requests(server)} == {"m1"}
 
 
 def test_chat_resume_continues_the_recorded_session(
@@ -57,9 +63,9 @@ def test_chat_resume_continues_the_recorded_session(
     args = ("chat", "--resume", source, "--session", "math-tutor", "--base-url", server.base_url)
     result = deftrace(*args, input="And times 2?\n")
     assert result.exit_code == 0, result.output
-    sent = server.requests[0].body["messages"]
+    sent = chat_requests(server)[0].body["messages"]
     assert len(sent) == 10 and sent[4]["content"] == "345 / 5 = 69"
-    [out] = tmp_path.glob("math_tutor.chat-*.jsonl")
+    [out] = (tmp_path / "definable-trace" / "runs").glob("math_tutor.chat-*.jsonl")
     whole = load_traces(source, out).session("math-tutor")
     assert [t.index for t in whole.turns] == [1, 2, 3, 4, 5]
     assert whole.turns[-1].messages[-1].content == "You said: And times 2?"

@@ -133,6 +133,19 @@ class OpenAIChat(Model):
                         yield delta
         yield acc.response(time.perf_counter())
 
+    def check(self) -> None:
+        """One cheap request (GET /models) before a conversation starts, so that a missing key,
+        refused credentials or an unreachable server fail at once, as the `ModelError` tree,
+        not after the user typed a first message. A server without a models list (404) did
+        answer, which is all this checks."""
+        import openai
+
+        with _translate_errors():
+            try:
+                self.client().models.list()
+            except openai.NotFoundError:
+                return
+
     # --- clients and requests -----------------------------------------------------------------
 
     def client(self) -> openai.OpenAI:

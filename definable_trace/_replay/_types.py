@@ -29,7 +29,8 @@ class RunOptions:
 
     `model` None means the model each turn recorded. `recorded=True` answers from the recording
     (no network, no key). `tools` run the tool calls the recording cannot answer. The new
-    session is `session_id`, or `<parent>-<kind>-<tag>` (`tag` random when None).
+    session is `session_id`, or `<parent>-<kind>-<tag>` (`tag` random when None). `timeout`
+    bounds each request to a live model (`OpenAIChat(timeout=...)`).
     """
 
     model: str | None = None
@@ -38,6 +39,8 @@ class RunOptions:
     tools: tuple[Tool, ...] = ()
     session_id: str | None = None
     tag: str | None = None
+    # Seconds to wait for the model server on each request (None: the SDK's default).
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

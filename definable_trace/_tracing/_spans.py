@@ -8,6 +8,7 @@ early when the span is not recording, so tracing off costs next to nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -22,6 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from .. import _semconv as sc
+from .._errors import DivergenceError
 from .._messages import Message, Metrics
 from .._models._base import Model
 from ._setup import TracingSettings
@@ -198,6 +200,8 @@ class RunSpans:
     def fail(self, exc: BaseException) -> None:
         if self.recording:
             _fail(self.span, exc)
+            if sc.ATTR_LINEAGE_KIND in self.common:  # a replay's or fork's run: mark it
+                self.span.set_attribute(sc.ATTR_LINEAGE_STATUS, lineage_status(exc))
         self.span.end()
 
 
@@ -468,3 +472,12 @@ def _set_usage(span: Span, metrics: Metrics) -> None:
             sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: metrics.reasoning_tokens,
         }
     )
+
+
+def lineage_status(exc: BaseException) -> str:
+    """The `definable_trace.lineage.status` of a replay's or fork's run that `exc` stopped."""
+    if isinstance(exc, DivergenceError):
+        return "diverged"
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+        return "interrupted"
+    return "failed"

@@ -1,0 +1,59 @@
+"""Shell completion of session ids: `--session <TAB>` offers the ids of the trace files already
+on the command line (click's completion machinery calls this; see `deftrace --help`)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import click
+from click.shell_completion import CompletionItem
+
+__all__ = ["session_ids"]
+
+_LIMIT = 200  # ids offered at most: a shell menu longer than this helps nobody
+
+
+def session_ids(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+    """The session ids starting with `incomplete` in the command's FILES (or `--resume`).
+
+    Quiet by design: a completion must never print warnings or fail, so unreadable inputs
+    simply offer nothing. Standard input (`-`) is never read here.
+    """
+    from definable_trace import load_traces
+
+    files = _files(ctx)
+    if not files:
+        return []
+    try:
+        found = [s.id for s in load_traces(*files).sessions]
+    except Exception:  # some file is not a trace (junk in a directory): read the others
+        found = []
+        for file in files:
+            try:
+                found.extend(s.id for s in load_traces(file).sessions)
+            except Exception:  # unreadable: it offers nothing; the command will say why
+                continue
+    ids = [i for i in dict.fromkeys(found) if i.startswith(incomplete)]
+    return [CompletionItem(i) for i in ids[:_LIMIT]]
+
+
+def _files(ctx: click.Context) -> list[Path]:
+    given = list(ctx.params.get("files") or ())
+    if ctx.params.get("resume"):
+        given.append(ctx.params["resume"])
+    files: list[Path] = []
+    for arg in map(str, given):
+        if arg == "-":
+            continue
+        matches = [arg] if os.path.exists(arg) else sorted(glob.glob(arg, recursive=True))
+        for match in map(Path, matches):
+            if match.is_dir():
+                files.extend(p for p in sorted(match.rglob("*")) if p.name.endswith(_SUFFIXES))
+            elif match.is_file():
+                files.append(match)
+    return files
+
+
+_SUFFIXES = (".jsonl", ".json", ".gz")
