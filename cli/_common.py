@@ -55,9 +55,10 @@ _SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
 @dataclass
 class Inputs:
-    """The files to read, in order. `found` are those found by walking a directory: one that
-    turns out not to be a trace is skipped with a warning instead of failing the command (the
-    files named one by one must all be traces). `stdin` is the spooled copy of `-`."""
+    """The files to read, in order. `found` are those found by walking a directory or matching
+    a pattern: one that turns out not to be a trace is skipped with a warning instead of
+    failing the command (files named one by one must all be traces). `stdin` is the spooled
+    copy of `-`."""
 
     files: list[Path]
     found: set[Path]
@@ -88,13 +89,12 @@ def expand_inputs(args: Sequence[str | Path]) -> Inputs:
                 stdin = _spool_stdin()
                 files.append(stdin)
             continue
-        for path in _matches(arg):
-            if path.is_dir():
-                walked = _walk(path)
-                files.extend(walked)
+        matches = _matches(arg)
+        for path in matches:
+            walked = _walk(path) if path.is_dir() else [path]
+            files.extend(walked)
+            if path.is_dir() or str(path) != arg:  # found by a walk or a pattern
                 found.update(walked)
-            else:
-                files.append(path)
     if not files:
         raise UsageFailure("no input files")
     return Inputs(list(dict.fromkeys(files)), found, stdin)
@@ -204,7 +204,8 @@ def open_output(path: str | Path) -> Iterator[IO[bytes]]:
     block completes, so a failed write leaves the old file (or nothing), never half a file.
     """
     if str(path) == STDIN:
-        stream = click.get_binary_stream("stdout")
+        sys.stdout.flush()  # text printed before stays before
+        stream = sys.stdout.buffer
         yield stream
         stream.flush()
         return

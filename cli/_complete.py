@@ -40,7 +40,7 @@ def session_ids(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
 
 
 def _files(ctx: click.Context) -> list[Path]:
-    given = list(ctx.params.get("files") or ())
+    given = list(ctx.params.get("files") or ()) or _words_on_the_line()
     if ctx.params.get("resume"):
         given.append(ctx.params["resume"])
     files: list[Path] = []
@@ -57,3 +57,17 @@ def _files(ctx: click.Context) -> list[Path]:
 
 
 _SUFFIXES = (".jsonl", ".json", ".gz")
+
+
+def _words_on_the_line() -> list[str]:
+    """The command line's words, read from COMP_WORDS (which click's bash, zsh and fish
+    scripts all set): click stops parsing at an option still waiting for its value, which is
+    exactly where `--session <TAB>` is, so FILES after the command are not in `ctx.params`.
+    Words that are existing paths or patterns count; the others cannot be inputs anyway."""
+    import shlex
+
+    try:
+        words = shlex.split(os.environ.get("COMP_WORDS", ""))
+    except ValueError:  # an unclosed quote on the line being typed
+        return []
+    return [w for w in words[2:] if not w.startswith("-") and (os.path.exists(w) or "*" in w)]
