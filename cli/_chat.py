@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +44,7 @@ class _Conversation:
     agent: Agent
     session_id: str
     messages: list[Message]
-    attributes: dict[str, str | int]
+    attributes: dict[str, str | int | float | bool]
     as_json: bool
     turns: int = 0
     failed: int = 0
@@ -71,8 +71,7 @@ class _Conversation:
             session_id=self.session_id,
             trace_attributes=self.attributes,
         )
-        # Closing the stream on any exit (Ctrl-C while printing included) ends the run's spans.
-        with closing(events):
+        try:
             for event in events:
                 if isinstance(event, RunContent) and event.content and not self.as_json:
                     click.echo(event.content, nl=False)
@@ -80,6 +79,11 @@ class _Conversation:
                     self.messages = event.output.messages
                     if self.as_json:
                         emit_json(_turn_json(event.output, text), line=True)
+        finally:
+            # Closing the stream on any exit (Ctrl-C while printing included) ends its spans.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
         if not self.as_json:
             click.echo()
 
@@ -219,7 +223,7 @@ def _resume(agent: Agent, past: Session, new_id: str | None, as_json: bool) -> _
     """Continue `past`: under its own id, or as a fork at the next turn under `new_id`."""
     from definable_trace._replay import LINEAGE_KIND, LINEAGE_PARENT, LINEAGE_TURN
 
-    attributes: dict[str, str | int] = {}
+    attributes: dict[str, str | int | float | bool] = {}
     if new_id is not None and new_id != past.id:
         next_turn = past.turns[-1].index + 1 if past.turns else 1
         attributes = {LINEAGE_KIND: "fork", LINEAGE_PARENT: past.id, LINEAGE_TURN: next_turn}

@@ -116,7 +116,7 @@ def _walk(directory: Path) -> list[Path]:
     """Every file under `directory` that may hold traces: JSON or gzip by name. Which of them
     really are traces the loader decides (`load` skips the others with a warning)."""
     suffixes = (".jsonl", ".json", ".gz")
-    found = []
+    found: list[Path] = []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
         found.extend(Path(root, n) for n in sorted(names) if n.endswith(suffixes))

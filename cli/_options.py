@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -32,7 +32,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_TIMEOUT = 60.0  # seconds; a hung server ends the run instead of the user's patience
 
 
-class BaseUrl(click.ParamType):
+if TYPE_CHECKING:  # generic in click >= 8.2 only; the runtime base works with 8.1 too
+    _StrParam = click.ParamType[str, Any]
+else:
+    _StrParam = click.ParamType
+
+
+class BaseUrl(_StrParam):
     """An http(s) URL with a host: `not-a-url` is a usage error, not a "Connection error"."""
 
     name = "URL"

@@ -61,13 +61,15 @@ class _RunCommand:
 
     def options(self, kind: type[Options], **extra: Any) -> Options:
         """The library's options: these shared ones plus the command's own `extra`."""
-        shared = {
-            "model": self.model,
-            "base_url": self.base_url,
-            "recorded": self.recorded,
-            "timeout": self.timeout,
-        }
-        return kind(**shared, tools=_tools(self.tool_specs), tag=self.short_id, **extra)
+        return kind(
+            model=self.model,
+            base_url=self.base_url,
+            recorded=self.recorded,
+            timeout=self.timeout,
+            tools=_tools(self.tool_specs),
+            tag=self.short_id,
+            **extra,
+        )
 
     def spans_file(self, kind: str) -> Path:
         return resolve_trace_out(self.trace_out, self.inputs, kind, self.short_id)

@@ -165,7 +165,8 @@ def test_replay_all_skips_replays_unless_asked(samples: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "skipping 1 sessions that are replays (--include-replays)" in result.stderr
     assert "3 replayed, 0 failed" in result.stdout
-    parents = {s.lineage.parent_session for s in load_traces(written("lineage.replay-*")).sessions}
+    replays = load_traces(written("lineage.replay-*")).sessions
+    parents = {s.lineage.parent_session for s in replays if s.lineage}
     assert parents == {"lisbon", "lisbon-fork-rainy", "math-tutor"}
 
 
