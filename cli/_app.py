@@ -11,6 +11,7 @@ from definable_trace import __version__
 from definable_trace._errors import DefinableTraceError
 
 from ._chat import chat
+from ._common import SPANS_META
 from ._errors import translate, translate_os_error
 from ._inspect import diff, export, sessions, show
 from ._run import fork, replay
@@ -39,7 +40,9 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             # Reached after every `finally` below ran: spans ended and flushed, files in place.
             what = "terminated" if _terminated else "interrupted"
-            click.echo(f"\n{what}: the turns answered so far are kept", err=True)
+            spans = ctx.meta.get(SPANS_META)
+            kept = f": the turns answered so far are kept in {spans}" if spans else ""
+            click.echo(f"\n{what}{kept}", err=True)
             raise click.exceptions.Exit(
                 EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED
             ) from None

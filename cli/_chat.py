@@ -131,6 +131,7 @@ def chat(
     model: str | None,
     base_url: str | None,
     timeout: float,
+    retries: int,
     instructions: str | None,
     session_id: str | None,
     resume: Path | None,
@@ -149,7 +150,7 @@ def chat(
 
     past = _resumed(resume, resume_id) if resume is not None else None
     chosen = model or (_last_model(past) if past is not None else _DEFAULT_MODEL)
-    llm = OpenAIChat(chosen, base_url=base_url, timeout=timeout)
+    llm = OpenAIChat(chosen, base_url=base_url, timeout=timeout, max_retries=retries)
     out = _spans_file(trace_out, resume)
     _check(llm)
     if past is not None:

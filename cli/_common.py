@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from definable_trace import Session, TraceSet
 
 __all__ = [
+    "SPANS_META",
     "STDIN",
     "Inputs",
     "check_writable",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _LISTED = 10  # session ids named in "pick one" errors
+SPANS_META = "deftrace.spans"  # the file a running command's spans go to, for Ctrl-C's message
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 _GLOB_CHARS = frozenset("*?[")
@@ -283,6 +285,9 @@ def tracing_to(path: Path | None) -> Iterator[Path | None]:
     from definable_trace import configure_tracing, flush_tracing
 
     settings = configure_tracing(path)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[SPANS_META] = settings.file
     try:
         yield settings.file
     finally:
@@ -304,6 +309,7 @@ def staged_spans(path: Path) -> Iterator[Path]:
     staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         with tracing_to(staging):
+            click.get_current_context().meta[SPANS_META] = path
             yield path
     finally:
         # Replacing the configuration shuts our provider down: the staging file is closed.

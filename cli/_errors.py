@@ -30,7 +30,7 @@ from definable_trace._errors import (
     TurnNotFoundError,
 )
 
-from ._options import TIMEOUT_META
+from ._options import RETRIES_META, TIMEOUT_META
 
 # Replay errors that mean the run itself failed (exit 1), not that it was asked wrongly.
 _RUN_FAILURES = (DivergenceError, ToolNotRecordedError)
@@ -74,10 +74,7 @@ def translate(exc: DefinableTraceError) -> click.ClickException:
         message = str(exc)
     message = cli_words(message)
     if isinstance(exc, ModelConnectionError) and _timed_out(exc):
-        timeout = click.get_current_context(silent=True)
-        seconds = timeout.meta.get(TIMEOUT_META) if timeout is not None else None
-        within = f" within {seconds:g} s" if seconds else ""
-        message = f"the model server did not answer{within} (--timeout): {message}"
+        message = f"{_no_answer()}: {message}"
     return UsageFailure(message) if _is_usage_error(exc) else RunFailure(message)
 
 
@@ -86,6 +83,17 @@ def cli_words(message: str) -> str:
     for library, cli in _LIBRARY_WORDS:
         message = message.replace(library, cli)
     return message
+
+
+def _no_answer() -> str:
+    """What timed out, in the options' words: "no answer within 1 s, 3 attempts (...)"."""
+    ctx = click.get_current_context(silent=True)
+    seconds = ctx.meta.get(TIMEOUT_META) if ctx is not None else None
+    retries = ctx.meta.get(RETRIES_META) if ctx is not None else None
+    if seconds is None:
+        return "the model server did not answer in time"
+    attempts = "" if retries is None else f", {retries + 1} attempt{'s' * bool(retries)}"
+    return f"the model server did not answer within {seconds:g} s{attempts} (--timeout, --retries)"
 
 
 def _timed_out(exc: BaseException) -> bool:

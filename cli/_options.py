@@ -14,13 +14,16 @@ from urllib.parse import urlsplit
 import click
 
 __all__ = [
+    "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
+    "RETRIES_META",
     "TIMEOUT_META",
     "BaseUrl",
     "complete_sessions",
     "files_argument",
     "json_option",
     "live_model_options",
+    "retries_option",
     "session_option",
     "timeout_option",
     "tools_option",
@@ -117,9 +120,27 @@ timeout_option = click.option(
     default=DEFAULT_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
+    help="Seconds to wait for the model server on each request attempt.",
+)
+
+RETRIES_META = "deftrace.retries"
+DEFAULT_RETRIES = 2  # the openai SDK's own default
+
+
+def _remember_retries(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    ctx.meta[RETRIES_META] = value
+    return value
+
+
+retries_option = click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=DEFAULT_RETRIES,
+    show_default=True,
+    callback=_remember_retries,
     help=(
-        "Seconds to wait for the model server on each request attempt (the SDK retries a "
-        "timed-out request twice)."
+        "Attempts after the first when a request times out, cannot connect, or gets 429 or "
+        "5xx (--retries 0 --timeout N: give up after N seconds)."
     ),
 )
 
@@ -127,9 +148,11 @@ timeout_option = click.option(
 def live_model_options(
     model_help: str = "Model id (default: the recorded one).",
 ) -> Callable[[F], F]:
-    """--model, --base-url and --timeout: which model answers, where, and how long to wait."""
+    """--model, --base-url, --timeout and --retries: which model answers, where, and how long
+    to wait for it."""
 
     def decorate(function: F) -> F:
+        function = retries_option(function)
         function = timeout_option(function)
         function = click.option(
             "--base-url",

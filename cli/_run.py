@@ -53,6 +53,7 @@ class _RunCommand:
     model: str | None
     base_url: str | None
     timeout: float
+    retries: int
     recorded: bool
     tool_specs: tuple[str, ...]
     trace_out: Path | None
@@ -66,6 +67,7 @@ class _RunCommand:
             base_url=self.base_url,
             recorded=self.recorded,
             timeout=self.timeout,
+            max_retries=self.retries,
             tools=_tools(self.tool_specs),
             tag=self.short_id,
             **extra,
@@ -88,6 +90,17 @@ class _RunCommand:
             from ._render import replay_view
 
             console().print(replay_view(result))
+            self.hint(out)
+
+    def hint(self, out: Path) -> None:
+        """How to see the new session beside the original (the runs directory is out of the
+        way on purpose, so say where it is)."""
+        import shlex
+
+        sources = [str(f) for f in self.inputs.files if f != self.inputs.stdin]
+        if sources and out.exists():
+            files = " ".join(shlex.quote(f) for f in [*sources[:3], str(out)])
+            click.echo(f"see it beside the original: deftrace sessions {files}", err=True)
 
 
 def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
@@ -112,7 +125,8 @@ def _check_recorded(ctx: click.Context, recorded: bool) -> None:
     """`--recorded` answers from the file: options about a live model would be ignored."""
     if not recorded:
         return
-    for name, flag in (("model", "--model"), ("base_url", "--base-url"), ("timeout", "--timeout")):
+    for name in ("model", "base_url", "timeout", "retries"):
+        flag = "--" + name.replace("_", "-")
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             raise UsageFailure(f"--recorded answers from the recording: {flag} does not apply")
 
@@ -154,6 +168,7 @@ def replay(
     model: str | None,
     base_url: str | None,
     timeout: float,
+    retries: int,
     recorded: bool,
     until_turn: int | None,
     replay_every: bool,
@@ -174,7 +189,9 @@ def replay(
     from definable_trace.replay import ReplayOptions
 
     inputs = expand_inputs(files)
-    run = _RunCommand(inputs, model, base_url, timeout, recorded, tool_specs, trace_out, as_json)
+    run = _RunCommand(
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
+    )
     traces = load(inputs)
     if replay_every:
         sessions = _replayable(traces.sessions, include_replays)
@@ -251,6 +268,7 @@ def _report_all(run: _RunCommand, outcomes: list[ReplayOutcome], out: Path) -> N
         from ._render import outcomes_view
 
         console().print(outcomes_view(outcomes))
+        run.hint(out)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise RunFailure(
@@ -284,6 +302,7 @@ def fork(
     model: str | None,
     base_url: str | None,
     timeout: float,
+    retries: int,
     instructions: str | None,
     new_id: str | None,
     recorded: bool,
@@ -300,7 +319,9 @@ def fork(
     from definable_trace.replay import ForkOptions, fork, new_session_id
 
     inputs = expand_inputs(files)
-    run = _RunCommand(inputs, model, base_url, timeout, recorded, tool_specs, trace_out, as_json)
+    run = _RunCommand(
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
+    )
     traces = load(inputs)
     session = pick_session(traces, session_id)
     _check_fork(session, at, new_id, [s.id for s in traces.sessions])

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFTRACE = str(Path(sys.executable).parent / "deftrace")
@@ -35,12 +36,22 @@ def run_deftrace(
     )
 
 
+@dataclass
+class SilentServer:
+    """A server on 127.0.0.1 that accepts every connection and never answers."""
+
+    url: str
+    held: list[socket.socket]
+
+    def connections(self) -> int:
+        return len(self.held)
+
+
 @contextmanager
-def silent_server() -> Iterator[str]:
-    """A server on 127.0.0.1 that accepts every connection and never answers; yields its
-    base URL. The connections are held open until the block ends."""
+def silent_server() -> Iterator[SilentServer]:
+    """A `SilentServer` for the block; its connections are held open until the block ends."""
     listener = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
+    server = SilentServer(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", [])
     stop = threading.Event()
 
     def accept() -> None:
@@ -52,16 +63,16 @@ def silent_server() -> Iterator[str]:
                 continue
             except OSError:
                 return
-            held.append(connection)
+            server.held.append(connection)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        yield server
     finally:
         stop.set()
         thread.join()
-        for connection in held:
+        for connection in server.held:
             connection.close()
         listener.close()
 

@@ -7,6 +7,7 @@ checks through click's runner. Every run's trace is read back with the loader.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -45,18 +46,30 @@ def no_runs() -> bool:
 
 
 def test_a_server_that_never_answers_ends_the_run_at_the_timeout(samples: Path) -> None:
-    with silent_server() as url:
-        done = run_deftrace("fork", samples / "streamed.jsonl", "--at", "2", "--base-url", url,
-                            "--timeout", "1")  # fmt: skip
+    with silent_server() as server:
+        args = ("fork", samples / "streamed.jsonl", "--at", "2", "--base-url", server.url)
+        done = run_deftrace(*args, "--timeout", "1", "--retries", "0")
+        assert server.connections() == 1  # one attempt: given up after --timeout seconds
     assert done.returncode == 1, done.stderr
     [line] = done.stderr.strip().splitlines()[-1:]
-    assert line.startswith("Error: the model server did not answer within 1 s (--timeout)")
+    assert line.startswith(
+        "Error: the model server did not answer within 1 s, 1 attempt (--timeout, --retries): "
+    )
     assert "Traceback" not in done.stderr
     # The failed run is in the trace, marked as such: error status and lineage status.
     [out] = runs_dir().glob("streamed.fork-*.jsonl")
     [forked] = load_traces(out).sessions
     assert forked.lineage is not None and forked.lineage.status == "failed"
     assert forked.turns[-1].error is not None
+
+
+def test_timed_out_attempts_are_retried_as_asked(samples: Path) -> None:
+    with silent_server() as server:
+        args = ("replay", samples / "streamed.jsonl", "--base-url", server.url)
+        done = run_deftrace(*args, "--timeout", "0.5", "--retries", "1")
+        assert server.connections() == 2
+    assert done.returncode == 1, done.stderr
+    assert "did not answer within 0.5 s, 2 attempts (--timeout, --retries)" in done.stderr
 
 
 def test_timeout_must_be_positive(samples: Path) -> None:
@@ -73,6 +86,7 @@ def test_timeout_must_be_positive(samples: Path) -> None:
         (("--recorded", "--model", "gpt-4o-mini"), "--model does not apply"),
         (("--recorded", "--base-url", "http://127.0.0.1:9/v1"), "--base-url does not apply"),
         (("--recorded", "--timeout", "5"), "--timeout does not apply"),
+        (("--recorded", "--retries", "0"), "--retries does not apply"),
         (("--until-turn", "9"), "--until-turn 9: session math-tutor has turns 1..4"),
         (("--base-url", "not-a-url"), "'not-a-url' is not an http(s) URL"),
     ],
@@ -178,6 +192,11 @@ def test_quick_start_leaves_the_sample_folder_unchanged(tmp_path: Path) -> None:
     assert quick_start("sessions", "sample_traces/", "--json").stdout == listing
     [out] = runs_dir().glob("math_tutor.fork-*.jsonl")
     assert f"spans: {out}" in fork.stdout
+    # It says how to see the fork beside its parent, and that command works.
+    hint = f"see it beside the original: deftrace sessions sample_traces/math_tutor.jsonl {out}"
+    assert fork.stderr.strip() == hint
+    both = quick_start(*hint.split(": ", 1)[1].split()[1:], "--json").stdout
+    assert sorted(row["id"][:15] for row in json.loads(both)) == ["math-tutor", "math-tutor-fork"]
 
 
 def test_trace_out_appends_to_an_existing_file(samples: Path, tmp_path: Path) -> None:
@@ -211,9 +230,10 @@ def test_a_stopped_replay_keeps_the_answered_turns(
     finally:
         process.kill()
     assert process.returncode == code, stderr
-    assert "the turns answered so far are kept" in stderr
-    assert "Traceback" not in stderr
     [out] = runs_dir().glob("math_tutor.replay-*.jsonl")
+    word = "interrupted" if sent == signal.SIGINT else "terminated"
+    assert stderr.strip().splitlines()[-1] == f"{word}: the turns answered so far are kept in {out}"
+    assert "Traceback" not in stderr
     [replayed] = load_traces(out).sessions
     assert replayed.lineage is not None and replayed.lineage.status == "interrupted"
     assert [t.index for t in replayed.turns] == [1, 2]

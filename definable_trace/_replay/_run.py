@@ -47,15 +47,16 @@ if TYPE_CHECKING:
 class _LiveModels:
     """`OpenAIChat` per model id, shared by every session of a batch so connections are reused."""
 
-    def __init__(self, base_url: str | None, timeout: float | None = None) -> None:
-        self._base_url = base_url
-        self._timeout = timeout
+    def __init__(self, options: RunOptions) -> None:
+        self._base_url = options.base_url
+        self._timeout = options.timeout
+        self._retries = {} if options.max_retries is None else {"max_retries": options.max_retries}
         self._models: dict[str, OpenAIChat] = {}
 
     def get(self, model_id: str) -> OpenAIChat:
         if model_id not in self._models:
             self._models[model_id] = OpenAIChat(
-                model_id, base_url=self._base_url, timeout=self._timeout
+                model_id, base_url=self._base_url, timeout=self._timeout, **self._retries
             )
         return self._models[model_id]
 
@@ -178,7 +179,7 @@ async def areplay(
     ]
     if not turns:
         raise ReplayError(f"session {session.id} has no turn to replay")
-    live = _live or _LiveModels(options.base_url, options.timeout)
+    live = _live or _LiveModels(options)
     try:
         runner = _Runner.create(session, options, "replay", turns[0].index, live)
         return await _replay_turns(runner, turns)
@@ -232,7 +233,7 @@ async def areplay_all(
     options = options or ReplayOptions()
     if options.session_id is not None and len(sessions) > 1:
         raise ReplayError("one new session id cannot name the replays of several sessions")
-    live = _LiveModels(options.base_url, options.timeout)
+    live = _LiveModels(options)
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(session: Session) -> ReplayOutcome:
@@ -270,7 +271,7 @@ async def afork(session: Session, options: ForkOptions) -> ReplayResult:
     at = options.at
     original = next((t for t in session.turns if t.index == at), None)
     _check_fork_point(session, options, original)
-    live = _LiveModels(options.base_url, options.timeout)
+    live = _LiveModels(options)
     try:
         runner = _Runner.create(session, options, "fork", at, live)
         history = session.history(before_turn=at)

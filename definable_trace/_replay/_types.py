@@ -30,7 +30,8 @@ class RunOptions:
     `model` None means the model each turn recorded. `recorded=True` answers from the recording
     (no network, no key). `tools` run the tool calls the recording cannot answer. The new
     session is `session_id`, or `<parent>-<kind>-<tag>` (`tag` random when None). `timeout`
-    bounds each request to a live model (`OpenAIChat(timeout=...)`).
+    bounds each request attempt to a live model, `max_retries` the attempts after the first
+    (`OpenAIChat(timeout=..., max_retries=...)`).
     """
 
     model: str | None = None
@@ -39,8 +40,10 @@ class RunOptions:
     tools: tuple[Tool, ...] = ()
     session_id: str | None = None
     tag: str | None = None
-    # Seconds to wait for the model server on each request (None: the SDK's default).
+    # Seconds to wait for the model server on each request attempt (None: the SDK's default),
+    # and attempts after the first (None: the SDK's default, 2).
     timeout: float | None = None
+    max_retries: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
