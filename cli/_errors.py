@@ -23,14 +23,11 @@ from definable_trace._errors import (
     DivergenceError,
     InvalidInputError,
     ModelConfigurationError,
-    ModelConnectionError,
     ReplayError,
     ToolNotRecordedError,
     TraceFormatError,
     TurnNotFoundError,
 )
-
-from ._options import RETRIES_META, TIMEOUT_META
 
 # Replay errors that mean the run itself failed (exit 1), not that it was asked wrongly.
 _RUN_FAILURES = (DivergenceError, ToolNotRecordedError)
@@ -50,6 +47,7 @@ _LIBRARY_WORDS = (
     ("give the tool functions to run them live", "run them live with --tools module:attr"),
     ("pass a model", "pass --model"),
     ("give a message", "pass --message"),
+    ("pass OpenAIChat(timeout=...) to wait longer", "pass --timeout SECONDS to wait longer"),
 )
 
 
@@ -73,8 +71,6 @@ def translate(exc: DefinableTraceError) -> click.ClickException:
     else:
         message = str(exc)
     message = cli_words(message)
-    if isinstance(exc, ModelConnectionError) and _timed_out(exc):
-        message = f"{_no_answer()}: {message}"
     return UsageFailure(message) if _is_usage_error(exc) else RunFailure(message)
 
 
@@ -83,23 +79,6 @@ def cli_words(message: str) -> str:
     for library, cli in _LIBRARY_WORDS:
         message = message.replace(library, cli)
     return message
-
-
-def _no_answer() -> str:
-    """What timed out, in the options' words: "no answer within 1 s, 3 attempts (...)"."""
-    ctx = click.get_current_context(silent=True)
-    seconds = ctx.meta.get(TIMEOUT_META) if ctx is not None else None
-    retries = ctx.meta.get(RETRIES_META) if ctx is not None else None
-    if seconds is None:
-        return "the model server did not answer in time"
-    attempts = "" if retries is None else f", {retries + 1} attempt{'s' * bool(retries)}"
-    return f"the model server did not answer within {seconds:g} s{attempts} (--timeout, --retries)"
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """The SDK's timeout error (by name: `openai` is not imported by every command)."""
-    cause = exc.__cause__
-    return cause is not None and type(cause).__name__ == "APITimeoutError"
 
 
 def translate_os_error(exc: OSError) -> UsageFailure:

@@ -16,8 +16,6 @@ import click
 __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
-    "RETRIES_META",
-    "TIMEOUT_META",
     "BaseUrl",
     "complete_sessions",
     "files_argument",
@@ -32,7 +30,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_TIMEOUT = 60.0  # seconds; a hung server ends the run instead of the user's patience
+DEFAULT_TIMEOUT = 60.0  # seconds, as OpenAIChat's own default: a hung server ends the run
 
 
 if TYPE_CHECKING:  # generic in click >= 8.2 only; the runtime base works with 8.1 too
@@ -104,18 +102,8 @@ tools_option = click.option(
     help="Tool functions to run live when a call has no recorded result (repeatable).",
 )
 
-TIMEOUT_META = "deftrace.timeout"
-
-
-def _remember_timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    """Kept in the context's shared `meta` so that a timeout error can name the value."""
-    ctx.meta[TIMEOUT_META] = value
-    return value
-
-
 timeout_option = click.option(
     "--timeout",
-    callback=_remember_timeout,
     type=click.FloatRange(min=0, min_open=True),
     default=DEFAULT_TIMEOUT,
     show_default=True,
@@ -123,13 +111,7 @@ timeout_option = click.option(
     help="Seconds to wait for the model server on each request attempt.",
 )
 
-RETRIES_META = "deftrace.retries"
 DEFAULT_RETRIES = 2  # the openai SDK's own default
-
-
-def _remember_retries(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    ctx.meta[RETRIES_META] = value
-    return value
 
 
 retries_option = click.option(
@@ -137,7 +119,6 @@ retries_option = click.option(
     type=click.IntRange(min=0),
     default=DEFAULT_RETRIES,
     show_default=True,
-    callback=_remember_retries,
     help=(
         "Attempts after the first when a request times out, cannot connect, or gets 429 or "
         "5xx (--retries 0 --timeout N: give up after N seconds)."

@@ -37,6 +37,7 @@ from ._options import (
 
 if TYPE_CHECKING:
     from definable_trace import Session
+    from definable_trace.model import Model
     from definable_trace.replay import ReplayOptions, ReplayOutcome, ReplayResult, RunOptions
 
     Options = TypeVar("Options", bound=RunOptions)
@@ -62,15 +63,22 @@ class _RunCommand:
 
     def options(self, kind: type[Options], **extra: Any) -> Options:
         """The library's options: these shared ones plus the command's own `extra`."""
+        factory = None if self.recorded else self.live_model
         return kind(
             model=self.model,
-            base_url=self.base_url,
             recorded=self.recorded,
-            timeout=self.timeout,
-            max_retries=self.retries,
+            model_factory=factory,
             tools=_tools(self.tool_specs),
             tag=self.short_id,
             **extra,
+        )
+
+    def live_model(self, model_id: str) -> Model:
+        """The model answering live turns: `OpenAIChat` with the command's server and limits."""
+        from definable_trace import OpenAIChat
+
+        return OpenAIChat(
+            model_id, base_url=self.base_url, timeout=self.timeout, max_retries=self.retries
         )
 
     def spans_file(self, kind: str) -> Path:

@@ -19,8 +19,9 @@
     └── SourceError                   a trace store could not be read (unreachable, refused,
                                       malformed answer); names the source, never its credentials
 
-SDK errors are translated in one place (`definable_trace._models._openai`), with the original
-kept as `__cause__`, so callers never need to import `openai` to handle a failure. Messages use
+SDK errors are translated in one place (`definable_trace._models._openai_errors`), with the
+original kept as `__cause__`, so callers never need to import `openai` to handle a failure; the
+texts of both are scrubbed of anything that looks like a credential. Messages use
 the library's words (argument names); the CLI adds its own flags when it reports them.
 """
 

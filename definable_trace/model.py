@@ -2,9 +2,11 @@
 
 from ._messages import Audio, File, Image, Media, Message, Metrics, Video
 from ._models._base import Model, ModelDelta, ModelResponse
-from ._models._openai import OpenAIChat
+from ._models._openai import DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, OpenAIChat
 
 __all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_TIMEOUT",
     "Audio",
     "File",
     "Image",

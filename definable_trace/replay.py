@@ -22,6 +22,7 @@ from ._diff import (
 from ._replay import (
     DivergenceError,
     ForkOptions,
+    ModelFactory,
     RecordedModel,
     ReplayedTurn,
     ReplayError,
@@ -44,6 +45,7 @@ __all__ = [
     "DivergenceError",
     "FieldChange",
     "ForkOptions",
+    "ModelFactory",
     "RecordedModel",
     "ReplayError",
     "ReplayOptions",

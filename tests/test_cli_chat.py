@@ -126,9 +126,12 @@ def test_chat_with_an_unreachable_server_exits_1_before_the_prompt() -> None:
 def test_chat_with_refused_credentials_is_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "wrong")
     with FakeOpenAIServer(api_key="right") as server:
-        result = deftrace("chat", "--base-url", server.base_url, input="hi\n")
+        url = server.base_url
+        result = deftrace("chat", "--base-url", url, input="hi\n")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: the server refused the credentials (401)")
+    assert result.stderr == (
+        f"Error: the server at {url} refused the credentials (401): Incorrect API key provided.\n"
+    )
 
 
 def test_chat_rejects_a_bad_base_url_and_an_unwritable_trace_out(tmp_path: Path) -> None:
@@ -158,8 +161,10 @@ def test_chat_goes_on_after_a_failed_turn(tmp_path: Path, server: FakeOpenAIServ
     args = ("chat", "--base-url", server.base_url, "--session-id", "c1", "--trace-out", out)
     result = deftrace(*args, input="one\ntwo\n")
     assert result.exit_code == 1
-    failure = "Error: turn failed (marked failed in the trace): the model server answered 400"
-    assert failure in result.stderr and "context too long" in result.stderr
+    assert result.stderr.startswith(
+        "Error: turn failed (marked failed in the trace): the model server at "
+        f"{server.base_url} answered 400: context too long\n"
+    )
     assert "Agent: You said: two" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "Error: 1 of 2 turns failed"
     second = chat_requests(server)[1].body["messages"]

@@ -286,7 +286,7 @@ def test_fork_out_of_range(samples: Path) -> None:
     line = one_line_error(deftrace("fork", samples / "math_tutor.jsonl", "--at", "7"), 2)
     assert "session math-tutor has turns 1..4 (--at 5 continues it)" in line
     args = ("fork", samples / "math_tutor.jsonl", "--at", "5", "--recorded")
-    assert "--recorded needs a recorded turn 5" in one_line_error(deftrace(*args), 2)
+    assert "needs a recorded turn 5" in one_line_error(deftrace(*args), 2)
 
 
 def test_fork_identical_tool_call_gets_the_recorded_result(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -189,12 +191,47 @@ def test_error_status(
     assert caught.value.status_code == status
 
 
-def test_retry_after_makes_sdk_retries_instant(server: FakeOpenAIServer) -> None:
+def test_retry_after_makes_sdk_retries_instant(
+    server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behaviour, not a stopwatch: three attempts, each retry waiting the server's 1 ms."""
     server.add(Reply(status=429), Reply(status=503), Reply(content="ok"))
-    started = time.perf_counter()
-    with connect(server, retries=2) as sdk:
+    with caplog.at_level(logging.INFO, logger="openai"), connect(server, retries=2) as sdk:
         assert ask(sdk).choices[0].message.content == "ok"
-    assert time.perf_counter() - started < 0.4  # the SDK's own backoff would be >= 0.75 s
+    attempts = [r.headers.get("x-stainless-retry-count") for r in server.requests]
+    assert attempts == ["0", "1", "2"]
+    # The SDK logs the delay it chose before each retry; its own backoff would be >= 0.375 s.
+    delays = [float(d) for d in re.findall(r"in ([0-9.]+) seconds", caplog.text)]
+    assert delays == [0.001, 0.001]
+
+
+def test_error_replies_tell_the_sdk_to_retry_at_once(server: FakeOpenAIServer) -> None:
+    server.add(Reply(status=500))
+    with connect(server) as sdk, pytest.raises(openai.InternalServerError) as caught:
+        ask(sdk)
+    assert caught.value.response.headers["retry-after-ms"] == "1"
+    assert caught.value.response.headers["retry-after"] == "0"
+
+
+def test_hanging_reply_never_answers_until_stopped() -> None:
+    server = FakeOpenAIServer([Reply(hang=True)]).start()
+    try:
+        with connect(server) as sdk, pytest.raises(openai.APITimeoutError):
+            sdk.chat.completions.create(model="m", messages=user("x"), timeout=0.2)
+        assert len(server.requests) == 1  # it was received, and never answered
+    finally:
+        server.stop()  # releases the waiting handler: stop() returns
+
+
+def test_recorded_request_keeps_headers_and_query() -> None:
+    with FakeOpenAIServer() as server:
+        options: dict[str, Any] = {"default_headers": {"X-Team": "blue"}}
+        options["default_query"] = {"api-version": "2"}
+        with openai.OpenAI(base_url=server.base_url, api_key="k", **options) as sdk:
+            ask(sdk)
+    [request] = server.requests
+    assert request.headers["x-team"] == "blue" and request.query == {"api-version": "2"}
+    assert "X-Team" not in json.dumps(request.body)
 
 
 def test_api_key_enforced() -> None:

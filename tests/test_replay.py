@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from definable_trace import Agent, OpenAIChat, configure_tracing, flush_tracing, load_traces
+from definable_trace import (
+    Agent,
+    InvalidInputError,
+    Message,
+    OpenAIChat,
+    configure_tracing,
+    flush_tracing,
+    load_traces,
+)
 from definable_trace.agent import RunContent
+from definable_trace.model import Model, ModelDelta, ModelResponse
 from definable_trace.replay import (
     DivergenceError,
     ForkOptions,
@@ -142,6 +153,7 @@ def test_load_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "def a(x: int) -> int:\n    return x\n\n"
         "def b() -> str:\n    return 'b'\n\n"
         "TOOLS = [a, b]\nBY_NAME = {'a': a}\nNOT_A_TOOL = 3\n"
+        "import threading\n\ndef c(lock: threading.Lock) -> None:\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert [t.name for t in load_tools(["replay_tools_mod:TOOLS"])] == ["a", "b"]
@@ -153,6 +165,87 @@ def test_load_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("replay_tools_mod", "expected module:attr"),
         ("replay_tools_mod:missing", "cannot import"),
         ("replay_tools_mod:NOT_A_TOOL", "not a function"),
+        ("replay_tools_mod:c", "tools 'replay_tools_mod:c': c cannot be a tool: "),
     ]:
         with pytest.raises(ReplayError, match=message):
             load_tools([spec])
+
+
+class CannedModel(Model):
+    """A provider of our own: answers every call with a fixed text, and remembers being closed."""
+
+    provider = "canned"
+
+    def __init__(self, id: str, answer: str) -> None:
+        self.id = id
+        self.answer = answer
+        self.calls = 0
+        self.closed = False
+
+    def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> ModelResponse:
+        self.calls += 1
+        message = Message(role="assistant", content=f"{self.answer} #{self.calls}")
+        return ModelResponse(message, response_model=self.id, finish_reason="stop")
+
+    async def ainvoke(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
+    ) -> ModelResponse:
+        return self.invoke(messages, tools)
+
+    def invoke_stream(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
+    ) -> Iterator[ModelDelta | ModelResponse]:
+        yield self.invoke(messages, tools)
+
+    async def ainvoke_stream(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
+    ) -> AsyncIterator[ModelDelta | ModelResponse]:
+        yield self.invoke(messages, tools)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_replay_and_fork_with_any_model_from_a_factory(tmp_path: Path) -> None:
+    built: list[CannedModel] = []
+
+    def factory(model_id: str) -> CannedModel:
+        built.append(CannedModel(f"canned-{model_id}", "canned"))
+        return built[-1]
+
+    out = tmp_path / "out.jsonl"
+    configure_tracing(out)
+    session = sample("math_tutor.jsonl", "math-tutor")
+    result = replay(session, ReplayOptions(model_factory=factory, session_id="canned"))
+    assert [t.content for t in result.turns] == [f"canned #{i}" for i in range(1, 5)]
+    assert [t.model for t in result.turns] == ["canned-gpt-4o"] * 4
+    assert len(built) == 1 and built[0].closed  # one model per model id, closed at the end
+    forked = fork(session, ForkOptions(at=2, model="other", model_factory=factory))
+    assert forked.turns[0].content == "canned #1" and built[-1].id == "canned-other"
+    flush_tracing()
+    replayed = load_traces(out).session("canned")
+    calls = [c for t in replayed.turns for c in t.model_calls]
+    assert [c.span.get("gen_ai.provider.name") for c in calls] == ["canned"] * 4
+    assert [c.request_model for c in calls] == ["canned-gpt-4o"] * 4
+
+
+def test_a_factory_of_openai_models_talks_to_the_server(server: FakeOpenAIServer) -> None:
+    server.add(Reply("Hi!"), Reply("More."))
+    models: list[OpenAIChat] = []
+
+    def factory(model_id: str) -> OpenAIChat:
+        headers = {"X-Replay": "yes"}
+        models.append(OpenAIChat(model_id, base_url=server.base_url, default_headers=headers))
+        return models[-1]
+
+    result = replay(sample("streamed.jsonl", "streamed"), ReplayOptions(model_factory=factory))
+    assert [t.content for t in result.turns] == ["Hi!", "More."]
+    assert [r.headers["x-replay"] for r in server.requests] == ["yes", "yes"]
+
+
+def test_factory_misuse_is_a_clear_error() -> None:
+    session = sample("streamed.jsonl", "streamed")
+    with pytest.raises(InvalidInputError, match="base_url configures the default OpenAIChat"):
+        replay(session, ReplayOptions(model_factory=lambda m: CannedModel(m, "x"), base_url="u"))
+    with pytest.raises(InvalidInputError, match=r"model_factory\('.*'\) returned str, not a Model"):
+        replay(session, ReplayOptions(model_factory=lambda m: m))  # type: ignore[arg-type, return-value]

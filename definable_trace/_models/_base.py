@@ -59,6 +59,13 @@ class Model(ABC):
         """Sampling parameters sent with each call (temperature, max_tokens, ...)."""
         return {}
 
+    def close(self) -> None:  # noqa: B027 - deliberately empty: most models hold nothing
+        """Release what the model holds open (connections); the default holds nothing."""
+
+    async def aclose(self) -> None:
+        """Async `close`, for models whose connections belong to an event loop."""
+        self.close()
+
     @abstractmethod
     def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> ModelResponse:
         """Call the model and wait for the whole answer."""

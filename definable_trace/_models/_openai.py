@@ -1,7 +1,8 @@
 """`OpenAIChat`: chat.completions through the official `openai` SDK, OpenAI or compatible.
 
 The SDK is imported when the first client is built, not when this module is, so that the CLI's
-read-only commands start fast. All SDK exceptions are translated here, in `_translate_errors`.
+read-only commands start fast. SDK exceptions are translated in `_openai_errors`; what the model
+shows of its endpoint (repr, span attributes, error texts) is credential-free (`_secrets`).
 """
 
 from __future__ import annotations
@@ -9,30 +10,35 @@ from __future__ import annotations
 import base64
 import os
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-from .._errors import (
-    ModelAuthenticationError,
-    ModelConfigurationError,
-    ModelConnectionError,
-    ModelError,
-    ModelRateLimitError,
-    ModelResponseError,
-)
+from .._errors import InvalidInputError, ModelConfigurationError
 from .._messages import Media, Message
 from ._base import Model, ModelDelta, ModelResponse
+from ._loops import LoopClients
+from ._openai_errors import CallContext, translate_errors
 from ._openai_parse import StreamAccumulator, from_completion
+from ._secrets import safe_url, split_base_url
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     import openai
 
-__all__ = ["OpenAIChat"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_TIMEOUT", "OpenAIChat", "to_openai_message"]
 
 _OPENAI_HOST = "api.openai.com"
 _PLACEHOLDER_KEY = "not-needed"
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds to wait for each read (and write) of a request: a model that thinks for a minute
+before its first token is rare, a server that never answers is not. The SDK's own default is
+600 s, which makes a silent server look like a hung program."""
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a connection (the SDK's own default too)."""
 
 
 class OpenAIChat(Model):
@@ -40,8 +46,19 @@ class OpenAIChat(Model):
 
     `api_key` and `base_url` default to `OPENAI_API_KEY` / `OPENAI_BASE_URL`. A server other
     than api.openai.com may need no key (vLLM, Ollama, llama.cpp): then a placeholder is sent.
-    Extra keyword arguments (`temperature`, `max_tokens`, `seed`, ...) go into every request.
-    Pass `client` / `async_client` to reuse configured SDK clients.
+    `organization`, `project`, `default_headers` and `default_query` configure the SDK client
+    (they go out as HTTP headers and query parameters); extra keyword arguments (`temperature`,
+    `max_tokens`, `seed`, ...) go into the body of every request and onto the trace.
+
+    `timeout` is seconds per read (default `DEFAULT_TIMEOUT`, 60 s; connecting waits at most
+    `DEFAULT_CONNECT_TIMEOUT`, 5 s), or an `openai.Timeout` for full control, or None to wait
+    forever. A failed request is retried `max_retries` times (default 2: connection errors,
+    timeouts, 408/409/429 and 5xx, with the SDK's backoff), so a silent server ends a call
+    with `ModelConnectionError` after about `(max_retries + 1) * timeout` seconds.
+
+    Pass `client` / `async_client` to use SDK clients you configured; they stay yours (`close`
+    leaves them open). The clients built here are closed by `close()` / `aclose()` (or `with` /
+    `async with`); an async client is also closed when the event loop it ran on shuts down.
     """
 
     def __init__(
@@ -50,35 +67,48 @@ class OpenAIChat(Model):
         *,
         api_key: str | None = None,
         base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, object] | None = None,
+        timeout: float | openai.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
         client: openai.OpenAI | None = None,
         async_client: openai.AsyncOpenAI | None = None,
-        max_retries: int = 2,
-        timeout: float | None = None,
         **params: Any,
     ) -> None:
+        _check_arguments(id, timeout, max_retries)
+        _check_params(params)
         self.id = id
         self._api_key = api_key
         self._base_url = base_url
-        self._client = client
-        self._async_client = async_client
-        self._own_async = async_client is None
-        self._async_loop: object | None = None
-        self._retired: list[openai.AsyncOpenAI] = []
-        self._max_retries = max_retries
+        self._organization = organization
+        self._project = project
+        self._default_headers = dict(default_headers) if default_headers else None
+        self._default_query = dict(default_query) if default_query else None
         self._timeout = timeout
+        self._max_retries = max_retries
+        self._client = client
+        self._own_client = client is None
+        self._given_async_client = async_client
+        self._async_clients: LoopClients[openai.AsyncOpenAI] = LoopClients(
+            self._new_async_client, _close_async_client
+        )
         self.params = params
 
-    def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIChat(id={self.id!r}, base_url={self.base_url!r})"
+    def __repr__(self) -> str:  # never shows the key, URL credentials or header values
+        return f"OpenAIChat(id={self.id!r}, base_url={safe_url(self.base_url)!r})"
 
     @property
     def base_url(self) -> str | None:
+        """The endpoint as configured (credentials included: never print it; repr does not)."""
         if self._client is not None:
             return str(self._client.base_url)
         return self._base_url or os.environ.get("OPENAI_BASE_URL")
 
     @property
     def server_address(self) -> str | None:
+        """The host alone (no user info, port or path): what `server.address` records."""
         return urlsplit(self.base_url).hostname if self.base_url else _OPENAI_HOST
 
     @property
@@ -95,24 +125,27 @@ class OpenAIChat(Model):
 
     def invoke(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]) -> ModelResponse:
         started = time.perf_counter()
-        with _translate_errors():
-            completion = _post(self.client(), self._request(messages, tools))
+        client = self.client()
+        with translate_errors(self._call_context(client)):
+            completion = _post(client, self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
     async def ainvoke(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     ) -> ModelResponse:
         started = time.perf_counter()
-        with _translate_errors():
-            completion = await _post(self.async_client(), self._request(messages, tools))
+        client = self.async_client()
+        with translate_errors(self._call_context(client)):
+            completion = await _post(client, self._request(messages, tools))
         return from_completion(completion, time.perf_counter() - started)
 
     def invoke_stream(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     ) -> Iterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
-        with _translate_errors():
-            stream = _post(self.client(), self._request(messages, tools, stream=True))
+        client = self.client()
+        with translate_errors(self._call_context(client)):
+            stream = _post(client, self._request(messages, tools, stream=True))
             with stream:
                 for chunk in stream:
                     delta = acc.add(chunk, time.perf_counter())
@@ -124,8 +157,9 @@ class OpenAIChat(Model):
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]]
     ) -> AsyncIterator[ModelDelta | ModelResponse]:
         acc = StreamAccumulator(time.perf_counter())
-        with _translate_errors():
-            stream = await _post(self.async_client(), self._request(messages, tools, stream=True))
+        client = self.async_client()
+        with translate_errors(self._call_context(client)):
+            stream = await _post(client, self._request(messages, tools, stream=True))
             async with stream:
                 async for chunk in stream:
                     delta = acc.add(chunk, time.perf_counter())
@@ -133,20 +167,7 @@ class OpenAIChat(Model):
                         yield delta
         yield acc.response(time.perf_counter())
 
-    def check(self) -> None:
-        """One cheap request (GET /models) before a conversation starts, so that a missing key,
-        refused credentials or an unreachable server fail at once, as the `ModelError` tree,
-        not after the user typed a first message. A server without a models list (404) did
-        answer, which is all this checks."""
-        import openai
-
-        with _translate_errors():
-            try:
-                self.client().models.list()
-            except openai.NotFoundError:
-                return
-
-    # --- clients and requests -----------------------------------------------------------------
+    # --- clients and their lifetime -----------------------------------------------------------
 
     def client(self) -> openai.OpenAI:
         """The sync SDK client, built on first use."""
@@ -160,23 +181,55 @@ class OpenAIChat(Model):
         """The async SDK client for the running event loop.
 
         An SDK async client is bound to the loop it first ran on, so successive
-        `asyncio.run(agent.arun(...))` calls each get their own; a client passed in is kept.
+        `asyncio.run(agent.arun(...))` calls each get their own, closed when that loop shuts
+        down (see `_loops`); a client passed in is always the one used.
         """
-        if self._async_client is not None and not self._own_async:
-            return self._async_client
-        import asyncio
+        if self._given_async_client is not None:
+            return self._given_async_client
+        return self._async_clients.get()
 
-        loop = asyncio.get_running_loop()
-        if self._async_client is None or self._async_loop is not loop:
-            import openai
+    def close(self) -> None:
+        """Close the SDK clients built here (connections released); safe to call twice.
 
-            if self._async_client is not None:
-                # Dropped, its transport would be closed by `__del__` on the new loop, where
-                # the old loop's connections cannot be closed ("Event loop is closed").
-                self._retired.append(self._async_client)
-            self._async_client = openai.AsyncOpenAI(**self._client_options())
-            self._async_loop = loop
-        return self._async_client
+        Inside a running event loop, prefer `await aclose()`: that loop's async client can
+        only be closed by awaiting, so `close()` schedules it instead.
+        """
+        self._async_clients.close()
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close the SDK clients built here, the running loop's async client first."""
+        await self._async_clients.aclose()
+        self.close()
+
+    def __enter__(self) -> OpenAIChat:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> OpenAIChat:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _new_async_client(self) -> openai.AsyncOpenAI:
+        import openai
+
+        return openai.AsyncOpenAI(**self._client_options())
 
     def _client_options(self) -> dict[str, Any]:
         key = self._api_key or os.environ.get("OPENAI_API_KEY")
@@ -188,12 +241,39 @@ class OpenAIChat(Model):
                     "for a local OpenAI-compatible server pass base_url=... instead."
                 )
             key = _PLACEHOLDER_KEY
-        options: dict[str, Any] = {"api_key": key, "max_retries": self._max_retries}
+        options: dict[str, Any] = {
+            "api_key": key,
+            "max_retries": self._max_retries,
+            "timeout": _sdk_timeout(self._timeout),
+            "organization": self._organization,
+            "project": self._project,
+        }
+        headers = dict(self._default_headers or {})
+        query = dict(self._default_query or {})
         if base_url:
-            options["base_url"] = base_url
-        if self._timeout is not None:
-            options["timeout"] = self._timeout
+            split = split_base_url(base_url)
+            options["base_url"] = split.url
+            if split.authorization and not any(h.lower() == "authorization" for h in headers):
+                headers["Authorization"] = split.authorization
+            query = {**split.query, **query}
+        options["default_headers"] = headers or None
+        options["default_query"] = query or None
         return options
+
+    def _call_context(self, client: openai.OpenAI | openai.AsyncOpenAI) -> CallContext:
+        """What an error of this call may say: the safe URL, the limits, the secrets to hide."""
+        key = getattr(client, "api_key", None)
+        secrets = [self._api_key, os.environ.get("OPENAI_API_KEY"), key]
+        secrets.extend((self._default_headers or {}).values())
+        if self.base_url:
+            parts = urlsplit(self.base_url)
+            secrets.extend([parts.password, *(v for _, v in parse_qsl(parts.query))])
+        return CallContext(
+            url=safe_url(str(self.base_url or client.base_url).rstrip("/")),
+            timeout=_read_timeout(client.timeout),
+            attempts=client.max_retries + 1,
+            secrets=tuple(s for s in secrets if isinstance(s, str) and s),
+        )
 
     def _request(
         self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], *, stream: bool = False
@@ -210,6 +290,79 @@ class OpenAIChat(Model):
             request["stream_options"] = {"include_usage": True}
         return request
 
+    def check(self) -> None:
+        """One cheap request (GET /models) before a conversation starts, so that a missing key,
+        refused credentials or an unreachable server fail at once, as the `ModelError` tree,
+        not after the user typed a first message. A server without a models list (404) did
+        answer, which is all this checks."""
+        import openai
+
+        client = self.client()
+        with translate_errors(self._call_context(client)):
+            try:
+                client.models.list()
+            except openai.NotFoundError:
+                return
+
+
+def _check_arguments(id: object, timeout: object, max_retries: object) -> None:
+    """Reject what the SDK would reject later, mid-run, with its own words."""
+    if not isinstance(id, str) or not id:
+        raise InvalidInputError(f"OpenAIChat needs a model id (a non-empty string), got {id!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        if not timeout > 0:
+            raise InvalidInputError(f"timeout must be seconds > 0, or None, got {timeout!r}")
+    elif timeout is not None and not hasattr(timeout, "read"):
+        raise InvalidInputError(
+            f"timeout must be seconds, an openai.Timeout or None, got {type(timeout).__name__}"
+        )
+
+
+# Keys of `**params` that would not do what the caller meant: the request sets the first group
+# itself, and the second are client options, which in the body would reach the server as junk.
+_SET_BY_THE_REQUEST = frozenset({"model", "messages", "tools", "stream", "stream_options"})
+_CLIENT_OPTIONS = {
+    "headers": "default_headers",
+    "extra_headers": "default_headers",
+    "extra_query": "default_query",
+    "query": "default_query",
+    "http_client": "client=openai.OpenAI(http_client=...)",
+}
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    """Reject request parameters that the request sets itself or that belong to the client."""
+    for name in params:
+        if name in _SET_BY_THE_REQUEST:
+            raise InvalidInputError(f"OpenAIChat sets {name!r} in each request; do not pass it")
+        if name in _CLIENT_OPTIONS:
+            raise InvalidInputError(
+                f"{name!r} is not a request parameter; pass {_CLIENT_OPTIONS[name]} instead"
+            )
+
+
+async def _close_async_client(client: openai.AsyncOpenAI) -> None:
+    await client.close()
+
+
+def _sdk_timeout(timeout: float | openai.Timeout | None) -> float | openai.Timeout | None:
+    """A number becomes the SDK's `Timeout` with our connect bound; the rest pass as given."""
+    if timeout is None or not isinstance(timeout, (int, float)):
+        return timeout
+    import openai
+
+    return openai.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT))
+
+
+def _read_timeout(timeout: object) -> float | None:
+    """The read timeout in seconds of whatever the SDK client holds (number or `Timeout`)."""
+    if isinstance(timeout, (int, float)):
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, (int, float)) else None
+
 
 def _post(client: Any, request: dict[str, Any]) -> Any:
     """POST /chat/completions through the SDK client: its retries, errors and stream decoding.
@@ -224,14 +377,17 @@ def _post(client: Any, request: dict[str, Any]) -> Any:
 
     if not request.get("stream"):
         return client.post("/chat/completions", body=request, cast_to=ChatCompletion)
-    is_async = isinstance(client, openai.AsyncOpenAI)
-    stream_cls = openai.AsyncStream if is_async else openai.Stream
+    stream_cls: type[Any] = (
+        openai.AsyncStream[ChatCompletionChunk]
+        if isinstance(client, openai.AsyncOpenAI)
+        else openai.Stream[ChatCompletionChunk]
+    )
     return client.post(
         "/chat/completions",
         body=request,
         cast_to=ChatCompletion,
         stream=True,
-        stream_cls=stream_cls[ChatCompletionChunk],
+        stream_cls=stream_cls,
     )
 
 
@@ -291,8 +447,15 @@ def _read_bytes(media: Media) -> bytes | None:
     if media.content is not None:
         return media.content
     if media.filepath:
-        with open(media.filepath, "rb") as fh:
-            return fh.read()
+        try:
+            with open(media.filepath, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            kind = getattr(media, "kind", "media")
+            reason = exc.strerror or type(exc).__name__
+            raise InvalidInputError(
+                f"cannot read the {kind} file {media.filepath}: {reason}"
+            ) from exc
     return None
 
 
@@ -307,41 +470,3 @@ def _data_uri(mime: str, data: bytes) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    """Turn `openai` exceptions into the package's `ModelError` tree (the one place we do)."""
-    import openai
-
-    try:
-        yield
-    except ModelError:
-        raise
-    except openai.APIStatusError as exc:
-        raise _status_error(exc) from exc
-    except openai.APIConnectionError as exc:
-        raise ModelConnectionError(f"cannot reach the model server: {exc}") from exc
-    except openai.OpenAIError as exc:
-        raise ModelResponseError(f"model call failed: {exc}") from exc
-
-
-def _status_error(exc: Any) -> ModelError:
-    status = exc.status_code
-    detail = _error_detail(exc)
-    if status in (401, 403):
-        return ModelAuthenticationError(
-            f"the server refused the credentials ({status}): {detail}", status_code=status
-        )
-    if status == 429:
-        return ModelRateLimitError(f"rate limited (429): {detail}", status_code=status)
-    return ModelResponseError(f"the model server answered {status}: {detail}", status_code=status)
-
-
-def _error_detail(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message")
-        if message:
-            return str(message)
-    return str(getattr(exc, "message", exc))

@@ -3,7 +3,8 @@
 A replay re-runs the recorded user turns in order, building a fresh history from the new
 answers; a fork keeps turns 1..N-1 exactly as recorded (same messages, same ids: the fork
 shares its parent's prefix) and runs turn N with a new or the recorded input. Either way the
-answers come from a live model (`OpenAIChat`) or, offline, from the recording itself through
+answers come from a live model (`OpenAIChat` by default, any `Model` through the options'
+`model_factory`) or, offline, from the recording itself through
 `RecordedModel`, which checks that every request is the one recorded and stops at the first
 that is not. Every span of the new runs carries the lineage attributes below, which the
 loader exposes as `Session.lineage`.
@@ -33,6 +34,7 @@ from ._types import (
     LINEAGE_PARENT,
     LINEAGE_TURN,
     ForkOptions,
+    ModelFactory,
     ReplayedTurn,
     ReplayOptions,
     ReplayOutcome,
@@ -46,6 +48,7 @@ __all__ = [
     "LINEAGE_TURN",
     "DivergenceError",
     "ForkOptions",
+    "ModelFactory",
     "RecordedModel",
     "ReplayError",
     "ReplayOptions",

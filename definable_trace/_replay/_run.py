@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .._agent import Agent
 from .._diff import (
@@ -15,7 +15,7 @@ from .._diff import (
     turn_view,
     view_of_messages,
 )
-from .._errors import DefinableTraceError, ModelConfigurationError, ReplayError
+from .._errors import DefinableTraceError, InvalidInputError, ReplayError
 from .._loop import prepare_history
 from .._messages import Message
 from .._models._base import Model
@@ -45,29 +45,39 @@ if TYPE_CHECKING:
 
 
 class _LiveModels:
-    """`OpenAIChat` per model id, shared by every session of a batch so connections are reused."""
+    """The live model per model id, shared by every session of a batch so connections are
+    reused, and closed together when the batch ends."""
 
     def __init__(self, options: RunOptions) -> None:
-        self._base_url = options.base_url
-        self._timeout = options.timeout
-        self._retries = {} if options.max_retries is None else {"max_retries": options.max_retries}
-        self._models: dict[str, OpenAIChat] = {}
-
-    def get(self, model_id: str) -> OpenAIChat:
-        if model_id not in self._models:
-            self._models[model_id] = OpenAIChat(
-                model_id, base_url=self._base_url, timeout=self._timeout, **self._retries
+        if options.model_factory is not None and options.base_url is not None:
+            raise InvalidInputError(
+                "base_url configures the default OpenAIChat; with model_factory, "
+                "give the URL to the models the factory builds"
             )
+        self._base_url = options.base_url
+        self._factory = options.model_factory
+        self._models: dict[str, Model] = {}
+
+    def get(self, model_id: str) -> Model:
+        if model_id not in self._models:
+            self._models[model_id] = self._build(model_id)
         return self._models[model_id]
 
+    def _build(self, model_id: str) -> Model:
+        if self._factory is None:
+            return OpenAIChat(model_id, base_url=self._base_url)
+        model = cast(object, self._factory(model_id))  # checked: the factory is the caller's code
+        if not isinstance(model, Model):
+            raise InvalidInputError(
+                f"model_factory({model_id!r}) returned {type(model).__name__}, not a Model"
+            )
+        return model
+
     async def aclose(self) -> None:
-        """Close the SDK clients inside the loop that used them (no unclosed transports)."""
-        for model in self._models.values():
-            try:
-                client = model.async_client()
-            except ModelConfigurationError:
-                continue  # it could not be built (no key): there is nothing to close
-            await client.close()
+        """Close the models inside the loop that used them (no unclosed transports)."""
+        models, self._models = list(self._models.values()), {}
+        for model in models:
+            await model.aclose()
 
 
 @dataclass
@@ -308,7 +318,8 @@ def _check_fork_point(session: Session, options: ForkOptions, original: Turn | N
         )
     if options.recorded and original is None:
         raise ReplayError(
-            f"--recorded needs a recorded turn {options.at}; session {session.id} ends at {last}"
+            f"a recorded fork needs a recorded turn {options.at}; "
+            f"session {session.id} ends at turn {last}"
         )
 
 

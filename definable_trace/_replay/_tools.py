@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import PydanticUserError
 
 from .._diff import (
     canonical_arguments,
@@ -144,23 +145,29 @@ def load_tools(specs: Iterable[str]) -> list[Tool]:
     """
     tools: list[Tool] = []
     for spec in specs:
-        tools.extend(as_tool(item) for item in _import_tools(spec))
+        for item in _import_tools(spec):
+            try:
+                tools.append(as_tool(item))
+            except (TypeError, ValueError, PydanticUserError) as exc:
+                name = getattr(item, "__name__", repr(item))
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ReplayError(f"tools {spec!r}: {name} cannot be a tool: {reason}") from exc
     return tools
 
 
 def _import_tools(spec: str) -> list[Any]:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ReplayError(f"--tools {spec!r}: expected module:attr, e.g. my_tools:TOOLS")
+        raise ReplayError(f"tools {spec!r}: expected module:attr, e.g. my_tools:TOOLS")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         value = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ReplayError(f"--tools {spec!r}: cannot import it: {exc}") from exc
+        raise ReplayError(f"tools {spec!r}: cannot import it: {exc}") from exc
     if isinstance(value, dict):
         value = list(value.values())
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if not all(callable(item) or isinstance(item, Tool) for item in items):
-        raise ReplayError(f"--tools {spec!r}: not a function or a list of functions")
+        raise ReplayError(f"tools {spec!r}: not a function or a list of functions")
     return items

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .._diff import TurnDiff
 from .._errors import DefinableTraceError
 from .._messages import Message, Metrics
+from .._models._base import Model
 from .._semconv import ATTR_LINEAGE_KIND, ATTR_LINEAGE_PARENT, ATTR_LINEAGE_TURN
 from .._tools import Tool
 
@@ -19,6 +21,9 @@ LINEAGE_TURN = ATTR_LINEAGE_TURN
 
 Kind = Literal["replay", "fork"]
 
+ModelFactory = Callable[[str], Model]
+"""Builds the model that answers live turns, given the model id the turn asks for."""
+
 
 # --- options and results ------------------------------------------------------------------------
 
@@ -27,23 +32,22 @@ Kind = Literal["replay", "fork"]
 class RunOptions:
     """How the new turns are answered; shared by replays and forks.
 
-    `model` None means the model each turn recorded. `recorded=True` answers from the recording
-    (no network, no key). `tools` run the tool calls the recording cannot answer. The new
-    session is `session_id`, or `<parent>-<kind>-<tag>` (`tag` random when None). `timeout`
-    bounds each request attempt to a live model, `max_retries` the attempts after the first
-    (`OpenAIChat(timeout=..., max_retries=...)`).
+    `model` None means the model each turn recorded. Live turns are answered by
+    `model_factory(model_id)` when given (any `Model`: another provider, a local model, a test
+    double), else by `OpenAIChat(model_id, base_url=base_url)`; each model id is built once per
+    replay (once per batch for `replay_all`) and the models built are closed when it ends.
+    `recorded=True` answers from the recording instead (no network, no key). `tools` run the
+    tool calls the recording cannot answer. The new session is `session_id`, or
+    `<parent>-<kind>-<tag>` (`tag` random when None).
     """
 
     model: str | None = None
     base_url: str | None = None
+    model_factory: ModelFactory | None = None
     recorded: bool = False
     tools: tuple[Tool, ...] = ()
     session_id: str | None = None
     tag: str | None = None
-    # Seconds to wait for the model server on each request attempt (None: the SDK's default),
-    # and attempts after the first (None: the SDK's default, 2).
-    timeout: float | None = None
-    max_retries: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,12 +21,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+
+from .._errors import InvalidInputError
 
 __all__ = [
     "FakeOpenAIServer",
@@ -75,7 +77,8 @@ class Reply:
 
     Token counts default to a cheap word count so usage is plausible and deterministic without a
     tokenizer. A non-200 `status` turns the reply into an OpenAI-style error, which is how tests
-    reach the SDK's error classes and retry logic.
+    reach the SDK's error classes and retry logic. `hang=True` accepts the request and never
+    answers (until the server stops), which is how tests reach the client's timeouts.
     """
 
     content: str | None = None
@@ -90,6 +93,7 @@ class Reply:
     error_message: str = "simulated error"
     latency: float = 0.0
     model: str | None = None
+    hang: bool = False
 
     def __post_init__(self) -> None:
         # A tuple keeps the frozen reply immutable even when callers pass a list.
@@ -98,11 +102,15 @@ class Reply:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request as the server received it, so tests can assert on what the client sent."""
+    """One request as the server received it, so tests can assert on what the client sent.
+
+    `headers` have lower-case names; `query` holds the URL's query parameters (last value wins).
+    """
 
     path: str
     headers: dict[str, str]
     body: JSONDict
+    query: dict[str, str] = field(default_factory=dict)
 
 
 Responder = Callable[[JSONDict], Reply]
@@ -308,16 +316,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # each SSE chunk must leave immediately
-    server: _HTTPServer
+
+    @property
+    def owner(self) -> _HTTPServer:
+        """The server this handler belongs to, with its connection set and its script."""
+        return cast(_HTTPServer, self.server)
 
     def setup(self) -> None:
         super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
+        with self.owner.connections_lock:
+            self.owner.connections.add(self.connection)
 
     def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
+        with self.owner.connections_lock:
+            self.owner.connections.discard(self.connection)
         super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -335,11 +347,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _route(self) -> None:
-        path = urlsplit(self.path).path.rstrip("/")
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/")
         body = _parse_json(self._read_body())
         headers = {key.lower(): value for key, value in self.headers.items()}
-        fake = self.server.fake
-        fake._record(RecordedRequest(path=path, headers=headers, body=body or {}))
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        fake = self.owner.fake
+        fake._record(RecordedRequest(path=path, headers=headers, body=body or {}, query=query))
         if not fake._authorized(headers.get("authorization")):
             self._send_json(401, _error_body(401, "Incorrect API key provided."))
         elif self.command == "POST" and path in _CHAT_PATHS:
@@ -366,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._send_json(400, _error_body(400, "The request body is not a valid JSON object."))
             return
-        fake = self.server.fake
+        fake = self.owner.fake
         try:
             reply = fake._next_reply(body)
             rendered = fake._render(reply, body) if reply.status == 200 else None
@@ -374,7 +388,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, _error_body(500, f"fake reply failed: {exc!r}"))
             return
         latency = reply.latency or fake.latency
-        if rendered is None:
+        if reply.hang:
+            fake._stopping.wait()  # never answer; `stop()` releases the thread and cuts the line
+            self.close_connection = True
+        elif rendered is None:
             time.sleep(latency)
             self._send_json(reply.status, _error_body(reply.status, reply.error_message))
         elif body.get("stream") is True:
@@ -392,7 +409,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         time.sleep(latency)  # headers first, like a real provider: latency is time to first chunk
-        for chunk in _stream_chunks(rendered, self.server.fake.chunk_size, include_usage):
+        for chunk in _stream_chunks(rendered, self.owner.fake.chunk_size, include_usage):
             self._write_chunk(b"data: " + orjson.dumps(chunk) + b"\n\n")
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
@@ -445,7 +462,7 @@ class FakeOpenAIServer:
         chunk_size: int = 8,
     ) -> None:
         if chunk_size < 1:
-            raise ValueError("chunk_size must be at least 1")
+            raise InvalidInputError(f"chunk_size must be at least 1, got {chunk_size!r}")
         self._responder: Responder | None = replies if callable(replies) else None
         scripted: Iterable[Reply] = () if replies is None or callable(replies) else replies
         self._queue: deque[Reply] = deque(scripted)
@@ -458,6 +475,7 @@ class FakeOpenAIServer:
         self._call_ids = itertools.count(1)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- lifecycle
 
@@ -465,6 +483,7 @@ class FakeOpenAIServer:
         """Bind an ephemeral port and serve on a daemon thread; returns self for chaining."""
         if self._httpd is not None:
             raise RuntimeError("FakeOpenAIServer is already running")
+        self._stopping.clear()
         self._httpd = _HTTPServer(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -481,6 +500,7 @@ class FakeOpenAIServer:
         self._httpd = self._thread = None
         if httpd is None:
             return
+        self._stopping.set()
         httpd.shutdown()
         httpd.server_close()
         httpd.close_connections()
