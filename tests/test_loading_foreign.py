@@ -143,18 +143,21 @@ def test_openinference_calls_in_separate_root_traces_form_one_session() -> None:
     assert shape(session) == WEATHER_HISTORY
 
 
-def test_openinference_without_session_is_one_session_per_trace(tmp_path: Path) -> None:
+def test_without_content_traces_naming_no_session_are_one_session_each(tmp_path: Path) -> None:
+    """Nothing to stitch by (see test_loading_stitch.py): each trace stays its own session."""
     spans = []
-    for _, span in spans_of(FIXTURES / "openinference.jsonl"):
-        span["attributes"] = [a for a in span["attributes"] if a["key"] != "session.id"]
+    for _, span in spans_of(FIXTURES / "openai_v2_nocontent.jsonl"):
+        span["attributes"] = [a for a in span["attributes"] if a["key"] != "gen_ai.conversation.id"]
         spans.append(span)
     path = tmp_path / "nosession.jsonl"
     path.write_bytes(request_of(spans) + b"\n")
     traces = load_traces(path)
-    assert len(traces) == 4 and all(s.id_inferred for s in traces)
+    assert len(traces) == 3 and all(s.inferred and not s.stitched for s in traces)
     assert {s.id for s in traces} == {s["traceId"] for s in spans}
-    [warning] = traces.warnings
-    assert str(warning).startswith(f"{path}:1: 4 trace(s) name no session")
+    assert all(s.id_inferred for s in traces)  # the old name still answers
+    naming, content = traces.warnings
+    assert str(naming).startswith(f"{path}:1: 3 trace(s) name no session")
+    assert "no message content" in content.message
 
 
 def test_no_content_is_reported_with_turns_and_usage() -> None:

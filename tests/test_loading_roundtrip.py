@@ -220,17 +220,18 @@ def test_a_fork_starts_at_its_turn_with_the_inherited_history(tmp_path: Path) ->
         forked.history(before_turn=7)
 
 
-def test_runs_without_a_session_are_one_session_per_trace(tmp_path: Path) -> None:
+def test_runs_without_a_session_are_stitched_into_one_conversation(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     outputs = conversation(
         path, [Reply(content="x"), Reply(content="y")], ["a", "b"], session_id=None
     )
     traces = load_traces(path)
-    assert len(traces) == 2
-    assert all(s.id_inferred and len(s.id) == 32 for s in traces)
-    assert [s.messages for s in traces] == [o.messages for o in outputs]
+    [session] = traces  # the second run sent the first one's history: its continuation
+    assert session.inferred and session.stitched and session.id.startswith("inferred-")
+    assert session.messages == outputs[-1].messages
+    assert [t.index for t in session.turns] == [1, 2]
     [warning] = traces.warnings
-    assert warning.line == 1 and "name no session" in warning.message
+    assert warning.line == 1 and "stitched together" in warning.message
 
 
 def test_a_failed_model_call_is_a_turn_with_an_error(tmp_path: Path) -> None:

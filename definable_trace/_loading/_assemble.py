@@ -10,6 +10,7 @@ sessions without message content.
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from . import _conventions as conv
 from ._calls import CallData
 from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
+from ._logs import LogIndex
 from ._ours import OurRun, build_our_turns, lineage_of
 from ._records import SpanRecord, TraceWarning
-from ._sessions import Session, Turn
+from ._sessions import Lineage, Session, Turn
+from ._stitch import Unit, stitch
 from ._store import TextStore
 
 __all__ = ["assemble"]
@@ -42,6 +45,9 @@ class _Bucket:
     groupers: dict[str, list[SpanRecord]] = field(default_factory=dict)
     conventions: set[str] = field(default_factory=set)
     compact: bool = False  # a chat span of ours leaves out messages (compact history mode)
+    stitched: bool = False  # put together by history continuity (see `_stitch`)
+    lineage: Lineage | None = None  # a stitched branch's
+    family: str | None = None  # a stitched session's first ancestor (message ids come from it)
 
     def run(self, run_id: str) -> OurRun:
         found = self.runs.get(run_id)
@@ -51,10 +57,17 @@ class _Bucket:
 
 
 class _Assembler:
-    def __init__(self, index: SpanIndex, store: TextStore, warnings: list[TraceWarning]) -> None:
+    def __init__(
+        self,
+        index: SpanIndex,
+        store: TextStore,
+        warnings: list[TraceWarning],
+        logs: LogIndex | None = None,
+    ) -> None:
         self.graph = SpanGraph(index)
         self.store = store
         self.warnings = warnings
+        self.logs = logs
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
@@ -65,6 +78,7 @@ class _Assembler:
         self.warnings.extend(self.graph.check())
         for span in self.graph.spans.values():
             self._place(span)
+        self._stitch()
         sessions = [self._session(b) for b in self.buckets.values() if b.runs or b.calls]
         self._attach_unplaced(sessions)
         self._tell(sessions)
@@ -108,8 +122,9 @@ class _Assembler:
         if inside is not None:  # a model call made by one of our tools: part of that run
             self.unplaced.append(span)
             return
+        logs = self.logs.content(span.trace_id, span.span_id) if self.logs else None
         try:
-            data = conv.call_data(span, convention)
+            data = conv.call_data(span, convention, logs)
         except ValueError as exc:
             self.report(
                 TraceWarning(span.path, span.line, f"span {span.name!r}: unreadable ({exc})")
@@ -127,7 +142,12 @@ class _Assembler:
         has_content = all(_has_content(r) for r in runs if r.chats)
         messages = _last_history(turns)
         if bucket.calls:
-            foreign = build_foreign_turns(bucket.id, bucket.calls, bucket.tools, bucket.groupers)
+            first = (
+                (bucket.lineage.turn or 1) if bucket.lineage is not None and bucket.stitched else 1
+            )
+            foreign = build_foreign_turns(
+                bucket.id, bucket.calls, bucket.tools, bucket.groupers, first, bucket.family
+            )
             has_content = has_content and foreign.has_content
             if runs:  # both kinds in one session: rare, so the general (slower) merge
                 turns = _interleave(turns, foreign.turns)
@@ -138,12 +158,67 @@ class _Assembler:
             id=bucket.id,
             turns=turns,
             convention=_convention(bucket.conventions),
-            id_inferred=bucket.inferred,
+            inferred=bucket.inferred,
+            stitched=bucket.stitched,
             has_content=has_content and bool(turns),
-            lineage=lineage_of(runs) if runs else None,
+            lineage=bucket.lineage or (lineage_of(runs) if runs else None),
             agent_name=_agent_name(bucket, runs),
             messages=messages,
         )
+
+    # --- sessions named by no span -------------------------------------------------------
+
+    def _stitch(self) -> None:
+        """Calls and runs of traces that name no session go to the conversations their
+        histories continue (see `_stitch`); what has no content stays in its trace's bucket."""
+        units: list[Unit] = []
+        owners: list[tuple[_Bucket, CallData | OurRun]] = []
+        for bucket in [b for b in self.buckets.values() if b.inferred]:
+            for call in bucket.calls:
+                if call.input is not None:
+                    answer = call.output[:1] if call.output else []
+                    span = call.span
+                    history = [*call.input, *answer]
+                    units.append(
+                        Unit(span.trace_id, span.span_id, span.start_ns, call.input, history)
+                    )
+                    owners.append((bucket, call))
+            for run in bucket.runs.values():
+                unit = self._our_unit(run)
+                if unit is not None:
+                    units.append(unit)
+                    owners.append((bucket, run))
+        if not units:
+            return
+        moved: dict[int, list[tuple[int, _Bucket]]] = {}
+        for (source, item), place in zip(owners, stitch(units), strict=True):
+            target = self.buckets.get(place.session)
+            if target is None:
+                target = self.buckets[place.session] = _Bucket(
+                    place.session,
+                    True,
+                    item.span if isinstance(item, CallData) else item.spans()[0],
+                    stitched=True,
+                    lineage=place.lineage,
+                    family=place.family,
+                )
+            start = _move(source, target, item)
+            moved.setdefault(id(source), []).append((start, target))
+        gone = {id(item) for _, item in owners}
+        for bucket in [b for b in self.buckets.values() if id(b) in moved]:
+            bucket.calls = [c for c in bucket.calls if id(c) not in gone]
+            _move_tools(bucket, sorted(moved[id(bucket)], key=lambda m: m[0]))
+
+    def _our_unit(self, run: OurRun) -> Unit | None:
+        """A run of ours as a unit: its first chat's input, and the history at its end."""
+        if not run.chats:
+            return None
+        [turn] = build_our_turns([run], self.store, self.report, compact=False)
+        sent = turn.model_calls[0].input_messages
+        if not _has_content(run) or sent is None:
+            return None
+        head = run.run or min(run.chats, key=lambda s: s.start_ns)
+        return Unit(head.trace_id, head.span_id, run.start_ns, sent, turn.history)
 
     def _attach_unplaced(self, sessions: list[Session]) -> None:
         """Spans of no role under a turn's span join that turn's `spans`."""
@@ -156,14 +231,21 @@ class _Assembler:
                     owner[(span.trace_id, span.span_id)] = turn
         for span in self.unplaced:
             for ancestor in self.graph.ancestors(span):
-                turn = owner.get((ancestor.trace_id, ancestor.span_id))
-                if turn is not None:
-                    turn.add_spans([span])
-                    owner[(span.trace_id, span.span_id)] = turn
+                found = owner.get((ancestor.trace_id, ancestor.span_id))
+                if found is not None:
+                    found.add_spans([span])
+                    owner[(span.trace_id, span.span_id)] = found
                     break
 
     def _tell(self, sessions: list[Session]) -> None:
-        inferred = [s for s in sessions if s.id_inferred]
+        stitched = [s for s in sessions if s.stitched]
+        if stitched:
+            self._summary(
+                stitched,
+                "session(s) stitched together from calls that name no session, by the "
+                "continuity of their histories (ids are derived: inferred-...)",
+            )
+        inferred = [s for s in sessions if s.inferred and not s.stitched]
         if inferred:
             self._summary(
                 inferred,
@@ -178,6 +260,7 @@ class _Assembler:
                 "session(s) carry no message content (capture was off): their turns, roles and "
                 "usage are loaded, their texts are not in the file",
             )
+        self._unclaimed_logs()
         if not sessions and self.graph.spans:
             span = next(iter(self.graph.spans.values()))
             self.report(
@@ -186,6 +269,23 @@ class _Assembler:
                     None,
                     f"{len(self.graph.spans)} span(s) read, none of them a model call or agent "
                     "run of a known GenAI convention: no session",
+                )
+            )
+
+    def _unclaimed_logs(self) -> None:
+        """Content records whose span is not in the input (a logs file given without its
+        spans file) are said once, not dropped in silence."""
+        if self.logs is None:
+            return
+        missing = [c for k, c in self.logs.by_span.items() if k not in self.graph.spans]
+        if missing:
+            first = min(missing, key=lambda c: (c.path, c.line))
+            self.report(
+                TraceWarning(
+                    first.path,
+                    first.line,
+                    f"{len(missing)} call(s) have message content in log records but no span "
+                    "in the input (give the spans' file too): their content is not loaded",
                 )
             )
 
@@ -199,6 +299,31 @@ class _Assembler:
             ids = ", ".join(s.id for s in group[:_LISTED])
             ids += ", ..." if len(group) > _LISTED else ""
             self.report(TraceWarning(path, line, f"{len(group)} {what} ({ids})"))
+
+
+def _move(source: _Bucket, target: _Bucket, item: CallData | OurRun) -> int:
+    """Move a call or run from its trace's bucket to its session's; its start time. (Calls
+    are taken out of `source.calls` afterwards, all at once.)"""
+    if isinstance(item, CallData):
+        target.calls.append(item)
+        target.conventions.add(item.convention)
+        target.groupers[item.span.span_id] = source.groupers.pop(item.span.span_id, [])
+        return item.span.start_ns
+    del source.runs[item.run_id]
+    target.runs[item.run_id] = item
+    target.conventions.add(conv.DEFINABLE)
+    return item.start_ns
+
+
+def _move_tools(source: _Bucket, targets: list[tuple[int, _Bucket]]) -> None:
+    """A trace's tool spans follow the call that ran before them (the first, if none did)."""
+    if source.calls or source.runs:  # calls without content stayed: so do the tools
+        return
+    starts = [start for start, _ in targets]
+    for tool in source.tools:
+        i = max(bisect.bisect_right(starts, tool.start_ns) - 1, 0)
+        targets[i][1].tools.append(tool)
+    source.tools = []
 
 
 def _has_content(run: OurRun) -> bool:
@@ -237,6 +362,12 @@ def _last_history(turns: list[Turn]) -> Callable[[], list[Message]]:
     return lambda: turns[-1].history if turns else []
 
 
-def assemble(index: SpanIndex, store: TextStore, warnings: list[TraceWarning]) -> list[Session]:
-    """The sessions of every span read (warnings about them are appended to `warnings`)."""
-    return _Assembler(index, store, warnings).run()
+def assemble(
+    index: SpanIndex,
+    store: TextStore,
+    warnings: list[TraceWarning],
+    logs: LogIndex | None = None,
+) -> list[Session]:
+    """The sessions of every span read (warnings about them are appended to `warnings`);
+    `logs`: message content found in log records, by span."""
+    return _Assembler(index, store, warnings, logs).run()

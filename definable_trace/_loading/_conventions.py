@@ -14,6 +14,7 @@ from __future__ import annotations
 from .. import _semconv as sc
 from . import _openinference, _openllmetry
 from ._calls import CallData
+from ._logs import LogContent
 from ._openai_v2 import CALL_OPERATIONS, parts_call
 from ._records import SpanRecord
 
@@ -57,10 +58,16 @@ def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     return None
 
 
-def call_data(span: SpanRecord, convention: str) -> CallData:
-    """The messages and usage of another instrumentation's call span."""
+def call_data(span: SpanRecord, convention: str, logs: LogContent | None = None) -> CallData:
+    """The messages and usage of another instrumentation's call span; `logs`: its content
+    from log records (see `_logs`), read when the span itself carries none."""
     if convention == OPENINFERENCE:
-        return _openinference.call(span)
-    if convention == OPENLLMETRY:
-        return _openllmetry.call(span)
-    return parts_call(span, convention)
+        data = _openinference.call(span)
+    elif convention == OPENLLMETRY:
+        data = _openllmetry.call(span)
+    else:
+        return parts_call(span, convention, logs)
+    if logs is not None and data.input is None and data.output is None:
+        found = parts_call(span, convention, logs)
+        data.input, data.output = found.input, found.output
+    return data

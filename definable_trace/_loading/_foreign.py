@@ -112,9 +112,15 @@ def build_foreign_turns(
     calls: list[CallData],
     tools: list[SpanRecord],
     groupers: dict[str, list[SpanRecord]],
+    first_index: int = 1,
+    family: str | None = None,
 ) -> ForeignTurns:
-    """`groupers`: per call span id, the agent/workflow spans above it (shown with its turn)."""
-    canon = _Canon(session_id)
+    """`groupers`: per call span id, the agent/workflow spans above it (shown with its turn).
+
+    `first_index`: the index of the first turn (a stitched branch starts at the turn it left its
+    parent at); `family`: the id message ids are derived from (a branch's messages shared with
+    its parent then keep the parent's ids), by default the session's."""
+    canon = _Canon(family or session_id)
     groups: list[_Group] = []
     for call in sorted(calls, key=lambda c: (c.span.start_ns, c.span.end_ns)):
         sent, answer = _canonical(canon, call)
@@ -124,7 +130,7 @@ def build_foreign_turns(
             current = _Group(key=key, parent=call.span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
-    turns = [_turn(i + 1, g, groupers) for i, g in enumerate(groups)]
+    turns = [_turn(i + first_index, g, groupers) for i, g in enumerate(groups)]
     _attach_tools(turns, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
     return ForeignTurns(turns, lambda: merged_history(turns), has_content)
@@ -223,7 +229,7 @@ def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
         found[i].append(tool_call_of(span))
         turns[i].add_spans([span])
     for turn, calls in zip(turns, found, strict=True):
-        known = {c.call_id for c in calls if c.call_id}
+        known: set[str | None] = {c.call_id for c in calls if c.call_id}
         calls.extend(_from_messages(turn.messages, known))
         turn.tool_calls = calls
 

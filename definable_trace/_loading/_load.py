@@ -1,55 +1,106 @@
-"""`load_traces`: read every file, then assemble the sessions."""
+"""`load_traces`: read every input (files, directories, stdin, documents), then assemble."""
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Union
 
+from .._errors import TraceFormatError
 from ._assemble import assemble
 from ._decode import SpanDecoder
 from ._graph import SpanIndex
-from ._otlp import read_documents, read_file
+from ._logs import LogIndex
+from ._otlp import read_documents, read_file, read_stream
 from ._records import TraceWarning
 from ._sessions import TraceSet
 from ._store import TextStore
 
-__all__ = ["TraceSource", "load_traces"]
+__all__ = ["STDIN", "TraceSource", "load_traces"]
 
-# A file path, or already-parsed OTLP/JSON documents (a trace store's answers, say). An iterable
-# with a `name` attribute is called by that name in warnings.
+# A file or directory path (`-`: standard input), or already-parsed OTLP/JSON documents (a
+# trace store's answers, say). An iterable with a `name` attribute is called so in warnings.
 TraceSource = Union[str, "os.PathLike[str]", Iterable[Mapping[str, Any]]]
+STDIN = "-"
 
 
 def load_traces(*sources: TraceSource) -> TraceSet:
-    """Load OTLP/JSON trace files (JSON lines or one document, plain or gzip) as sessions.
+    """Load OTLP/JSON traces (JSON lines or one document, plain or gzip) as sessions.
 
-    A source may also be an iterable of parsed OTLP/JSON documents (each an
+    A source is a file; a directory, whose files are read recursively in path order (hidden
+    ones left out; a file that is not trace data is skipped with a warning, not an error);
+    `-`, standard input; or an iterable of parsed OTLP/JSON documents (each an
     `ExportTraceServiceRequest`, or an API answer wrapping some): the same path as a file's
-    lines, so trace stores and other producers need no temporary file.
+    lines, so trace stores and other producers need no temporary file. OTLP log lines
+    (`resourceLogs`) in any of them are read for the message content they carry.
     Spans of several sources are read as one input: a session may span files, and a span
     repeated in two files counts once. Unreadable input raises `TraceFormatError` naming the
     file and line; what could be read around a problem is loaded and the problem becomes a
     `TraceWarning` in `TraceSet.warnings`.
     """
-    store = TextStore()
-    decoder = SpanDecoder(store)
-    index = SpanIndex()
-    warnings: list[TraceWarning] = []
-    names: list[str] = []
+    reading = _Reading()
     with _collector_paused():
         for source in sources:
-            if isinstance(source, (str, os.PathLike)):
-                name = os.fspath(source)
-                warnings.extend(read_file(name, index, decoder))
+            reading.source(source)
+        sessions = assemble(reading.index, reading.store, reading.warnings, reading.logs)
+    return TraceSet(sessions, reading.warnings, reading.names)
+
+
+class _Reading:
+    """What is shared by every source of one `load_traces` call."""
+
+    def __init__(self) -> None:
+        self.store = TextStore()
+        self.decoder = SpanDecoder(self.store)
+        self.index = SpanIndex()
+        self.logs = LogIndex()
+        self.warnings: list[TraceWarning] = []
+        self.names: list[str] = []
+
+    def source(self, source: TraceSource) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            name = os.fspath(source)
+            if name == STDIN:
+                name = "<stdin>"
+                self.warnings.extend(
+                    read_stream(sys.stdin.buffer, name, self.index, self.decoder, self.logs)
+                )
+            elif os.path.isdir(name):
+                self._directory(name)
             else:
-                name = str(getattr(source, "name", "<documents>"))
-                warnings.extend(read_documents(source, name, index, decoder))
-            names.append(name)
-        sessions = assemble(index, store, warnings)
-    return TraceSet(sessions, warnings, names)
+                self.warnings.extend(read_file(name, self.index, self.decoder, self.logs))
+        else:
+            name = str(getattr(source, "name", "<documents>"))
+            self.warnings.extend(read_documents(source, name, self.index, self.decoder, self.logs))
+        self.names.append(name)
+
+    def _directory(self, top: str) -> None:
+        """Every file under `top`, in path order; one that is not trace data is a warning."""
+        found = 0
+        for path in _files(top):
+            try:
+                warnings = read_file(path, self.index, self.decoder, self.logs)
+            except TraceFormatError as exc:
+                self.warnings.append(TraceWarning(path, exc.line, f"skipped: {exc.reason}"))
+                continue
+            found += 1
+            self.warnings.extend(warnings)
+        if found == 0:
+            self.warnings.append(TraceWarning(top, None, "directory holds no trace file"))
+
+
+def _files(top: str) -> Iterator[str]:
+    """Regular files under `top`, sorted, hidden files and directories (`.git`) left out.
+    Symbolic links to directories are not followed (no loops)."""
+    for root, dirs, files in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for file in sorted(files):
+            path = os.path.join(root, file)
+            if not file.startswith(".") and os.path.isfile(path):
+                yield path
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import orjson
 from .. import _semconv as sc
 from .._messages import Message
 from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._logs import LogContent
 from ._records import SpanRecord
 
 __all__ = ["CALL_OPERATIONS", "parts_call"]
@@ -22,11 +23,13 @@ __all__ = ["CALL_OPERATIONS", "parts_call"]
 CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 
-def parts_call(span: SpanRecord, convention: str) -> CallData:
-    """A call span written in the parts format; raises `ValueError` on unreadable JSON."""
-    system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS)
-    inputs = _parts_list(span, sc.INPUT_MESSAGES)
-    outputs = _parts_list(span, sc.OUTPUT_MESSAGES)
+def parts_call(span: SpanRecord, convention: str, logs: LogContent | None = None) -> CallData:
+    """A call span written in the parts format; raises `ValueError` on unreadable JSON.
+
+    `logs`: the call's content from log records, read where the span has none."""
+    system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
+    inputs = _parts_list(span, sc.INPUT_MESSAGES, logs)
+    outputs = _parts_list(span, sc.OUTPUT_MESSAGES, logs)
     messages: list[Message] | None = None
     if system is not None or inputs is not None:
         messages = []
@@ -50,8 +53,10 @@ def parts_call(span: SpanRecord, convention: str) -> CallData:
     )
 
 
-def _parts_list(span: SpanRecord, key: str) -> list[Any] | None:
+def _parts_list(span: SpanRecord, key: str, logs: LogContent | None) -> list[Any] | None:
     value = span.get(key)
+    if value is None and logs is not None:
+        value = logs.get(key)
     if value is None:
         return None
     if isinstance(value, str):
@@ -63,6 +68,7 @@ def _parts_list(span: SpanRecord, key: str) -> list[Any] | None:
 
 def _output_finish(outputs: list[Any] | None) -> str | None:
     for message in outputs or ():
-        if isinstance(message, dict) and isinstance(message.get("finish_reason"), str):
-            return message["finish_reason"]
+        reason = message.get("finish_reason") if isinstance(message, dict) else None
+        if isinstance(reason, str):
+            return reason
     return None

@@ -17,6 +17,7 @@ that line only. What cannot be trace data at all (a binary file, JSON of another
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -30,7 +31,7 @@ from .._errors import TraceFormatError
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
-__all__ = ["SpanSink", "read_documents", "read_file"]
+__all__ = ["LogSink", "SpanSink", "read_documents", "read_file", "read_stream"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
@@ -60,8 +61,18 @@ class SpanSink(Protocol):
     def add(self, record: SpanRecord) -> bool: ...
 
 
+class LogSink(Protocol):
+    """Where OTLP log requests (`resourceLogs`) go, when the caller reads them (see `_logs`);
+    `read` says whether it used any record (else the value counts as skipped)."""
+
+    def read(self, request: dict[str, Any], path: str, line: int, reporter: Any) -> bool: ...
+
+
 def read_file(
-    path: str | os.PathLike[str], sink: SpanSink, decoder: SpanDecoder
+    path: str | os.PathLike[str],
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None = None,
 ) -> list[TraceWarning]:
     """Stream the spans of one file into `sink`; return the warnings about this file."""
     name = os.fspath(path)
@@ -81,18 +92,22 @@ def read_file(
                 path=name,
                 line=1,
             )
-        reader = _FileReader(name, sink, decoder)
+        reader = _FileReader(name, sink, decoder, logs)
         reader.read(stream)
         return reader.finish()
 
 
 def read_documents(
-    documents: Iterable[Any], name: str, sink: SpanSink, decoder: SpanDecoder
+    documents: Iterable[Any],
+    name: str,
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None = None,
 ) -> list[TraceWarning]:
     """Stream the spans of already-parsed OTLP/JSON documents (e.g. a trace store's answers)
     into `sink`, through the same checks as a file's lines; `name` stands for the file in
     warnings, and each document's position (1-based) for its line."""
-    reader = _FileReader(name, sink, decoder)
+    reader = _FileReader(name, sink, decoder, logs)
     count = 0
     for count, document in enumerate(documents, 1):
         reader._value(document, count)
@@ -104,10 +119,13 @@ def read_documents(
 class _FileReader:
     """The state of reading one file: where we are, and what to tell about it."""
 
-    def __init__(self, path: str, sink: SpanSink, decoder: SpanDecoder) -> None:
+    def __init__(
+        self, path: str, sink: SpanSink, decoder: SpanDecoder, logs: LogSink | None = None
+    ) -> None:
         self.path = path
         self.sink = sink
         self.decoder = decoder
+        self.logs = logs
         self.warnings: list[TraceWarning] = []
         self.counts: dict[str, int] = {}
         self.values = 0  # JSON values read so far
@@ -184,6 +202,9 @@ class _FileReader:
         first = self.values == 0
         self.values += 1
         if not requests:
+            logs = self.logs is not None and isinstance(value, dict) and "resourceLogs" in value
+            if logs and self.logs.read(value, self.path, line, self):  # type: ignore[union-attr]
+                return
             if _other_signal(value):
                 self.count("other-signal", line)
                 return
@@ -325,3 +346,28 @@ def _what_is(value: Any) -> str:
 
 def _reason(exc: Exception) -> str:
     return str(exc).split(":", 1)[0] if str(exc) else type(exc).__name__
+
+
+def read_stream(
+    raw: IO[bytes],
+    name: str,
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None = None,
+) -> list[TraceWarning]:
+    """`read_file` for an open stream that cannot seek back (stdin): the format is sniffed
+    from a peek at its start instead of a read and a rewind."""
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+    head = buffered.peek(_SNIFF)[:_SNIFF]
+    stream: Iterable[bytes] = buffered
+    if head.startswith(_GZIP_MAGIC):
+        stream = _gunzip_lines(buffered)
+    elif b"\x00" in head:
+        raise TraceFormatError(
+            "binary input, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
+            path=name,
+            line=1,
+        )
+    reader = _FileReader(name, sink, decoder, logs)
+    reader.read(stream)
+    return reader.finish()

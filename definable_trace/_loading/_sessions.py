@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .._errors import SessionNotFoundError, TurnNotFoundError
 from .._messages import Message, Metrics
 from ._records import Interval, SpanRecord, TraceWarning, order_spans, to_datetime
+from ._replayable import unreplayable
 
 __all__ = [
     "CallFacts",
@@ -182,6 +183,7 @@ class Turn(Interval):
         "_source",
         "_spans",
         "_tool_calls",
+        "_unreplayable",
         "end_ns",
         "index",
         "run_id",
@@ -200,9 +202,19 @@ class Turn(Interval):
         self._tool_calls: list[ToolCall] | None = None
         self._spans: list[SpanRecord] | None = None
         self._error: str | None = _UNREAD
+        self._unreplayable: str | None = _UNREAD
 
     def __repr__(self) -> str:
         return f"Turn({self.index}, calls={len(self.model_calls)}, error={self.error!r})"
+
+    @property
+    def unreplayable(self) -> str | None:
+        """Why this turn cannot be replayed, or None: its content was not recorded, was cut
+        (an attribute size limit, a truncation marker) or was stored by reference (`*_ref`).
+        Its history is then incomplete, not a shorter conversation (see `_replayable`)."""
+        if self._unreplayable is _UNREAD:
+            self._unreplayable = unreplayable(self.model_calls)
+        return self._unreplayable
 
     @property
     def model_calls(self) -> list[ModelCall]:
@@ -272,7 +284,10 @@ class Session:
     `has_content` is False when the spans carry no message text (content capture was off): the
     turns, usage and message roles are real, the texts are not there, and `messages` then holds
     content-free messages (role, id, time, metrics) rather than an invented conversation.
-    `id_inferred` is True when no span named a session: the id is then the trace id.
+    `inferred` is True when no span named the session: its calls were then `stitched` together
+    by the continuity of their histories (id `inferred-<hash>`, stable for the same input;
+    `lineage.kind == "branch"` for a second continuation of one history), or, without content
+    to compare, it is one trace (the id is the trace id). `id_inferred` is the old name.
     `duration` is wall-clock seconds from the first span to the last; `metrics.duration` is
     the sum of the turns' durations.
     """
@@ -283,16 +298,18 @@ class Session:
         id: str,
         turns: list[Turn],
         convention: str,
-        id_inferred: bool,
+        inferred: bool,
         has_content: bool,
         lineage: Lineage | None,
         agent_name: str | None,
         messages: Callable[[], list[Message]],
+        stitched: bool = False,
     ) -> None:
         self.id = id
         self.turns = turns
         self.convention = convention
-        self.id_inferred = id_inferred
+        self.inferred = inferred
+        self.stitched = stitched
         self.has_content = has_content
         self.lineage = lineage
         self.agent_name = agent_name
@@ -303,6 +320,16 @@ class Session:
     def __repr__(self) -> str:
         content = "" if self.has_content else ", no content"
         return f"Session({self.id!r}, turns={len(self.turns)}, {self.convention}{content})"
+
+    @property
+    def replayable(self) -> bool:
+        """Every turn has its content whole (see `Turn.unreplayable` for why not)."""
+        return all(t.unreplayable is None for t in self.turns)
+
+    @property
+    def id_inferred(self) -> bool:
+        """The name `inferred` had before stitching (kept for existing callers)."""
+        return self.inferred
 
     @property
     def messages(self) -> list[Message]:

@@ -157,6 +157,9 @@ def _require_content(session: Session) -> None:
             f"session {session.id} was recorded without message content "
             "(content capture was off): there is nothing to replay"
         )
+    if not session.replayable:
+        turn = next(t for t in session.turns if t.unreplayable)
+        raise ReplayError(f"session {session.id}, turn {turn.index}: {turn.unreplayable}")
 
 
 def _recorded_model_id(session: Session, index: int) -> str | None:

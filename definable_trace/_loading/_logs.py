@@ -1,0 +1,205 @@
+"""Message content kept in OTLP log records instead of on the spans.
+
+The official openai-v2 instrumentation puts content in log records tied to the call's span by
+trace and span id, in one of two shapes:
+
+- `gen_ai.client.inference.operation.details` (util-genai, `EVENT_ONLY` or `SPAN_AND_EVENT`):
+  one record per call whose attributes (or body) hold `gen_ai.input.messages`,
+  `gen_ai.output.messages` and `gen_ai.system_instructions`, in the parts format of the spans;
+- the older per-message events (openai-v2 before util-genai, its default then):
+  `gen_ai.{system,user,assistant,tool}.message`, one per message sent, and `gen_ai.choice`, one
+  per answer; the body holds the OpenAI-style message (`content`, `tool_calls`, the tool
+  call `id`; a choice its `message` and `finish_reason`).
+
+The event's name is the record's `eventName` (newer SDKs) or its `event.name` attribute (the
+Events API of older ones). Both shapes are turned into the parts format here, so the call span
+reads them as if they had been written on it (see `_conventions.call_data`). A record repeated
+(at-least-once delivery) counts once; records of other kinds are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from .. import _semconv as sc
+from ._decode import any_value
+
+__all__ = ["LogContent", "LogIndex"]
+
+DETAILS = "gen_ai.client.inference.operation.details"
+_MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE = "gen_ai.choice"
+_EVENT_NAME = "event.name"
+_CONTENT_KEYS = (sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES, sc.SYSTEM_INSTRUCTIONS)
+
+Key = tuple[str, str]
+
+
+class Reporter(Protocol):
+    def warn(self, line: int | None, message: str, kind: str | None = None) -> None: ...
+
+
+@dataclass
+class LogContent:
+    """One call's content from its log records, as parts-format values keyed like the span
+    attributes they stand for (`gen_ai.input.messages`, ...). `path`/`line`: the first record."""
+
+    path: str
+    line: int
+    values: dict[str, list[Any]] = field(default_factory=dict)
+    _seen: set[bytes] = field(default_factory=set)
+
+    def get(self, key: str) -> list[Any] | None:
+        return self.values.get(key)
+
+
+class LogIndex:
+    """The GenAI content records of every log line read, by (trace id, span id)."""
+
+    def __init__(self) -> None:
+        self.by_span: dict[Key, LogContent] = {}
+
+    def read(self, request: Mapping[str, Any], path: str, line: int, reporter: Reporter) -> bool:
+        """Index the content records of one `ExportLogsServiceRequest`; whether it had any."""
+        used = False
+        for record in _records(request):
+            try:
+                used = self._record(record, path, line) or used
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                used = True  # a GenAI record, or it would not have been looked into
+                reporter.warn(
+                    line,
+                    f"malformed log record skipped ({type(exc).__name__}: {exc})",
+                    kind="malformed",
+                )
+        return used
+
+    def content(self, trace_id: str, span_id: str) -> LogContent | None:
+        return self.by_span.get((trace_id, span_id))
+
+    def _record(self, record: dict[str, Any], path: str, line: int) -> bool:
+        attributes = {
+            a["key"]: any_value(a.get("value") or {})
+            for a in record.get("attributes") or ()
+            if isinstance(a, dict) and isinstance(a.get("key"), str)
+        }
+        name = record.get("eventName") or attributes.get(_EVENT_NAME)
+        if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
+            return False
+        trace_id, span_id = record.get("traceId"), record.get("spanId")
+        if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
+            return True
+        body = any_value(record["body"]) if isinstance(record.get("body"), dict) else None
+        body = _plain(body)
+        found = _details(attributes, body) if name == DETAILS else _legacy(name, body)
+        if not found:
+            return True
+        key = (trace_id.lower(), span_id.lower())
+        content = self.by_span.get(key)
+        if content is None:
+            content = self.by_span[key] = LogContent(path, line)
+        fingerprint = orjson.dumps([name, record.get("timeUnixNano"), found], default=str)
+        if fingerprint in content._seen:  # the same record delivered twice
+            return True
+        content._seen.add(fingerprint)
+        for attribute, items in found.items():
+            content.values.setdefault(attribute, []).extend(items)
+        return True
+
+
+def _records(request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for resource in _objects(request.get("resourceLogs")):
+        for scope in _objects(
+            resource.get("scopeLogs") or resource.get("instrumentationLibraryLogs")
+        ):
+            yield from _objects(scope.get("logRecords"))
+
+
+def _objects(value: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item
+
+
+def _plain(value: Any) -> Any:
+    """AnyValue arrays come back as tuples: lists, like parsed JSON."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _details(attributes: dict[str, Any], body: Any) -> dict[str, list[Any]]:
+    """`operation.details`: the three lists, from the attributes or else the body."""
+    found: dict[str, list[Any]] = {}
+    for key in _CONTENT_KEYS:
+        value = attributes.get(key)
+        if value is None and isinstance(body, dict):
+            value = body.get(key)
+        value = _plain(value)
+        if isinstance(value, str):
+            value = orjson.loads(value)  # a JSON string, like on a span
+        if value is not None:
+            if not isinstance(value, list):
+                raise ValueError(f"{key} is not a list")
+            found[key] = value
+    return found
+
+
+def _legacy(name: str, body: Any) -> dict[str, list[Any]]:
+    """A per-message event as one parts-format message; nothing when it holds no content
+    (capture was off: the events then carry roles only, which is no conversation)."""
+    if name == CHOICE:
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, dict):
+            return {}
+        parts = _parts("assistant", message)
+        if not parts:
+            return {}
+        out: dict[str, Any] = {"role": message.get("role") or "assistant", "parts": parts}
+        if isinstance(body.get("finish_reason"), str):
+            out["finish_reason"] = body["finish_reason"]
+        return {sc.OUTPUT_MESSAGES: [out]}
+    role = _MESSAGE_EVENTS[name]
+    parts = _parts(role, body if isinstance(body, dict) else {})
+    if not parts:
+        return {}
+    return {sc.INPUT_MESSAGES: [{"role": role, "parts": parts}]}
+
+
+def _parts(role: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    content = body.get("content")
+    parts: list[dict[str, Any]] = []
+    if role == "tool":
+        if content is not None:
+            parts.append({"type": "tool_call_response", "id": body.get("id"), "response": content})
+        return parts
+    if isinstance(content, str):
+        parts.append({"type": "text", "content": content})
+    elif isinstance(content, list):  # OpenAI content parts
+        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        parts.extend({"type": "text", "content": t} for t in texts if isinstance(t, str))
+    for call in body.get("tool_calls") or ():
+        if isinstance(call, dict):
+            found = call.get("function")
+            function: dict[str, Any] = found if isinstance(found, dict) else {}
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": function.get("arguments"),
+                }
+            )
+    return parts
