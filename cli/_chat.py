@@ -171,7 +171,7 @@ def _spans_file(trace_out: Path | None, resume: Path | None) -> Path | None:
     from ._common import check_writable
 
     if resume is not None:
-        inputs = Inputs([resume], set())
+        inputs = Inputs([resume])
         return resolve_trace_out(trace_out, inputs, "chat", uuid.uuid4().hex[:8])
     if trace_out is not None:
         check_writable(trace_out)

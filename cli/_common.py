@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -47,9 +47,8 @@ __all__ = [
 _LISTED = 10  # session ids named in "pick one" errors
 SPANS_META = "deftrace.spans"  # the file a running command's spans go to, for Ctrl-C's message
 STDIN = "-"
-_STDIN_NAME = "<stdin>"
 _GLOB_CHARS = frozenset("*?[")
-_SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
+_EMPTY_DIRECTORY = "directory holds no trace file"  # the loader's warning (`_loading._load`)
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -57,113 +56,80 @@ _SKIPPED_DIRS = frozenset({".git", "__pycache__", "node_modules", ".venv"})
 
 @dataclass
 class Inputs:
-    """The files to read, in order. `found` are those found by walking a directory or matching
-    a pattern: one that turns out not to be a trace is skipped with a warning instead of
-    failing the command (files named one by one must all be traces). `stdin` is the spooled
-    copy of `-`."""
+    """The inputs as the loader takes them, in order: files, directories (the loader walks
+    them, skipping what is not trace data with a warning), and `-` for standard input.
+    `found` are the files a pattern matched: like a directory's, one that turns out not to be
+    a trace is skipped with a warning (a file named one by one must be a trace)."""
 
     files: list[Path]
-    found: set[Path]
-    stdin: Path | None = None
-
-    def label(self, path: Path) -> str:
-        return _STDIN_NAME if path == self.stdin else str(path)
+    found: set[Path] = field(default_factory=set)
 
     @property
     def first(self) -> Path:
         return self.files[0]
 
+    @property
+    def paths(self) -> list[Path]:
+        """The inputs that are files or directories (not standard input)."""
+        return [f for f in self.files if str(f) != STDIN]
+
+    def stem(self) -> str:
+        """A name for what was read, for the files derived from it."""
+        first = self.first
+        return "stdin" if str(first) == STDIN else (first.name.split(".")[0] or "traces")
+
 
 def expand_inputs(args: Sequence[str | Path]) -> Inputs:
-    """Command-line inputs as files, like other tools take them: `-` is standard input (once),
-    a directory is walked recursively, a quoted glob (`'traces/*.jsonl.gz'`) is expanded here
-    (`**` included), gzip is read by the loader itself.
-
-    The loader reads only paths, and seeks to sniff gzip, which a pipe cannot: standard input
-    is spooled to a temporary file first (removed at exit), and named `<stdin>` in messages.
-    """
+    """Command-line inputs like other tools take them: `-` is standard input (once), a
+    directory is read recursively and a gzip file decompressed by the loader itself, and a
+    quoted glob (`'traces/**/*.jsonl.gz'`) is expanded here, since no shell did."""
     files: list[Path] = []
     found: set[Path] = set()
-    stdin: Path | None = None
     for arg in map(str, args):
         if arg == STDIN:
-            if stdin is None:
-                stdin = _spool_stdin()
-                files.append(stdin)
+            files.append(Path(STDIN))
             continue
-        matches = _matches(arg)
-        for path in matches:
-            walked = _walk(path) if path.is_dir() else [path]
-            files.extend(walked)
-            if path.is_dir() or str(path) != arg:  # found by a walk or a pattern
-                found.update(walked)
+        path = Path(arg)
+        if path.exists():
+            files.append(path)
+        elif _GLOB_CHARS & set(arg):
+            matched = [Path(m) for m in sorted(glob.glob(arg, recursive=True))]
+            if not matched:
+                raise UsageFailure(f"{arg}: no file matches this pattern")
+            files.extend(matched)
+            found.update(m for m in matched if m.is_file())
+        else:
+            raise UsageFailure(f"{arg}: file or directory does not exist")
     if not files:
         raise UsageFailure("no input files")
-    return Inputs(list(dict.fromkeys(files)), found, stdin)
-
-
-def _matches(arg: str) -> list[Path]:
-    path = Path(arg)
-    if path.exists():
-        return [path]
-    if _GLOB_CHARS & set(arg):
-        matched = sorted(glob.glob(arg, recursive=True))
-        if not matched:
-            raise UsageFailure(f"{arg}: no file matches this pattern")
-        return [Path(m) for m in matched]
-    raise UsageFailure(f"{arg}: file or directory does not exist")
-
-
-def _walk(directory: Path) -> list[Path]:
-    """Every file under `directory` that may hold traces: JSON or gzip by name. Which of them
-    really are traces the loader decides (`load` skips the others with a warning)."""
-    suffixes = (".jsonl", ".json", ".gz")
-    found: list[Path] = []
-    for root, dirs, names in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
-        found.extend(Path(root, n) for n in sorted(names) if n.endswith(suffixes))
-    if not found:
-        raise UsageFailure(f"{directory}: no trace files (*.jsonl, *.json, gzipped or not)")
-    return found
-
-
-def _spool_stdin() -> Path:
-    if sys.stdin is None or sys.stdin.isatty():
-        raise UsageFailure("'-' reads traces from standard input, which is a terminal")
-    directory = tempfile.mkdtemp(prefix="deftrace-stdin-")
-    path = Path(directory, "stdin")
-    with path.open("wb") as out:
-        shutil.copyfileobj(sys.stdin.buffer, out)
-    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
-    return path
+    return Inputs(list(dict.fromkeys(files)), found)
 
 
 def load(paths: Sequence[str | Path] | Inputs) -> TraceSet:
     """Load the inputs (see `expand_inputs`); what the loader skipped is reported on stderr,
-    one line each, and so is each file found in a directory that is not a trace."""
+    one line each."""
     from definable_trace import TraceFormatError, load_traces
 
     inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
     files = list(inputs.files)
     while True:
         try:
-            traces = load_traces(*files)
+            traces = load_traces(*(str(f) for f in files))
             break
         except TraceFormatError as exc:
             bad = Path(exc.path) if exc.path else None
             if bad is None or bad not in inputs.found or bad not in files:
-                raise UsageFailure(_relabel(str(exc), inputs)) from exc
-            click.echo(f"warning: skipped {bad}: not a trace file ({exc.reason})", err=True)
+                raise
+            click.echo(f"warning: {bad}: skipped: {exc.reason}", err=True)
             files.remove(bad)
             if not files:
                 raise UsageFailure("no trace files among the inputs") from exc
     for warning in traces.warnings:
-        click.echo(f"warning: {_relabel(str(warning), inputs)}", err=True)
+        click.echo(f"warning: {warning}", err=True)
+    empty = [w.path for w in traces.warnings if w.message == _EMPTY_DIRECTORY]
+    if empty:  # named on the command line, it was meant to hold traces: a usage error
+        raise UsageFailure(f"{empty[0]}: no trace files in this directory or below it")
     return traces
-
-
-def _relabel(text: str, inputs: Inputs) -> str:
-    return text.replace(str(inputs.stdin), _STDIN_NAME) if inputs.stdin else text
 
 
 def pick_session(traces: TraceSet, session_id: str | None) -> Session:
@@ -252,14 +218,14 @@ def resolve_trace_out(option: Path | None, inputs: Inputs, kind: str, short_id: 
     replay of that file. Checked writable here, before anything runs.
     """
     if option is None:
-        stem = "stdin" if inputs.first == inputs.stdin else inputs.first.name.split(".")[0]
+        stem = inputs.stem()
         directory = runs_dir()
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageFailure(f"cannot create {directory}: {exc.strerror or exc}") from exc
         option = directory / f"{stem}.{kind}-{short_id}.jsonl"
-    for source in inputs.files:
+    for source in inputs.paths:
         if _same_file(option, source):
             raise UsageFailure(f"--trace-out {option} is an input file; new spans never go there")
     check_writable(option)

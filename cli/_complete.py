@@ -48,15 +48,8 @@ def _files(ctx: click.Context) -> list[Path]:
         if arg == "-":
             continue
         matches = [arg] if os.path.exists(arg) else sorted(glob.glob(arg, recursive=True))
-        for match in map(Path, matches):
-            if match.is_dir():
-                files.extend(p for p in sorted(match.rglob("*")) if p.name.endswith(_SUFFIXES))
-            elif match.is_file():
-                files.append(match)
+        files.extend(Path(m) for m in matches)  # directories: the loader walks them
     return files
-
-
-_SUFFIXES = (".jsonl", ".json", ".gz")
 
 
 def _words_on_the_line() -> list[str]:

@@ -105,7 +105,7 @@ class _RunCommand:
         way on purpose, so say where it is)."""
         import shlex
 
-        sources = [str(f) for f in self.inputs.files if f != self.inputs.stdin]
+        sources = [str(f) for f in self.inputs.paths]
         if sources and out.exists():
             files = " ".join(shlex.quote(f) for f in [*sources[:3], str(out)])
             click.echo(f"see it beside the original: deftrace sessions {files}", err=True)
