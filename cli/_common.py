@@ -110,6 +110,8 @@ def load(paths: Sequence[str | Path] | Inputs) -> TraceSet:
     one line each."""
     from definable_trace import TraceFormatError, load_traces
 
+    from ._escape import safe
+
     inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
     files = list(inputs.files)
     while True:
@@ -120,12 +122,12 @@ def load(paths: Sequence[str | Path] | Inputs) -> TraceSet:
             bad = Path(exc.path) if exc.path else None
             if bad is None or bad not in inputs.found or bad not in files:
                 raise
-            click.echo(f"warning: {bad}: skipped: {exc.reason}", err=True)
+            click.echo(f"warning: {bad}: skipped: {safe(exc.reason)}", err=True)
             files.remove(bad)
             if not files:
                 raise UsageFailure("no trace files among the inputs") from exc
     for warning in traces.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {safe(warning)}", err=True)  # may quote trace content
     empty = [w.path for w in traces.warnings if w.message == _EMPTY_DIRECTORY]
     if empty:  # named on the command line, it was meant to hold traces: a usage error
         raise UsageFailure(f"{empty[0]}: no trace files in this directory or below it")

@@ -56,11 +56,23 @@ class UsageFailure(click.ClickException):
 
     exit_code = 2
 
+    def format_message(self) -> str:
+        """Messages quote trace content (session ids, errors recorded): escaped, never obeyed."""
+        from ._escape import safe
+
+        return safe(self.message)
+
 
 class RunFailure(click.ClickException):
     """The run failed: exit 1."""
 
     exit_code = 1
+
+    def format_message(self) -> str:
+        """Messages quote trace content (session ids, errors recorded): escaped, never obeyed."""
+        from ._escape import safe
+
+        return safe(self.message)
 
 
 def translate(exc: DefinableTraceError) -> click.ClickException:

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from definable_trace import Message, Metrics, Session, Turn
+    from definable_trace._cost import Cost
     from definable_trace.replay import ReplayOutcome, ReplayResult, SessionDiff, TurnDiff
 
 __all__ = [
+    "cost_json",
     "diff_json",
     "messages_json",
     "outcome_json",
@@ -28,7 +30,10 @@ __all__ = [
 def messages_json(messages: Sequence[Message]) -> list[dict[str, Any]]:
     from definable_trace._messages import MESSAGES_ADAPTER
 
-    return MESSAGES_ADAPTER.dump_python(list(messages), mode="json", exclude_none=True)
+    dumped: list[dict[str, Any]] = MESSAGES_ADAPTER.dump_python(
+        list(messages), mode="json", exclude_none=True
+    )
+    return dumped
 
 
 def _time(value: datetime | None) -> str | None:
@@ -36,16 +41,45 @@ def _time(value: datetime | None) -> str | None:
 
 
 def _tokens(metrics: Metrics) -> dict[str, int]:
-    return {"input_tokens": metrics.input_tokens, "output_tokens": metrics.output_tokens}
+    return {
+        "input_tokens": metrics.input_tokens,
+        "output_tokens": metrics.output_tokens,
+        "cache_read_tokens": metrics.cache_read_tokens,
+        "cache_write_tokens": metrics.cache_write_tokens,
+        "reasoning_tokens": metrics.reasoning_tokens,
+    }
 
 
-def session_json(session: Session) -> dict[str, Any]:
-    """One row of `deftrace sessions --json`."""
+def cost_json(cost: Cost | None) -> dict[str, Any] | None:
+    """USD as a number (null when unknown: never 0), the unpriced models, and the price table."""
+    if cost is None:
+        return None
+    from definable_trace._cost import price_source
+
+    return {
+        "usd": float(cost.usd) if cost.usd is not None else None,
+        "unknown_models": list(cost.unknown_models),
+        "model_calls": cost.calls,
+        "source": price_source(),
+    }
+
+
+def sources(session: Session) -> list[str]:
+    """The files the session's spans came from."""
+    known = getattr(session, "sources", None)  # the loader's own list, when it lands
+    if known is not None:
+        return [str(s) for s in known]
+    return sorted({span.path for turn in session.turns for span in turn.spans})
+
+
+def session_json(session: Session, cost: Cost | None = None) -> dict[str, Any]:
+    """One row of `deftrace sessions --json`: absolute times, every token kind, cost, files."""
     lineage = session.lineage
     return {
         "id": session.id,
         "agent_name": session.agent_name,
         "turns": len(session.turns),
+        "inherited_turns": max(session.turns[0].index - 1, 0) if session.turns else 0,
         "messages": len(session.messages),
         **_tokens(session.metrics),
         "model_calls": session.model_calls,
@@ -55,6 +89,9 @@ def session_json(session: Session) -> dict[str, Any]:
         "duration": session.duration,
         "has_content": session.has_content,
         "id_inferred": session.id_inferred,
+        "inferred": bool(getattr(session, "inferred", False)),
+        "cost": cost_json(cost),
+        "sources": sources(session),
         "convention": session.convention,
         "lineage": None
         if lineage is None
@@ -62,10 +99,15 @@ def session_json(session: Session) -> dict[str, Any]:
     }
 
 
-def turn_json(turn: Turn) -> dict[str, Any]:
-    """One turn of `deftrace show --json`: its messages, model calls and tool calls."""
+def turn_json(turn: Turn, cost: Cost | None = None) -> dict[str, Any]:
+    """One turn of `deftrace show --json`: its messages, model calls (each priced), tool calls."""
+    from definable_trace._cost import call_cost
+
     return {
         "index": turn.index,
+        "inherited": False,
+        "cost": cost_json(cost),
+        "unreplayable": getattr(turn, "unreplayable", None),
         "run_id": turn.run_id,
         "start": _time(turn.start),
         "duration": turn.duration,
@@ -81,6 +123,7 @@ def turn_json(turn: Turn) -> dict[str, Any]:
                 "start": _time(call.start),
                 "error": call.error,
                 **call.metrics.model_dump(exclude_none=True),
+                "cost": cost_json(call_cost(call)),
             }
             for call in turn.model_calls
         ],
@@ -109,14 +152,36 @@ def _turn_diff_json(turn: TurnDiff) -> dict[str, Any]:
     }
 
 
-def diff_json(diff: SessionDiff) -> dict[str, Any]:
-    return {
+def inherited_turn_json(index: int, messages: Sequence[Message]) -> dict[str, Any]:
+    """A turn a fork inherited: its messages only (it ran, and was paid for, in the parent)."""
+    return {"index": index, "inherited": True, "messages": messages_json(messages)}
+
+
+def diff_json(
+    diff: SessionDiff,
+    costs_a: dict[int, Cost] | None = None,
+    costs_b: dict[int, Cost] | None = None,
+    totals: tuple[Cost, Cost] | None = None,
+) -> dict[str, Any]:
+    """The comparison; with costs, each turn's cost per side and both sessions' totals."""
+    turns = [_turn_diff_json(t) for t in diff.turns]
+    for turn in turns:
+        turn["cost_a"] = cost_json((costs_a or {}).get(turn["index"]))
+        turn["cost_b"] = cost_json((costs_b or {}).get(turn["index"]))
+    out: dict[str, Any] = {
         "a": diff.a,
         "b": diff.b,
         "identical": diff.identical,
         "first_difference": diff.first_difference,
-        "turns": [_turn_diff_json(t) for t in diff.turns],
+        "turns": turns,
     }
+    if totals is not None:
+        a, b = totals
+        out["cost_a"], out["cost_b"] = cost_json(a), cost_json(b)
+        out["cost_difference_usd"] = (
+            float(b.usd - a.usd) if a.usd is not None and b.usd is not None else None
+        )
+    return out
 
 
 def replay_json(result: ReplayResult, trace_out: str | None) -> dict[str, Any]:

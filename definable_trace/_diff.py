@@ -14,6 +14,7 @@ instead of "turns 1..N-1 missing".
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -34,9 +35,11 @@ __all__ = [
     "canonical_arguments",
     "compare_turns",
     "diff_sessions",
+    "field_lines",
     "session_views",
     "split_turns",
     "turn_view",
+    "unified_diff",
     "view_of_messages",
 ]
 
@@ -214,3 +217,29 @@ def _changes(a: TurnView | None, b: TurnView | None) -> tuple[FieldChange, ...]:
         if (left or None) != (right or None):
             changes.append(FieldChange(name, left, right))
     return tuple(changes)
+
+
+def field_lines(value: object) -> list[str]:
+    """A compared field as the lines a diff shows: text by its lines, a tool call per line."""
+    if value is None:
+        return []
+    if isinstance(value, tuple):
+        return [
+            f"{c.name}({c.arguments})" + (f" -> {c.result}" if c.result is not None else "")
+            for c in value
+            if isinstance(c, ToolCallView)
+        ]
+    return str(value).split("\n")
+
+
+def unified_diff(field: str, a: object, b: object, a_label: str, b_label: str) -> list[str]:
+    """`difflib`'s unified diff of one field on both sides (headers, hunks; nothing clipped)."""
+    return list(
+        difflib.unified_diff(
+            field_lines(a),
+            field_lines(b),
+            f"{a_label} {field}",
+            f"{b_label} {field}",
+            lineterm="",
+        )
+    )

@@ -252,9 +252,9 @@ def test_fork_live_with_a_new_message(samples: Path, server: FakeOpenAIServer) -
         "Is 345 prime?",
     ]
     out = written("math_tutor.fork-*.jsonl")
-    tree = deftrace("sessions", source, out)
-    assert "fork of math-tutor @ turn 3" in tree.stdout
-    assert "└── tutor-prime" in tree.stdout
+    rows = json.loads(deftrace("sessions", "--json", source, out).stdout)
+    lineage = {row["id"]: row["lineage"] for row in rows}  # piped `sessions` prints no tree
+    assert lineage["tutor-prime"] == {"kind": "fork", "parent_session": "math-tutor", "turn": 3}
 
 
 def test_fork_with_new_instructions(samples: Path, server: FakeOpenAIServer) -> None:
