@@ -254,7 +254,12 @@ def test_fork_live_with_a_new_message(samples: Path, server: FakeOpenAIServer) -
     out = written("math_tutor.fork-*.jsonl")
     rows = json.loads(deftrace("sessions", "--json", source, out).stdout)
     lineage = {row["id"]: row["lineage"] for row in rows}  # piped `sessions` prints no tree
-    assert lineage["tutor-prime"] == {"kind": "fork", "parent_session": "math-tutor", "turn": 3}
+    assert lineage["tutor-prime"] == {
+        "kind": "fork",
+        "parent_session": "math-tutor",
+        "turn": 3,
+        "status": None,
+    }
 
 
 def test_fork_with_new_instructions(samples: Path, server: FakeOpenAIServer) -> None:

@@ -162,6 +162,12 @@ def test_a_diverged_fork_is_marked_in_its_trace(samples: Path) -> None:
     assert forked.lineage is not None
     assert (forked.lineage.kind, forked.lineage.status) == ("fork", "diverged")
     assert not list(runs_dir().glob(".*"))  # no staging file left behind
+    # `sessions` says so, in the table and in --json.
+    listing = deftrace("sessions", samples / "math_tutor.jsonl", out)
+    [row] = [line for line in listing.stdout.splitlines() if "math-tutor-fork-" in line]
+    assert row.endswith("fork @2, diverged, failed turn")
+    rows = json.loads(deftrace("sessions", out, "--json").stdout)
+    assert rows[0]["lineage"]["status"] == "diverged"
 
 
 def test_a_completed_fork_has_no_status(samples: Path) -> None:
