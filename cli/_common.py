@@ -214,11 +214,16 @@ def runs_dir() -> Path:
 
 
 def resolve_trace_out(option: Path | None, inputs: Inputs, kind: str, short_id: str) -> Path:
-    """Where new spans go: `--trace-out`, else `runs_dir()/<stem>.<kind>-<short id>.jsonl`.
+    """Where new spans go: `--trace-out`, else `DEFINABLE_TRACE_FILE` when the user set it
+    (where they want every span), else `runs_dir()/<stem>.<kind>-<short id>.jsonl`.
 
     Never one of the inputs: a replay appended to its own source would show up in the next
     replay of that file. Checked writable here, before anything runs.
     """
+    from definable_trace._tracing._setup import ENV_TRACE_FILE
+
+    if option is None and os.environ.get(ENV_TRACE_FILE):
+        option = Path(os.environ[ENV_TRACE_FILE])
     if option is None:
         stem = inputs.stem()
         directory = runs_dir()

@@ -89,8 +89,8 @@ trace_out_option = click.option(
     "--trace-out",
     type=click.Path(dir_okay=False, path_type=Path),
     help=(
-        "File the new spans are appended to (default: a new file under "
-        "$XDG_DATA_HOME/definable-trace/runs/, never beside the input)."
+        "File the new spans are appended to (default: DEFINABLE_TRACE_FILE when set, else a "
+        "new file under $XDG_DATA_HOME/definable-trace/runs/; never beside the input)."
     ),
 )
 

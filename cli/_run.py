@@ -188,8 +188,8 @@ def replay(
 ) -> None:
     """Re-run a session's recorded user turns in order and compare with the original.
 
-    New spans go to a new file under $XDG_DATA_HOME/definable-trace/runs/ (or --trace-out);
-    the input files are never written.
+    New spans go to --trace-out, else DEFINABLE_TRACE_FILE when set, else a new file under
+    $XDG_DATA_HOME/definable-trace/runs/; the input files are never written.
     """
     if replay_every and session_id is not None:
         raise UsageFailure("--all replays every session: leave out --session")
@@ -320,8 +320,8 @@ def fork(
 ) -> None:
     """Keep turns 1..N-1 as recorded and run turn N (with --message, or as recorded).
 
-    New spans go to a new file under $XDG_DATA_HOME/definable-trace/runs/ (or --trace-out);
-    the input files are never written.
+    New spans go to --trace-out, else DEFINABLE_TRACE_FILE when set, else a new file under
+    $XDG_DATA_HOME/definable-trace/runs/; the input files are never written.
     """
     _check_recorded(ctx, recorded)
     from definable_trace.replay import ForkOptions, fork, new_session_id

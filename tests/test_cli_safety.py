@@ -206,6 +206,19 @@ def test_quick_start_leaves_the_sample_folder_unchanged(tmp_path: Path) -> None:
     assert sorted(row["id"][:15] for row in json.loads(both)) == ["math-tutor", "math-tutor-fork"]
 
 
+def test_definable_trace_file_is_the_default_when_set(
+    samples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "everything.jsonl"
+    monkeypatch.setenv("DEFINABLE_TRACE_FILE", str(target))
+    result = deftrace("fork", samples / "math_tutor.jsonl", "--at", "2", "--recorded")
+    assert result.exit_code == 0, result.output
+    assert f"spans: {target}" in result.stdout
+    assert no_runs()
+    [forked] = load_traces(target).sessions
+    assert forked.lineage is not None and forked.lineage.parent_session == "math-tutor"
+
+
 def test_trace_out_appends_to_an_existing_file(samples: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs.jsonl"
     for _ in range(2):
