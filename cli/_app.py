@@ -70,7 +70,8 @@ def cli() -> None:
     FILES are OTLP JSON-lines trace files (gzipped or not), directories (read recursively),
     quoted globs, or - for standard input. Every command takes --json for scripts.
 
-    Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad input, 130 interrupted.
+    Exit codes: 0 ok, 1 the run failed, 2 bad usage or bad input, 130 interrupted (Ctrl-C),
+    143 terminated (SIGTERM); an interrupted run keeps the turns answered so far.
 
     Shell completion (commands, options, session ids of the files on the command line):
     eval "$(_DEFTRACE_COMPLETE=bash_source deftrace)" in ~/.bashrc (zsh_source, fish_source).

@@ -117,6 +117,7 @@ DEFAULT_RETRIES = 2  # the openai SDK's own default
 retries_option = click.option(
     "--retries",
     type=click.IntRange(min=0),
+    metavar="N",
     default=DEFAULT_RETRIES,
     show_default=True,
     help=(

@@ -151,7 +151,9 @@ recorded_option = click.option(
 @session_option("Session to replay (optional when only one).")
 @live_model_options()
 @recorded_option
-@click.option("--until-turn", type=click.IntRange(min=1), help="Replay turns up to this one.")
+@click.option(
+    "--until-turn", type=click.IntRange(min=1), metavar="N", help="Replay turns up to this one."
+)
 @click.option("--all", "replay_every", is_flag=True, help="Replay every session in FILES.")
 @click.option(
     "--include-replays",
@@ -161,6 +163,7 @@ recorded_option = click.option(
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
+    metavar="N",
     default=4,
     show_default=True,
     help="Sessions replayed at once with --all.",
@@ -287,7 +290,9 @@ def _report_all(run: _RunCommand, outcomes: list[ReplayOutcome], out: Path) -> N
 @click.command()
 @files_argument
 @session_option("Session to fork (optional when only one).")
-@click.option("--at", "at", type=click.IntRange(min=1), required=True, help="Turn to run anew.")
+@click.option(
+    "--at", "at", type=click.IntRange(min=1), metavar="N", required=True, help="Turn to run anew."
+)
 @click.option("--message", help="The new user message for turn N (default: the recorded one).")
 @live_model_options()
 @click.option("--instructions", help="A new system prompt for the forked turn.")
