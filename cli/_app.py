@@ -57,6 +57,9 @@ def handle_sigterm() -> None:
     def on_term(signum: int, frame: Any) -> None:
         global _terminated
         _terminated = True
+        if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+            # SIGINT ignored (a background job of a script, `nohup`): stop here instead.
+            raise KeyboardInterrupt
         signal.raise_signal(signal.SIGINT)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -190,7 +190,8 @@ def test_replay_unreachable_model_exits_1(samples: Path) -> None:
 
 def test_replay_live_without_a_key_is_a_usage_error(samples: Path) -> None:
     line = one_line_error(deftrace("replay", samples / "streamed.jsonl"), 2)
-    assert "OPENAI_API_KEY" in line
+    assert "set OPENAI_API_KEY; for a local OpenAI-compatible server pass --base-url" in line
+    assert "OpenAIChat(" not in line and "base_url=" not in line  # CLI words, not library's
 
 
 def test_replay_never_writes_into_an_input(samples: Path) -> None:

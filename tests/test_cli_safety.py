@@ -230,9 +230,16 @@ def test_trace_out_appends_to_an_existing_file(samples: Path, tmp_path: Path) ->
 # --- Ctrl-C and SIGTERM -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a background job of a script
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "background"),
+    [(signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGTERM, 143, True)],
+)
 def test_a_stopped_replay_keeps_the_answered_turns(
-    samples: Path, server: FakeOpenAIServer, sent: signal.Signals, code: int
+    samples: Path, server: FakeOpenAIServer, sent: signal.Signals, code: int, background: bool
 ) -> None:
     server.add(Reply("first answer"), Reply("never sent", latency=600))
     args = ("replay", samples / "math_tutor.jsonl", "--base-url", server.base_url)
@@ -242,6 +249,7 @@ def test_a_stopped_replay_keeps_the_answered_turns(
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
+        preexec_fn=_ignore_sigint if background else None,
     )
     try:
         wait_for(lambda: len(server.requests) == 2, "the second request")
