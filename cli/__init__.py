@@ -13,6 +13,7 @@ __all__ = ["main"]
 
 def main() -> None:
     """The `deftrace` console script."""
-    from ._app import cli
+    from ._app import cli, handle_sigterm
 
+    handle_sigterm()
     cli(prog_name="deftrace")

@@ -4,24 +4,31 @@ recorded session.
 Each line read is one turn; the answer streams as it comes. `quit`, `exit` or end of input
 stops. Resuming continues the recorded session under its own id (its turns go on from N+1),
 or, with `--session-id`, starts a fork of it at turn N+1.
+
+The key and the server are checked before the first prompt (one GET /models). A turn that
+fails is reported, marked failed in the trace (its spans end with an error status) and left
+out of the history; the conversation goes on. Ctrl-C ends the open turn's spans, flushes them
+and exits 130.
 """
 
 from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from ._common import emit_json, load, resolve_trace_out, tracing_to
-from ._errors import UsageFailure
-from ._options import json_option, live_model_options, trace_out_option
+from ._common import Inputs, emit_json, load, resolve_trace_out, tracing_to
+from ._errors import RunFailure, UsageFailure, translate
+from ._options import json_option, live_model_options
 
 if TYPE_CHECKING:
-    from definable_trace import Agent, Message, RunOutput, Session
+    from definable_trace import Agent, DefinableTraceError, Message, OpenAIChat, RunOutput, Session
 
 __all__ = ["chat"]
 
@@ -37,10 +44,23 @@ class _Conversation:
     agent: Agent
     session_id: str
     messages: list[Message]
-    attributes: dict[str, str | int]
+    attributes: dict[str, str | int | float | bool]
     as_json: bool
+    turns: int = 0
+    failed: int = 0
 
     def turn(self, text: str) -> None:
+        """One turn; a failure is reported and the conversation goes on without it."""
+        from definable_trace import DefinableTraceError
+
+        self.turns += 1
+        try:
+            self._stream(text)
+        except DefinableTraceError as exc:
+            self.failed += 1
+            self._report_failure(text, exc)
+
+    def _stream(self, text: str) -> None:
         from definable_trace.agent import RunCompleted, RunContent
 
         if not self.as_json:
@@ -51,15 +71,29 @@ class _Conversation:
             session_id=self.session_id,
             trace_attributes=self.attributes,
         )
-        for event in events:
-            if isinstance(event, RunContent) and event.content and not self.as_json:
-                click.echo(event.content, nl=False)
-            elif isinstance(event, RunCompleted):
-                self.messages = event.output.messages
-                if self.as_json:
-                    emit_json(_turn_json(event.output, text), line=True)
+        try:
+            for event in events:
+                if isinstance(event, RunContent) and event.content and not self.as_json:
+                    click.echo(event.content, nl=False)
+                elif isinstance(event, RunCompleted):
+                    self.messages = event.output.messages
+                    if self.as_json:
+                        emit_json(_turn_json(event.output, text), line=True)
+        finally:
+            # Closing the stream on any exit (Ctrl-C while printing included) ends its spans.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
         if not self.as_json:
             click.echo()
+
+    def _report_failure(self, text: str, exc: DefinableTraceError) -> None:
+        message = translate(exc).message
+        if self.as_json:
+            emit_json({"session_id": self.session_id, "input": text, "error": message}, line=True)
+        else:
+            click.echo()
+            click.echo(f"Error: turn failed (marked failed in the trace): {message}", err=True)
 
 
 def _turn_json(output: RunOutput, text: str) -> dict[str, object]:
@@ -72,7 +106,9 @@ def _turn_json(output: RunOutput, text: str) -> dict[str, object]:
 
 
 @click.command()
-@live_model_options
+@live_model_options(
+    model_help=f"Model id (default: {_DEFAULT_MODEL}; with --resume, the session's last model)."
+)
 @click.option("--instructions", help=f"System prompt (default: {_DEFAULT_INSTRUCTIONS!r}).")
 @click.option("--session-id", "session_id", help="Session id of the conversation.")
 @click.option(
@@ -81,11 +117,21 @@ def _turn_json(output: RunOutput, text: str) -> dict[str, object]:
     help="Trace file holding the session to continue (with --session).",
 )
 @click.option("--session", "resume_id", help="The recorded session to continue.")
-@trace_out_option
+@click.option(
+    "--trace-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=(
+        "File the spans are appended to (default: DEFINABLE_TRACE_FILE, else "
+        "$XDG_DATA_HOME/definable-trace/traces.jsonl; with --resume, a new file under "
+        "$XDG_DATA_HOME/definable-trace/runs/)."
+    ),
+)
 @json_option
 def chat(
     model: str | None,
     base_url: str | None,
+    timeout: float,
+    retries: int,
     instructions: str | None,
     session_id: str | None,
     resume: Path | None,
@@ -93,29 +139,75 @@ def chat(
     trace_out: Path | None,
     as_json: bool,
 ) -> None:
-    """Chat with a model, one line per turn, every turn traced."""
+    """Chat with a model, one line per turn, every turn traced.
+
+    The key and the server are checked before the first prompt. A failed turn is reported and
+    marked failed in the trace; the chat goes on (exit 1 at the end if any turn failed).
+    """
     if resume_id is not None and resume is None:
         raise UsageFailure("--session names the session to resume: give --resume FILE too")
     from definable_trace import Agent, OpenAIChat
 
-    conversation: _Conversation
-    if resume is not None:
-        past = _resumed(resume, resume_id)
-        out: Path | None = resolve_trace_out(trace_out, [resume], "chat", uuid.uuid4().hex[:8])
-        agent = Agent(OpenAIChat(model or _last_model(past), base_url=base_url), instructions)
-        conversation = _resume(agent, past, session_id, as_json)
+    past = _resumed(resume, resume_id) if resume is not None else None
+    chosen = model or (_last_model(past) if past is not None else _DEFAULT_MODEL)
+    llm = OpenAIChat(chosen, base_url=base_url, timeout=timeout, max_retries=retries)
+    out = _spans_file(trace_out, resume)
+    _check(llm)
+    if past is not None:
+        conversation = _resume(Agent(llm, instructions), past, session_id, as_json)
     else:
-        out = trace_out
-        agent = Agent(
-            OpenAIChat(model or _DEFAULT_MODEL, base_url=base_url),
-            instructions or _DEFAULT_INSTRUCTIONS,
-        )
-        new_id = session_id or uuid.uuid4().hex
-        conversation = _Conversation(agent, new_id, [], {}, as_json)
-    with tracing_to(out) as written:
+        agent = Agent(llm, instructions or _DEFAULT_INSTRUCTIONS)
+        conversation = _Conversation(agent, session_id or uuid.uuid4().hex, [], {}, as_json)
+    with _chat_spans(out) as written:
         if not as_json:
             click.echo(f"session {conversation.session_id}; spans: {written}; 'quit' ends")
         _loop(conversation)
+    if conversation.failed:
+        raise RunFailure(f"{conversation.failed} of {conversation.turns} turns failed")
+
+
+def _spans_file(trace_out: Path | None, resume: Path | None) -> Path | None:
+    """`--trace-out`, checked writable now; a resumed chat's own file; else the default."""
+    from ._common import check_writable
+
+    if resume is not None:
+        inputs = Inputs([resume])
+        return resolve_trace_out(trace_out, inputs, "chat", uuid.uuid4().hex[:8])
+    if trace_out is not None:
+        check_writable(trace_out)
+    return trace_out
+
+
+def _check(llm: OpenAIChat) -> None:
+    """Key and server, before the first prompt: refused credentials are configuration (2)."""
+    from definable_trace import ModelAuthenticationError, ModelError
+
+    try:
+        llm.check()
+    except ModelAuthenticationError as exc:
+        raise UsageFailure(translate(exc).message) from exc
+    except ModelError as exc:
+        raise translate(exc) from exc
+
+
+@contextmanager
+def _chat_spans(path: Path | None) -> Iterator[Path | None]:
+    """Where the chat's spans go (`tracing_to`), and no empty file left behind when the chat
+    ended before its first turn (the file exporter creates its file when configured)."""
+    from opentelemetry.trace import NoOpTracerProvider
+
+    from definable_trace import configure_tracing
+
+    written: Path | None = None
+    empty_before = False
+    try:
+        with tracing_to(path) as written:
+            empty_before = written is not None and written.stat().st_size == 0
+            yield written
+    finally:
+        configure_tracing(tracer_provider=NoOpTracerProvider())  # closes the file
+        if empty_before and written is not None and written.stat().st_size == 0:
+            written.unlink()
 
 
 def _resumed(path: Path, session_id: str | None) -> Session:
@@ -132,7 +224,7 @@ def _resume(agent: Agent, past: Session, new_id: str | None, as_json: bool) -> _
     """Continue `past`: under its own id, or as a fork at the next turn under `new_id`."""
     from definable_trace._replay import LINEAGE_KIND, LINEAGE_PARENT, LINEAGE_TURN
 
-    attributes: dict[str, str | int] = {}
+    attributes: dict[str, str | int | float | bool] = {}
     if new_id is not None and new_id != past.id:
         next_turn = past.turns[-1].index + 1 if past.turns else 1
         attributes = {LINEAGE_KIND: "fork", LINEAGE_PARENT: past.id, LINEAGE_TURN: next_turn}

@@ -95,7 +95,12 @@ def session_json(session: Session, cost: Cost | None = None) -> dict[str, Any]:
         "convention": session.convention,
         "lineage": None
         if lineage is None
-        else {"kind": lineage.kind, "parent_session": lineage.parent_session, "turn": lineage.turn},
+        else {
+            "kind": lineage.kind,
+            "parent_session": lineage.parent_session,
+            "turn": lineage.turn,
+            "status": lineage.status,  # None: completed; "diverged", "interrupted", "failed"
+        },
     }
 
 

@@ -1,7 +1,9 @@
 """Commands that run the agent again: `replay` and `fork`.
 
-They parse options, pick where the new spans go, call `definable_trace.replay` and render the
-result; the replay logic itself is library code.
+They parse and check options, pick where the new spans go, call `definable_trace.replay` and
+render the result; the replay logic itself is library code. Everything that can be refused is
+refused before the first request (exit 2) and before any file is created: the spans are staged
+beside their destination and land there only once the run has ended (`staged_spans`).
 """
 
 from __future__ import annotations
@@ -14,25 +16,28 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._common import (
+    Inputs,
     console,
     emit_json,
+    expand_inputs,
     load,
     pick_session,
     resolve_trace_out,
-    trace_files,
-    tracing_to,
+    staged_spans,
 )
 from ._errors import RunFailure, UsageFailure
 from ._options import (
     files_argument,
     json_option,
     live_model_options,
+    session_option,
     tools_option,
     trace_out_option,
 )
 
 if TYPE_CHECKING:
     from definable_trace import Session
+    from definable_trace.model import Model
     from definable_trace.replay import ReplayOptions, ReplayOutcome, ReplayResult, RunOptions
 
     Options = TypeVar("Options", bound=RunOptions)
@@ -45,9 +50,11 @@ class _RunCommand:
     """What `replay` and `fork` share: the inputs, who answers (model, server, recording,
     tools), where the new spans go, and how the result is printed."""
 
-    inputs: list[Path]
+    inputs: Inputs
     model: str | None
     base_url: str | None
+    timeout: float
+    retries: int
     recorded: bool
     tool_specs: tuple[str, ...]
     trace_out: Path | None
@@ -56,11 +63,23 @@ class _RunCommand:
 
     def options(self, kind: type[Options], **extra: Any) -> Options:
         """The library's options: these shared ones plus the command's own `extra`."""
-        from definable_trace.replay import load_tools
+        factory = None if self.recorded else self.live_model
+        return kind(
+            model=self.model,
+            recorded=self.recorded,
+            model_factory=factory,
+            tools=_tools(self.tool_specs),
+            tag=self.short_id,
+            **extra,
+        )
 
-        tools = tuple(load_tools(self.tool_specs))
-        shared = {"model": self.model, "base_url": self.base_url, "recorded": self.recorded}
-        return kind(**shared, tools=tools, tag=self.short_id, **extra)
+    def live_model(self, model_id: str) -> Model:
+        """The model answering live turns: `OpenAIChat` with the command's server and limits."""
+        from definable_trace import OpenAIChat
+
+        return OpenAIChat(
+            model_id, base_url=self.base_url, timeout=self.timeout, max_retries=self.retries
+        )
 
     def spans_file(self, kind: str) -> Path:
         return resolve_trace_out(self.trace_out, self.inputs, kind, self.short_id)
@@ -79,6 +98,45 @@ class _RunCommand:
             from ._render import replay_view
 
             console().print(replay_view(result))
+            self.hint(out)
+
+    def hint(self, out: Path) -> None:
+        """How to see the new session beside the original (the runs directory is out of the
+        way on purpose, so say where it is)."""
+        import shlex
+
+        sources = [str(f) for f in self.inputs.paths]
+        if sources and out.exists():
+            files = " ".join(shlex.quote(f) for f in [*sources[:3], str(out)])
+            click.echo(f"see it beside the original: deftrace sessions {files}", err=True)
+
+
+def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
+    """`--tools` imported; any failure of the user's module is one line and exit 2."""
+    from definable_trace import DefinableTraceError
+    from definable_trace.replay import load_tools
+
+    tools: list[Any] = []
+    for spec in specs:
+        try:
+            tools.extend(load_tools([spec]))
+        except DefinableTraceError:
+            raise
+        except Exception as exc:  # the user's module raised while importing: not our bug
+            raise UsageFailure(
+                f"--tools {spec!r}: cannot import it: {type(exc).__name__}: {exc}"
+            ) from exc
+    return tuple(tools)
+
+
+def _check_recorded(ctx: click.Context, recorded: bool) -> None:
+    """`--recorded` answers from the file: options about a live model would be ignored."""
+    if not recorded:
+        return
+    for name in ("model", "base_url", "timeout", "retries"):
+        flag = "--" + name.replace("_", "-")
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise UsageFailure(f"--recorded answers from the recording: {flag} does not apply")
 
 
 recorded_option = click.option(
@@ -90,14 +148,22 @@ recorded_option = click.option(
 
 @click.command()
 @files_argument
-@click.option("--session", "session_id", help="Session to replay (optional when only one).")
-@live_model_options
+@session_option("Session to replay (optional when only one).")
+@live_model_options()
 @recorded_option
-@click.option("--until-turn", type=click.IntRange(min=1), help="Replay turns up to this one.")
+@click.option(
+    "--until-turn", type=click.IntRange(min=1), metavar="N", help="Replay turns up to this one."
+)
 @click.option("--all", "replay_every", is_flag=True, help="Replay every session in FILES.")
+@click.option(
+    "--include-replays",
+    is_flag=True,
+    help="With --all, replay sessions that are themselves replays too (skipped by default).",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
+    metavar="N",
     default=4,
     show_default=True,
     help="Sessions replayed at once with --all.",
@@ -105,32 +171,70 @@ recorded_option = click.option(
 @tools_option
 @trace_out_option
 @json_option
+@click.pass_context
 def replay(
-    files: tuple[Path, ...],
+    ctx: click.Context,
+    files: tuple[str, ...],
     session_id: str | None,
     model: str | None,
     base_url: str | None,
+    timeout: float,
+    retries: int,
     recorded: bool,
     until_turn: int | None,
     replay_every: bool,
+    include_replays: bool,
     concurrency: int,
     tool_specs: tuple[str, ...],
     trace_out: Path | None,
     as_json: bool,
 ) -> None:
-    """Re-run a session's recorded user turns in order and compare with the original."""
+    """Re-run a session's recorded user turns in order and compare with the original.
+
+    New spans go to --trace-out, else DEFINABLE_TRACE_FILE when set, else a new file under
+    $XDG_DATA_HOME/definable-trace/runs/; the input files are never written.
+    """
     if replay_every and session_id is not None:
         raise UsageFailure("--all replays every session: leave out --session")
+    _check_recorded(ctx, recorded)
     from definable_trace.replay import ReplayOptions
 
-    inputs = trace_files(files)
-    run = _RunCommand(inputs, model, base_url, recorded, tool_specs, trace_out, as_json)
+    inputs = expand_inputs(files)
+    run = _RunCommand(
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
+    )
     traces = load(inputs)
-    options = run.options(ReplayOptions, until_turn=until_turn)
     if replay_every:
-        _replay_all(run, traces.sessions, options, concurrency)
+        sessions = _replayable(traces.sessions, include_replays)
+        _check_until_turn(sessions, until_turn)
+        _replay_all(run, sessions, run.options(ReplayOptions, until_turn=until_turn), concurrency)
     else:
-        _replay_one(run, pick_session(traces, session_id), options)
+        session = pick_session(traces, session_id)
+        _check_until_turn([session], until_turn)
+        _replay_one(run, session, run.options(ReplayOptions, until_turn=until_turn))
+
+
+def _replayable(sessions: list[Session], include_replays: bool) -> list[Session]:
+    """`--all`'s sessions: replays of replays only when asked (each run would add more)."""
+    if include_replays:
+        return sessions
+    kept = [s for s in sessions if s.lineage is None or s.lineage.kind != "replay"]
+    skipped = len(sessions) - len(kept)
+    if skipped:
+        click.echo(f"skipping {skipped} sessions that are replays (--include-replays)", err=True)
+    if not kept:
+        raise UsageFailure("every session in the files is a replay: pass --include-replays")
+    return kept
+
+
+def _check_until_turn(sessions: list[Session], until_turn: int | None) -> None:
+    """`--until-turn N` past the end is refused, as show/export/fork refuse a missing turn."""
+    if until_turn is None or not sessions:
+        return
+    last = max((s.turns[-1].index for s in sessions if s.turns), default=0)
+    if until_turn > last:
+        which = f"session {sessions[0].id} has" if len(sessions) == 1 else "the sessions have"
+        raise UsageFailure(f"--until-turn {until_turn}: {which} turns 1..{last}")
 
 
 def _replay_one(run: _RunCommand, session: Session, options: ReplayOptions) -> None:
@@ -140,7 +244,7 @@ def _replay_one(run: _RunCommand, session: Session, options: ReplayOptions) -> N
     mode = "from the recording" if options.recorded else "live"
     new_id = new_session_id(session.id, "replay", run.short_id)
     run.announce(f"replaying {session.id} {mode} as {new_id}; spans: {out}")
-    with tracing_to(out):
+    with staged_spans(out):
         result = replay(session, options)
     run.report(result, out)
 
@@ -154,7 +258,7 @@ def _replay_all(
 
     out = run.spans_file("replay")
     run.announce(f"replaying {len(sessions)} sessions, {concurrency} at a time; spans: {out}")
-    with tracing_to(out), Progress(console=console(stderr=True), transient=True) as progress:
+    with staged_spans(out), Progress(console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("replaying", total=len(sessions))
 
         def done(outcome: ReplayOutcome) -> None:
@@ -175,6 +279,7 @@ def _report_all(run: _RunCommand, outcomes: list[ReplayOutcome], out: Path) -> N
         from ._render import outcomes_view
 
         console().print(outcomes_view(outcomes))
+        run.hint(out)
     failed = [o for o in outcomes if o.error is not None]
     if failed:
         raise RunFailure(
@@ -184,23 +289,33 @@ def _report_all(run: _RunCommand, outcomes: list[ReplayOutcome], out: Path) -> N
 
 @click.command()
 @files_argument
-@click.option("--session", "session_id", help="Session to fork (optional when only one).")
-@click.option("--at", "at", type=click.IntRange(min=1), required=True, help="Turn to run anew.")
+@session_option("Session to fork (optional when only one).")
+@click.option(
+    "--at", "at", type=click.IntRange(min=1), metavar="N", required=True, help="Turn to run anew."
+)
 @click.option("--message", help="The new user message for turn N (default: the recorded one).")
-@live_model_options
+@live_model_options()
 @click.option("--instructions", help="A new system prompt for the forked turn.")
-@click.option("--session-id", "new_id", help="Id of the new session (default: <session>-fork-…).")
+@click.option(
+    "--session-id",
+    "new_id",
+    help="Id of the new session (default: <session>-fork-…); not an id the files hold.",
+)
 @recorded_option
 @tools_option
 @trace_out_option
 @json_option
+@click.pass_context
 def fork(
-    files: tuple[Path, ...],
+    ctx: click.Context,
+    files: tuple[str, ...],
     session_id: str | None,
     at: int,
     message: str | None,
     model: str | None,
     base_url: str | None,
+    timeout: float,
+    retries: int,
     instructions: str | None,
     new_id: str | None,
     recorded: bool,
@@ -208,18 +323,41 @@ def fork(
     trace_out: Path | None,
     as_json: bool,
 ) -> None:
-    """Keep turns 1..N-1 as recorded and run turn N (with --message, or as recorded)."""
+    """Keep turns 1..N-1 as recorded and run turn N (with --message, or as recorded).
+
+    New spans go to --trace-out, else DEFINABLE_TRACE_FILE when set, else a new file under
+    $XDG_DATA_HOME/definable-trace/runs/; the input files are never written.
+    """
+    _check_recorded(ctx, recorded)
     from definable_trace.replay import ForkOptions, fork, new_session_id
 
-    inputs = trace_files(files)
-    run = _RunCommand(inputs, model, base_url, recorded, tool_specs, trace_out, as_json)
-    session = pick_session(load(inputs), session_id)
+    inputs = expand_inputs(files)
+    run = _RunCommand(
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
+    )
+    traces = load(inputs)
+    session = pick_session(traces, session_id)
+    _check_fork(session, at, new_id, [s.id for s in traces.sessions])
     new_id = new_id or new_session_id(session.id, "fork", run.short_id)
     options = run.options(
         ForkOptions, at=at, message=message, instructions=instructions, session_id=new_id
     )
     out = run.spans_file("fork")
     run.announce(f"forking {session.id} at turn {at} as {new_id}; spans: {out}")
-    with tracing_to(out):
+    with staged_spans(out):
         result = fork(session, options)
     run.report(result, out)
+
+
+def _check_fork(session: Session, at: int, new_id: str | None, known: list[str]) -> None:
+    """A fork under an id the files already hold would be read back merged into that session
+    (its parent's tokens grow, the lineage is gone): refused."""
+    if new_id is not None and new_id == session.id:
+        raise UsageFailure(f"--session-id {new_id}: a fork needs an id other than its parent's")
+    if new_id is not None and new_id in known:
+        raise UsageFailure(f"--session-id {new_id}: the files already hold a session so named")
+    last = session.turns[-1].index if session.turns else 0
+    if session.turns and at > last + 1:
+        raise UsageFailure(
+            f"--at {at}: session {session.id} has turns 1..{last} (--at {last + 1} continues it)"
+        )

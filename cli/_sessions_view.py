@@ -43,6 +43,8 @@ def notes(session: Session) -> str:
     lineage = session.lineage
     if lineage is not None:
         marks.append(f"fork @{lineage.turn}" if lineage.kind == "fork" else lineage.kind)
+        if lineage.status:  # the run stopped: "diverged", "interrupted" or "failed"
+            marks.append(lineage.status)
     if getattr(session, "inferred", False):  # stitched without a session id (loader, #9)
         marks.append("inferred")
     elif session.id_inferred:

@@ -62,17 +62,17 @@ def is_source(item: object) -> bool:
 
 
 class _TraceInput(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
-    """A trace file or directory (must exist), or a store address."""
+    """A store address, or anything else `_common.expand_inputs` takes (a file, a directory,
+    `-` for stdin, a quoted glob), which it checks."""
 
     name = "FILE|SOURCE"
-    _path = click.Path(exists=True, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from definable_trace.sources import looks_like_source
 
         if isinstance(value, str) and looks_like_source(value):
             return SourceInput(value)
-        return self._path.convert(value, param, ctx)
+        return value
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

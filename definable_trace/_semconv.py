@@ -26,6 +26,7 @@ __all__ = [
     "ATTR_INPUT_OFFSET",
     "ATTR_LINEAGE_KIND",
     "ATTR_LINEAGE_PARENT",
+    "ATTR_LINEAGE_STATUS",
     "ATTR_LINEAGE_TURN",
     "ATTR_OUTPUT_META",
     "ATTR_RUN_ID",
@@ -115,6 +116,9 @@ ATTR_RUN_ID = "definable_trace.run.id"
 ATTR_LINEAGE_KIND = "definable_trace.lineage.kind"  # "fork" | "replay"
 ATTR_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
 ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
+# Set on the spans of a replay's or fork's run that did not complete: "diverged" (a recorded
+# replay asked what the recording never answered), "interrupted" (Ctrl-C, SIGTERM) or "failed".
+ATTR_LINEAGE_STATUS = "definable_trace.lineage.status"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
 
 # Short names for the content attributes.

@@ -107,11 +107,13 @@ def test_sessions_json_lineage(samples: Path) -> None:
         "kind": "fork",
         "parent_session": "lisbon",
         "turn": 2,
+        "status": None,
     }
     assert rows["lisbon-replay"]["lineage"] == {
         "kind": "replay",
         "parent_session": "lisbon",
         "turn": 1,
+        "status": None,
     }
 
 

@@ -8,6 +8,7 @@ wrote (read back with the loader), and that the source file is never touched.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
 from pathlib import Path
@@ -32,9 +33,14 @@ def one_line_error(result: Result, code: int) -> str:
     return lines[-1]
 
 
-def written(directory: Path, pattern: str) -> Path:
-    """The one new trace file matching `pattern`."""
-    [path] = directory.glob(pattern)
+def runs_dir() -> Path:
+    """Where replays and forks write by default (conftest points XDG_DATA_HOME at tmp_path)."""
+    return Path(os.environ["XDG_DATA_HOME"]) / "definable-trace" / "runs"
+
+
+def written(pattern: str) -> Path:
+    """The one new trace file matching `pattern`, in the default runs directory."""
+    [path] = runs_dir().glob(pattern)
     return path
 
 
@@ -46,7 +52,7 @@ def test_replay_recorded_needs_no_server(samples: Path) -> None:
     before = source.read_bytes()
     result = deftrace("replay", source, "--recorded")
     assert result.exit_code == 0, result.output
-    out = written(samples, "math_tutor.replay-*.jsonl")
+    out = written("math_tutor.replay-*.jsonl")
     assert str(out) in result.stdout
     assert "replay of math-tutor → math-tutor-replay-" in result.stdout
     assert "4 turns run: 4 same, 0 different" in result.stdout
@@ -70,7 +76,7 @@ def test_replay_recorded_json(samples: Path) -> None:
     data = json.loads(result.stdout)
     assert data["kind"] == "replay" and data["recorded"] is True
     assert data["parent"] == "weather"
-    assert Path(data["trace_out"]).parent == samples
+    assert Path(data["trace_out"]).parent == runs_dir()
     assert [t["status"] for t in data["comparison"]] == ["same", "same", "same"]
     assert data["turns"][1]["content"] == "It is 7 °C (44.6 °F) and cloudy in Oslo."
     tools = [m for m in data["turns"][1]["messages"] if m["role"] == "tool"]
@@ -92,7 +98,7 @@ def test_replay_live_builds_a_fresh_history(samples: Path, server: FakeOpenAISer
         "You said: What is 15 * 23?",  # the new answer, not the recorded "15 * 23 = 345"
         "Now divide that by 5.",
     ]
-    [replayed] = load_traces(written(samples, "math_tutor.replay-*.jsonl")).sessions
+    [replayed] = load_traces(written("math_tutor.replay-*.jsonl")).sessions
     assert [t.index for t in replayed.turns] == [1, 2]
     assert replayed.turns[1].messages[-1].content == "You said: Now divide that by 5."
 
@@ -128,7 +134,7 @@ def test_replay_recorded_stops_where_it_diverges(tmp_path: Path, server: FakeOpe
     assert line.startswith("Error: diverged at turn 2: model call 1: message 3 (assistant)")
     assert "recorded 'edited', now 'You said: hi'" in line
     # The spans are written even so: turn 1 replayed, turn 2 failing with the divergence.
-    [partial] = load_traces(written(tmp_path, "edited.replay-*.jsonl")).sessions
+    [partial] = load_traces(written("edited.replay-*.jsonl")).sessions
     assert [t.index for t in partial.turns] == [1, 2]
     assert partial.turns[0].error is None
     assert "diverged at turn 2" in str(partial.turns[1].error)
@@ -136,10 +142,11 @@ def test_replay_recorded_stops_where_it_diverges(tmp_path: Path, server: FakeOpe
 
 def test_replay_all(samples: Path, server: FakeOpenAIServer) -> None:
     files = (samples / "lineage.jsonl", samples / "math_tutor.jsonl")
-    result = deftrace("replay", *files, "--all", "--recorded", "--concurrency", "2")
+    args = ("replay", *files, "--all", "--recorded", "--concurrency", "2")
+    result = deftrace(*args, "--include-replays")
     assert result.exit_code == 0, result.output
     assert "4 replayed, 0 failed" in result.stdout
-    out = written(samples, "lineage.replay-*.jsonl")
+    out = written("lineage.replay-*.jsonl")
     replays = load_traces(out).sessions
     parents = sorted(s.lineage.parent_session for s in replays if s.lineage)
     assert parents == ["lisbon", "lisbon-fork-rainy", "lisbon-replay", "math-tutor"]
@@ -147,8 +154,20 @@ def test_replay_all(samples: Path, server: FakeOpenAIServer) -> None:
 
     live = ("--base-url", server.base_url, "--concurrency", "3", "--json")
     data = json.loads(deftrace("replay", samples / "lineage.jsonl", "--all", *live).stdout)
-    assert [s["ok"] for s in data["sessions"]] == [True, True, True]
-    assert len(server.requests) == 3 + 1 + 3
+    assert [s["session"] for s in data["sessions"]] == ["lisbon", "lisbon-fork-rainy"]
+    assert [s["ok"] for s in data["sessions"]] == [True, True]
+    assert len(server.requests) == 3 + 1
+
+
+def test_replay_all_skips_replays_unless_asked(samples: Path) -> None:
+    files = (samples / "lineage.jsonl", samples / "math_tutor.jsonl")
+    result = deftrace("replay", *files, "--all", "--recorded")
+    assert result.exit_code == 0, result.output
+    assert "skipping 1 sessions that are replays (--include-replays)" in result.stderr
+    assert "3 replayed, 0 failed" in result.stdout
+    replays = load_traces(written("lineage.replay-*")).sessions
+    parents = {s.lineage.parent_session for s in replays if s.lineage}
+    assert parents == {"lisbon", "lisbon-fork-rainy", "math-tutor"}
 
 
 def test_replay_all_reports_failures_and_exits_1(tmp_path: Path, server: FakeOpenAIServer) -> None:
@@ -171,7 +190,8 @@ def test_replay_unreachable_model_exits_1(samples: Path) -> None:
 
 def test_replay_live_without_a_key_is_a_usage_error(samples: Path) -> None:
     line = one_line_error(deftrace("replay", samples / "streamed.jsonl"), 2)
-    assert "OPENAI_API_KEY" in line
+    assert "set OPENAI_API_KEY; for a local OpenAI-compatible server pass --base-url" in line
+    assert "OpenAIChat(" not in line and "base_url=" not in line  # CLI words, not library's
 
 
 def test_replay_never_writes_into_an_input(samples: Path) -> None:
@@ -232,10 +252,15 @@ def test_fork_live_with_a_new_message(samples: Path, server: FakeOpenAIServer) -
         "345 / 5 = 69",
         "Is 345 prime?",
     ]
-    out = written(samples, "math_tutor.fork-*.jsonl")
+    out = written("math_tutor.fork-*.jsonl")
     rows = json.loads(deftrace("sessions", "--json", source, out).stdout)
     lineage = {row["id"]: row["lineage"] for row in rows}  # piped `sessions` prints no tree
-    assert lineage["tutor-prime"] == {"kind": "fork", "parent_session": "math-tutor", "turn": 3}
+    assert lineage["tutor-prime"] == {
+        "kind": "fork",
+        "parent_session": "math-tutor",
+        "turn": 3,
+        "status": None,
+    }
 
 
 def test_fork_with_new_instructions(samples: Path, server: FakeOpenAIServer) -> None:
@@ -265,7 +290,7 @@ def test_fork_recorded_with_another_message_diverges(samples: Path) -> None:
 
 def test_fork_out_of_range(samples: Path) -> None:
     line = one_line_error(deftrace("fork", samples / "math_tutor.jsonl", "--at", "7"), 2)
-    assert "it has turns 1..4" in line
+    assert "session math-tutor has turns 1..4 (--at 5 continues it)" in line
     args = ("fork", samples / "math_tutor.jsonl", "--at", "5", "--recorded")
     assert "needs a recorded turn 5" in one_line_error(deftrace(*args), 2)
 

@@ -236,6 +236,19 @@ def lineage_of(runs: list[OurRun]) -> Lineage | None:
         kind = span.text(sc.ATTR_LINEAGE_KIND)
         if kind:
             return Lineage(
-                kind, span.text(sc.ATTR_LINEAGE_PARENT), span.integer(sc.ATTR_LINEAGE_TURN)
+                kind,
+                span.text(sc.ATTR_LINEAGE_PARENT),
+                span.integer(sc.ATTR_LINEAGE_TURN),
+                _lineage_status(runs),
             )
+    return None
+
+
+def _lineage_status(runs: list[OurRun]) -> str | None:
+    """How the run stopped when it did not complete (the status its failed spans carry)."""
+    for run in runs:
+        for span in run.spans():
+            status = span.text(sc.ATTR_LINEAGE_STATUS)
+            if status:
+                return status
     return None

@@ -61,6 +61,8 @@ class Lineage:
     kind: str
     parent_session: str | None
     turn: int | None
+    # None: the run completed; else "diverged", "interrupted" or "failed" (it stopped there).
+    status: str | None = None
 
 
 @dataclass

@@ -290,6 +290,20 @@ class OpenAIChat(Model):
             request["stream_options"] = {"include_usage": True}
         return request
 
+    def check(self) -> None:
+        """One cheap request (GET /models) before a conversation starts, so that a missing key,
+        refused credentials or an unreachable server fail at once, as the `ModelError` tree,
+        not after the user typed a first message. A server without a models list (404) did
+        answer, which is all this checks."""
+        import openai
+
+        client = self.client()
+        with translate_errors(self._call_context(client)):
+            try:
+                client.models.list()
+            except openai.NotFoundError:
+                return
+
 
 def _check_arguments(id: object, timeout: object, max_retries: object) -> None:
     """Reject what the SDK would reject later, mid-run, with its own words."""

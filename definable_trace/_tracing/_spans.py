@@ -17,6 +17,7 @@ media); `redact` is applied to every string that can carry such text before it i
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -35,6 +36,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from .. import _semconv as sc
+from .._errors import DivergenceError
 from .._messages import Message, Metrics
 from .._models._base import Model, ModelResponse
 from ._setup import TracingSettings
@@ -311,6 +313,8 @@ class RunSpans:
     @_never_raises
     def _record_failure(self, exc: BaseException) -> None:
         _fail(self.span, self.settings, exc)
+        if sc.ATTR_LINEAGE_KIND in self.common:  # a replay's or fork's run: mark how it stopped
+            self.span.set_attribute(sc.ATTR_LINEAGE_STATUS, lineage_status(exc))
 
 
 class ChatSpan:
@@ -538,3 +542,12 @@ def _usage(metrics: Metrics) -> Attributes:
     if metrics.reasoning_tokens:
         attrs[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = metrics.reasoning_tokens
     return attrs
+
+
+def lineage_status(exc: BaseException) -> str:
+    """The `definable_trace.lineage.status` of a replay's or fork's run that `exc` stopped."""
+    if isinstance(exc, DivergenceError):
+        return "diverged"
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, asyncio.CancelledError)):
+        return "interrupted"
+    return "failed"
