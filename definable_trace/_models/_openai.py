@@ -298,7 +298,7 @@ class OpenAIChat(Model):
         import openai
 
         client = self.client()
-        with translate_errors(self._call_context(client)):
+        with translate_errors(partial(self._call_context, client)):
             try:
                 client.models.list()
             except openai.NotFoundError:
