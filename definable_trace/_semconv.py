@@ -213,6 +213,8 @@ def message_from_parts(data: dict[str, Any], meta: dict[str, Any] | None = None)
     tool_calls: list[dict[str, Any]] = []
     media_parts: list[dict[str, Any]] = []
     for part in data.get("parts") or ():
+        if not isinstance(part, dict):  # damaged input: not a part (readers warn about it)
+            continue
         kind = part.get("type")
         if kind == "text":
             texts.append(_as_text(part.get("content")))
@@ -291,4 +293,9 @@ _FIELD = {"image": "images", "audio": "audio", "video": "videos", "file": "files
 def _as_text(value: Any) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:  # nested too deep, or not JSON: a ValueError the readers report
+        raise ValueError(f"content is not text or JSON ({exc})") from None

@@ -54,16 +54,18 @@ def load_traces(*sources: TraceSource) -> TraceSet:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Reading creates hundreds of thousands of objects that all live on; the cyclic garbage
-    collector would scan them again and again for nothing (a third of the load time), and the
-    loader makes no reference cycles (reference counting frees what it drops). One collection
-    at the end then moves them all to the oldest generation at once: left young, they would be
-    scanned by the next few collections, whatever code happens to trigger them."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Reading creates hundreds of thousands of objects that all live on, and each default
+    young collection (every 700 allocations) would start scans of that growing heap for
+    nothing: a quarter of the load time. The collector is never switched off and no full
+    collection is forced (on a process holding much else that alone cost 0.2 s a load): the
+    young generation's threshold is raised while reading and restored after. Measured on a
+    105 MB file of bench/_replicate.py: 2.95 s default, 2.31 s raised, 2.14 s off."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], _YOUNG_WHILE_LOADING), *threshold[1:])
     try:
         yield
     finally:
-        if enabled:
-            gc.collect()
-            gc.enable()
+        gc.set_threshold(*threshold)
+
+
+_YOUNG_WHILE_LOADING = 100_000

@@ -287,11 +287,16 @@ def _lines(stream: Iterable[bytes], reader: _FileReader) -> Iterator[tuple[int, 
         )
 
 
-def _requests(value: Any) -> Iterable[dict[str, Any]]:
+_MAX_WRAPPING = 8  # arrays and wrapper objects around the requests; more is not trace data
+
+
+def _requests(value: Any, depth: int = 0) -> Iterable[dict[str, Any]]:
     """The `ExportTraceServiceRequest`s in one JSON value (unwrapping API answers)."""
+    if depth > _MAX_WRAPPING:
+        return  # e.g. arrays nested a thousand deep: not requests (and no RecursionError)
     if isinstance(value, list):
         for item in value:
-            yield from _requests(item)
+            yield from _requests(item, depth + 1)
         return
     if not isinstance(value, dict):
         return
@@ -301,7 +306,7 @@ def _requests(value: Any) -> Iterable[dict[str, Any]]:
     for key in _WRAPPERS:
         inner = value.get(key)
         if isinstance(inner, (dict, list)):
-            yield from _requests(inner)
+            yield from _requests(inner, depth + 1)
             return
 
 

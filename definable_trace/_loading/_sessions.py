@@ -361,7 +361,14 @@ def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list
 
 
 class TraceSet:
-    """The sessions found in the files (ordered by start) and the warnings about them."""
+    """The sessions found in the files (ordered by start) and the warnings about them.
+
+    `warnings` holds every problem found while loading. Message lists are parsed only when
+    first read, so reading a session (`messages`, a turn's `history`, a call's messages) may
+    find more, a damaged list say: the accessor that finds one appends it to `warnings` before
+    it returns. `take_warnings()` hands out those not taken yet: call it after loading and
+    again after reading (the CLI does, before it exits), and none is missed or told twice.
+    """
 
     def __init__(
         self, sessions: list[Session], warnings: list[TraceWarning], paths: list[str]
@@ -370,6 +377,13 @@ class TraceSet:
         self.warnings = warnings
         self.paths = paths
         self._by_id = {s.id: s for s in sessions}
+        self._taken = 0
+
+    def take_warnings(self) -> list[TraceWarning]:
+        """The warnings added since the last call (all of them on the first)."""
+        new = self.warnings[self._taken :]
+        self._taken += len(new)
+        return new
 
     def __repr__(self) -> str:
         return f"TraceSet({len(self.sessions)} sessions, {len(self.warnings)} warnings)"
