@@ -23,7 +23,7 @@ __all__ = ["TraceSource", "load_traces"]
 TraceSource = Union[str, "os.PathLike[str]", Iterable[Mapping[str, Any]]]
 
 
-def load_traces(*sources: TraceSource) -> TraceSet:
+def load_traces(*sources: TraceSource, session: str | None = None) -> TraceSet:
     """Load OTLP/JSON trace files (JSON lines or one document, plain or gzip) as sessions.
 
     A source may also be an iterable of parsed OTLP/JSON documents (each an
@@ -33,7 +33,15 @@ def load_traces(*sources: TraceSource) -> TraceSet:
     repeated in two files counts once. Unreadable input raises `TraceFormatError` naming the
     file and line; what could be read around a problem is loaded and the problem becomes a
     `TraceWarning` in `TraceSet.warnings`.
+
+    `session`: load that session only (the `TraceSet` then holds it alone, when found): the
+    files are scanned for the lines that name it or its traces and only those are parsed, so
+    one session out of a file of gigabytes takes a fraction of a second (see `_select`).
     """
+    if session is not None:
+        from ._select import load_one_session
+
+        return load_one_session(sources, session)
     store = TextStore()
     decoder = SpanDecoder(store)
     index = SpanIndex()

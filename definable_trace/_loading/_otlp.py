@@ -30,7 +30,7 @@ from .._errors import TraceFormatError
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
-__all__ = ["SpanSink", "read_documents", "read_file"]
+__all__ = ["SpanSink", "read_documents", "read_file", "read_lines"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
@@ -98,6 +98,16 @@ def read_documents(
         reader._value(document, count)
     if count == 0:
         reader.warn(None, "no documents: no spans")
+    return reader.finish()
+
+
+def read_lines(
+    lines: Iterable[tuple[int, bytes]], name: str, sink: SpanSink, decoder: SpanDecoder
+) -> list[TraceWarning]:
+    """Stream the spans of some JSON lines of a file (line number, line), as `read_file`
+    reads all of them: for a reader that picked the lines that matter (`_select`)."""
+    reader = _FileReader(name, sink, decoder)
+    reader._json_lines((number, line, True) for number, line in lines)
     return reader.finish()
 
 
