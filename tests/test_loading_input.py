@@ -483,6 +483,7 @@ def test_compact_mode_with_a_moved_timestamp_rebuilds_the_right_histories(
     traces = load_traces(_moved(tmp_path / "t.jsonl", 6, by))
     session = traces.session("s1")
     assert [t.history for t in session.turns] == [o.messages for o in outputs]
+    assert session.message_count == len(outputs[-1].messages)
     assert traces.warnings == []
 
 

@@ -87,3 +87,25 @@ def test_gzip_and_documents_fall_back_to_the_whole_load(tmp_path: Path, mixed: P
     documents = [orjson.loads(line) for line in SOURCES[0].read_bytes().splitlines() if line]
     first = load_traces(documents).sessions[0].id
     assert [s.id for s in load_traces(documents, session=first)] == [first]
+
+
+# --- what listing reads, without building histories -------------------------------------------
+
+
+def test_counts_and_totals_for_listing_match_the_built_histories(mixed: Path) -> None:
+    from functools import reduce
+
+    from definable_trace import Metrics
+
+    traces = load_traces(mixed)
+    for session in traces:
+        assert session.message_count == len(session.messages)
+        assert [t.history_count for t in session.turns] == [len(t.history) for t in session.turns]
+        calls = [c.metrics for t in session.turns for c in t.model_calls]
+        added = reduce(Metrics.__add__, calls, Metrics())
+        assert session.metrics == added.model_copy(
+            update={"duration": sum(t.duration for t in session.turns)}
+        )
+        for turn in session.turns:
+            turn_calls = [c.metrics for c in turn.model_calls]
+            assert turn.metrics == reduce(Metrics.__add__, turn_calls, Metrics())

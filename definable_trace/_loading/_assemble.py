@@ -143,6 +143,7 @@ class _Assembler:
             lineage=lineage_of(runs) if runs else None,
             agent_name=_agent_name(bucket, runs),
             messages=messages,
+            message_count=_last_count(turns) if runs and not bucket.calls else None,
         )
 
     def _attach_unplaced(self, sessions: list[Session]) -> None:
@@ -240,3 +241,8 @@ def _last_history(turns: list[Turn]) -> Callable[[], list[Message]]:
 def assemble(index: SpanIndex, store: TextStore, warnings: list[TraceWarning]) -> list[Session]:
     """The sessions of every span read (warnings about them are appended to `warnings`)."""
     return _Assembler(index, store, warnings).run()
+
+
+def _last_count(turns: list[Turn]) -> Callable[[], int]:
+    """Our sessions' message count without building the messages (see `Session.message_count`)."""
+    return lambda: turns[-1].history_count if turns else 0

@@ -251,6 +251,11 @@ class Turn(Interval):
         return self._source.slice(0)
 
     @property
+    def history_count(self) -> int:
+        """`len(history)`, counted without building the messages where the spans allow."""
+        return self._source.count()
+
+    @property
     def history_before(self) -> list[Message]:
         """The history the turn started from (before its user input)."""
         return self._source.slice(0, self._source.prior())
@@ -258,10 +263,7 @@ class Turn(Interval):
     @property
     def metrics(self) -> Metrics:
         """Tokens and durations summed over the turn's model calls."""
-        total = Metrics()
-        for call in self.model_calls:
-            total = total + call.metrics
-        return total
+        return sum_metrics(call.metrics for call in self.model_calls)
 
 
 class Session:
@@ -286,6 +288,7 @@ class Session:
         lineage: Lineage | None,
         agent_name: str | None,
         messages: Callable[[], list[Message]],
+        message_count: Callable[[], int] | None = None,
     ) -> None:
         self.id = id
         self.turns = turns
@@ -295,6 +298,7 @@ class Session:
         self.lineage = lineage
         self.agent_name = agent_name
         self._messages = messages
+        self._count = message_count
         self.start = to_datetime(min((t.start_ns for t in turns), default=0))
         self.end = to_datetime(max((t.end_ns for t in turns), default=0))
 
@@ -328,10 +332,16 @@ class Session:
     @property
     def metrics(self) -> Metrics:
         """Tokens summed over every model call; `duration` is the sum of the turn durations."""
-        total = Metrics()
-        for turn in self.turns:
-            total = total + turn.metrics
+        total = sum_metrics(call.metrics for turn in self.turns for call in turn.model_calls)
         return total.model_copy(update={"duration": sum(t.duration for t in self.turns)})
+
+    @property
+    def message_count(self) -> int:
+        """`len(messages)`, counted without building the messages when the turns can (ours
+        count the entries of their lists): what listing thousands of sessions needs."""
+        if self._count is not None:
+            return self._count()
+        return len(self.messages)
 
     @property
     def model_calls(self) -> int:
@@ -351,6 +361,33 @@ class Session:
     @property
     def duration(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def sum_metrics(metrics: Iterable[Metrics]) -> Metrics:
+    """`Metrics() + a + b + ...`, validated once instead of once per addition (a session's
+    total is read for every row of a listing): counts and durations add up, the first known
+    time to first token is kept."""
+    counts = dict.fromkeys(_COUNTS, 0)
+    duration: float | None = None
+    first_token: float | None = None
+    for item in metrics:
+        for name in _COUNTS:
+            counts[name] += getattr(item, name)
+        if item.duration is not None:
+            duration = item.duration if duration is None else duration + item.duration
+        if first_token is None:
+            first_token = item.time_to_first_token
+    return Metrics(**counts, duration=duration, time_to_first_token=first_token)
 
 
 def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list[Message]:
