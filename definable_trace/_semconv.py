@@ -101,6 +101,17 @@ ATTR_LINEAGE_KIND = "definable_trace.lineage.kind"  # "fork" | "replay"
 ATTR_LINEAGE_PARENT = "definable_trace.lineage.parent_session"
 ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
+# Read side only: names other instrumentations write and the loader reads (we never write them).
+GEN_AI_SYSTEM = "gen_ai.system"  # the provider, before `gen_ai.provider.name`
+LANGFUSE_SESSION_ID = "langfuse.session.id"
+TRACELOOP_SESSION_ID = "traceloop.association.properties.session_id"
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"
+TRACELOOP_WORKFLOW_NAME = "traceloop.workflow.name"
+TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+LLM_REQUEST_TYPE = "llm.request.type"  # OpenLLMetry
+LLM_MODEL_NAME = "llm.model_name"  # OpenInference
+LLM_SYSTEM = "llm.system"  # OpenInference
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 
 # Short names for the content attributes.
 INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES

@@ -23,10 +23,10 @@ from ._store import TextStore
 __all__ = ["SESSION_KEYS", "SpanDecoder"]
 
 SESSION_KEYS = (
-    "gen_ai.conversation.id",
-    "session.id",
-    "traceloop.association.properties.session_id",
-    "langfuse.session.id",
+    sc.GEN_AI_CONVERSATION_ID,
+    sc.SESSION_ID,
+    sc.TRACELOOP_SESSION_ID,
+    sc.LANGFUSE_SESSION_ID,
 )
 """Where a session id may be, first found wins (our spans write the first two, equal)."""
 
@@ -46,23 +46,23 @@ _NO_PARENT = "0" * 16
 _REPEATED = frozenset(
     {
         sc.ATTR_RUN_ID,
-        "gen_ai.provider.name",
-        "gen_ai.system",
-        "gen_ai.agent.name",
-        "gen_ai.operation.name",
-        "gen_ai.request.model",
-        "gen_ai.response.model",
-        "gen_ai.tool.name",
-        "gen_ai.tool.type",
-        "server.address",
-        "user.id",
-        "llm.request.type",
-        "llm.model_name",
-        "llm.system",
-        "openinference.span.kind",
-        "traceloop.span.kind",
-        "traceloop.workflow.name",
-        "traceloop.entity.name",
+        sc.GEN_AI_PROVIDER_NAME,
+        sc.GEN_AI_SYSTEM,
+        sc.GEN_AI_AGENT_NAME,
+        sc.GEN_AI_OPERATION_NAME,
+        sc.GEN_AI_REQUEST_MODEL,
+        sc.GEN_AI_RESPONSE_MODEL,
+        sc.GEN_AI_TOOL_NAME,
+        sc.GEN_AI_TOOL_TYPE,
+        sc.SERVER_ADDRESS,
+        sc.USER_ID,
+        sc.LLM_REQUEST_TYPE,
+        sc.LLM_MODEL_NAME,
+        sc.LLM_SYSTEM,
+        sc.OPENINFERENCE_SPAN_KIND,
+        sc.TRACELOOP_SPAN_KIND,
+        sc.TRACELOOP_WORKFLOW_NAME,
+        sc.TRACELOOP_ENTITY_NAME,
     }
 )
 _KINDS = {

@@ -47,9 +47,9 @@ class Chat:
     def facts(self) -> CallFacts:
         span = self.span
         return CallFacts(
-            request_model=first_text(span, "gen_ai.request.model"),
-            response_model=first_text(span, "gen_ai.response.model"),
-            response_id=first_text(span, "gen_ai.response.id"),
+            request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
+            response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+            response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
             finish_reason=finish_reason_of(span),
             error=error_of(span),
         )
