@@ -157,9 +157,7 @@ class SpanDecoder:
             line,
         )
 
-    def _attributes(
-        self, attributes: list[dict[str, Any]], trace_id: str
-    ) -> tuple[Shape, tuple[Any, ...]]:
+    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         """Values decoded and stored as the span's shape plans (see `_Plan`)."""
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
@@ -257,7 +255,8 @@ def _nanoseconds(value: Any) -> int:
         value = int(value)
     if not 0 <= value < _UINT64:
         raise ValueError(f"time {str(value)[:40]} ns is out of range")
-    return value
+    nanoseconds: int = value
+    return nanoseconds
 
 
 def _integer(number: Any) -> Any:

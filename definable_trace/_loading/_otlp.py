@@ -170,9 +170,9 @@ class _FileReader:
                 continue
             self._value(value, number)
         if self.values == 0 and first_bad is not None:
-            number, exc = first_bad
+            number, error = first_bad
             raise TraceFormatError(
-                f"not JSON: neither JSON lines nor one JSON document ({_reason(exc)})",
+                f"not JSON: neither JSON lines nor one JSON document ({_reason(error)})",
                 path=self.path,
                 line=number,
             )

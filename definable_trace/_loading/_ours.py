@@ -71,7 +71,7 @@ class OurRun:
     def index(self) -> int:
         for span in (self.run, *self.chats, *self.tools):
             if span is not None:
-                value = span.integer(sc.ATTR_TURN_INDEX)
+                value: int | None = span.integer(sc.ATTR_TURN_INDEX)
                 if value is not None:
                     return value
         return 0

@@ -314,8 +314,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _first(items: list[Any] | None) -> dict[str, Any] | None:
-    return items[0] if items and isinstance(items[0], dict) else None
+    if not items or not isinstance(items[0], dict):
+        return None
+    first: dict[str, Any] = items[0]
+    return first
 
 
 def _starts_with_system(parts: list[Any] | None) -> bool:
-    return bool(parts) and isinstance(parts[0], dict) and parts[0].get("role") == "system"
+    if not parts:
+        return False
+    first = parts[0]
+    return isinstance(first, dict) and first.get("role") == "system"

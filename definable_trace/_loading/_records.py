@@ -167,7 +167,7 @@ class SpanRecord(Interval):
         i = self._shape.index.get(key)
         if i is None:
             return None
-        value = self._values[i]
+        value: SharedText | str = self._values[i]
         return value if i in self._shape.shared else self._plain(i)
 
     def text(self, key: str) -> str | None:
@@ -179,15 +179,14 @@ class SpanRecord(Interval):
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
-        value = self.get(key)
-        if isinstance(value, bool):
+        raw = self.get(key)
+        if raw is None or isinstance(raw, bool):
             return None
-        if not isinstance(value, int):
-            try:
-                value = int(value) if value is not None else None
-            except (TypeError, ValueError, OverflowError):
-                return None
-        return value if value is None or -EXACT_INT < value < EXACT_INT else None
+        try:
+            number = raw if isinstance(raw, int) else int(raw)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return number if -EXACT_INT < number < EXACT_INT else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
