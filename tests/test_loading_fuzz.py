@@ -57,6 +57,11 @@ def _load_and_read(path: Path) -> None:
     touch_everything(traces)
     for warning in traces.warnings:
         assert warning.path == str(path)
+    for session in traces.sessions[:2]:  # the same session picked out of the damaged file
+        alone = load_traces(path, session=session.id)
+        touch_everything(alone)
+        assert [s.id for s in alone] == [session.id]
+        assert alone.session(session.id).messages == session.messages  # same, and stable
 
 
 @_FUZZ

@@ -13,6 +13,7 @@ messages its `base` span (the session's previous recorded call) holds, so `refs`
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
@@ -153,21 +154,26 @@ class Entries:
         build = self._build
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, self.out_meta or {})
+                yield build(self.out_part or {}, self.out_meta or {}, j)
                 continue
             meta = metas[j] if metas is not None and j < len(metas) else {}
             if has_system and skip + j == 0:
-                yield build({"role": "system", "parts": self.system or []}, meta)
+                yield build({"role": "system", "parts": self.system or []}, meta, j)
                 continue
             k = skip + j - first_part
             part = parts[k] if parts is not None and 0 <= k < len(parts) else {}
-            yield build(part if isinstance(part, dict) else {}, meta)
+            yield build(part if isinstance(part, dict) else {}, meta, j)
 
-    def _build(self, part: dict[str, Any], meta: Any) -> Message:
+    def _build(self, part: dict[str, Any], meta: Any, j: int) -> Message:
         """`message_from_parts`, or (for what a damaged file holds: a part of the wrong type, a
         role that is none of the four, meta of the wrong shape) the most that can be read,
-        with a warning: the part without its meta, else an empty message of its role."""
+        with a warning: the part without its meta, else an empty message of its role.
+
+        Without its meta entry a message still gets the same id and time on every load (from
+        the span and its place in it), never a new random id and the reading time."""
         meta = meta if isinstance(meta, dict) else {}
+        if "id" not in meta or "ts" not in meta:
+            meta = {**self._fallback(j), **meta}
         try:
             message = sc.message_from_parts(part, meta)
             reason = _out_of_range(message)
@@ -176,12 +182,21 @@ class Entries:
         except _UNREADABLE as exc:
             reason = _first_line(exc)
         self._messages.unreadable(self._span, "a message", f"is unreadable ({reason})")
-        for data, extra in ((part, {}), ({"role": part.get("role")}, {})):
+        fallback = self._fallback(j)
+        for data, extra in ((part, fallback), ({"role": part.get("role")}, fallback)):
             try:
                 return sc.message_from_parts(data, extra)
             except _UNREADABLE:
                 continue
-        return Message(role="user")
+        return Message(role="user", id=fallback["id"], created_at=fallback["ts"])
+
+    def _fallback(self, j: int) -> dict[str, Any]:
+        span = self._span
+        key = f"{span.trace_id}/{span.span_id}/{j}".encode()
+        return {
+            "id": hashlib.blake2b(key, digest_size=16).hexdigest(),
+            "ts": span.start_ns // 10**9,
+        }
 
 
 class Messages:
