@@ -223,7 +223,8 @@ def message_from_parts(data: dict[str, Any], meta: dict[str, Any] | None = None)
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     media_parts: list[dict[str, Any]] = []
-    for part in data.get("parts") or ():
+    parts = data.get("parts")
+    for part in parts if isinstance(parts, list) else ():
         if not isinstance(part, dict):  # damaged input: not a part (readers warn about it)
             continue
         kind = part.get("type")
