@@ -224,7 +224,7 @@ def message_from_parts(data: dict[str, Any], meta: dict[str, Any] | None = None)
     tool_calls: list[dict[str, Any]] = []
     media_parts: list[dict[str, Any]] = []
     parts = data.get("parts")
-    for part in parts if isinstance(parts, list) else ():
+    for part in parts if isinstance(parts, (list, tuple)) else ():
         if not isinstance(part, dict):  # damaged input: not a part (readers warn about it)
             continue
         kind = part.get("type")
