@@ -108,7 +108,9 @@ def _scripted_model(answer_words: tuple[int, int]) -> Any:
     return Scripted()
 
 
-def generate(path: Path, sessions: int, seed: int, profile: str) -> None:
+def generate(
+    path: Path, sessions: int, seed: int, profile: str, turns: tuple[int, int] = (10, 50)
+) -> None:
     """Write the file with the real agent; sessions advance in interleaved batches."""
     import definable_trace as dt
     from definable_trace.agent import Agent
@@ -126,10 +128,10 @@ def generate(path: Path, sessions: int, seed: int, profile: str) -> None:
     active = 50
     for first in range(0, sessions, active):
         batch = [
-            {"id": f"bench-{n}", "turns": rng.randint(10, 50), "messages": None}
+            {"id": f"bench-{n}", "turns": rng.randint(*turns), "messages": None}
             for n in range(first, min(first + active, sessions))
         ]
-        for turn in range(50):
+        for turn in range(turns[1]):
             for state in batch:
                 if turn >= state["turns"]:
                     continue
@@ -194,6 +196,36 @@ def measure_load(path: Path) -> dict[str, float]:
     }
 
 
+def measure_listing(path: Path) -> dict[str, float]:
+    """What `deftrace sessions` needs of every session: id, turns, message count, tokens,
+    times, models, lineage; no history built."""
+    from definable_trace.loading import load_traces
+
+    started, cpu = time.perf_counter(), time.process_time()
+    traces = load_traces(path)
+    rows = [
+        (
+            s.id,
+            len(s.turns),
+            s.message_count,
+            s.metrics.input_tokens,
+            s.metrics.output_tokens,
+            s.start,
+            s.end,
+            s.models,
+            s.lineage,
+        )
+        for s in traces
+    ]
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu": time.process_time() - cpu,
+        "rss": _peak_rss_mb(),
+        "sessions": len(rows),
+        "messages": sum(row[2] for row in rows),
+    }
+
+
 def _child(step: str, path: Path) -> dict[str, float]:
     """Run one step in a fresh interpreter, so its peak RSS is its own."""
     out = subprocess.run(
@@ -212,16 +244,40 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--words", choices=sorted(PROFILES), default="typical")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step (best counts)")
-    parser.add_argument("--step", choices=["floor", "load", "generate"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--shape",
+        choices=["agent", "many-short", "few-long"],
+        default="agent",
+        help="agent: --sessions of 10-50 turns by the real agent (default); many-short: the "
+        "committed real traces, ours and foreign, copied with fresh ids to --mb MB; few-long: "
+        "20 sessions of 100-150 turns by the real agent",
+    )
+    parser.add_argument("--mb", type=float, default=105, help="many-short: file size")
+    parser.add_argument(
+        "--step", choices=["floor", "load", "listing", "generate"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--turns", default="10,50", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step == "generate":
-        generate(args.file, args.sessions, args.seed, args.words)
+        low, high = map(int, args.turns.split(","))
+        generate(args.file, args.sessions, args.seed, args.words, (low, high))
         return
     if args.step:
-        result = measure_floor(args.file) if args.step == "floor" else measure_load(args.file)
-        print(json.dumps(result))
+        steps = {"floor": measure_floor, "load": measure_load, "listing": measure_listing}
+        print(json.dumps(steps[args.step](args.file)))
         return
-    name = f"definable-bench-{args.sessions}-{args.words}.jsonl"
+    if args.shape == "many-short":
+        from _replicate import replicate
+
+        path = args.file or Path(tempfile.gettempdir()) / f"definable-many-short-{args.mb:g}.jsonl"
+        if not path.exists():
+            print(f"writing {path}: {replicate(path, args.mb)}", file=sys.stderr)
+        report(path, args.repeat)
+        return
+    turns = "10,50"
+    if args.shape == "few-long":
+        args.sessions, turns = 20, "100,150"
+    name = f"definable-bench-{args.shape}-{args.sessions}-{args.words}.jsonl"
     path = args.file or Path(tempfile.gettempdir()) / name
     if not path.exists():
         print(f"writing {path} ...", file=sys.stderr)
@@ -235,6 +291,7 @@ def main() -> None:
                 f"--sessions={args.sessions}",
                 f"--seed={args.seed}",
                 f"--words={args.words}",
+                f"--turns={turns}",
             ],
             check=True,
         )
@@ -249,12 +306,15 @@ def report(path: Path, repeat: int) -> None:
     size = os.path.getsize(path) / MB
     floors: list[dict[str, float]] = []
     loads: list[dict[str, float]] = []
+    listings: list[dict[str, float]] = []
     for _ in range(repeat):
         floors.append(_child("floor", path))
+        listings.append(_child("listing", path))
         loads.append(_child("load", path))
     floor = min(floors, key=lambda r: r["cpu"])
     load = min(loads, key=lambda r: r["cpu"])
     load["rss"] = max(r["rss"] for r in loads)
+    listing = min(listings, key=lambda r: r["cpu"])
     print(f"file: {path} ({size:.0f} MB, {int(floor['lines'])} lines)")
     print(
         f"content: {load['sessions']} sessions, {load['turns']} turns, "
@@ -271,14 +331,26 @@ def report(path: Path, repeat: int) -> None:
         f"{load['loaded']:.2f} s wall)  peak RSS {load['rss']:.0f} MB"
     )
     print(
+        f"listing (sessions): {size / listing['seconds']:6.1f} MB/s wall, "
+        f"{size / listing['cpu']:6.1f} MB/s CPU ({listing['cpu']:.2f} s)  "
+        f"peak RSS {listing['rss']:.0f} MB"
+    )
+    print(
         f"every turn's msgs : +{load['turn_seconds']:.2f} s wall "
         f"({load['turn_messages']} messages, not in the ratio)"
     )
     print(
         f"ratio load/bare   : {floor['cpu'] / load['cpu']:.2f} CPU, "
-        f"{floor['seconds'] / load['seconds']:.2f} wall  (goal >= 0.5)"
+        f"{floor['seconds'] / load['seconds']:.2f} wall  (goal >= 0.45 many-short, >= 1 few-long)"
     )
-    print(f"peak RSS / file   : {load['rss'] / size:.2f}")
+    print(
+        f"ratio listing/bare: {floor['cpu'] / listing['cpu']:.2f} CPU, "
+        f"{floor['seconds'] / listing['seconds']:.2f} wall  (goal >= 0.6 many-short, >= 1 few-long)"
+    )
+    print(
+        f"peak RSS / file   : {load['rss'] / size:.2f} (memory follows the sessions' final "
+        "histories and their number: each growing list is kept once per session)"
+    )
 
 
 if __name__ == "__main__":

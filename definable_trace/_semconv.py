@@ -120,6 +120,17 @@ ATTR_LINEAGE_TURN = "definable_trace.lineage.turn"
 # replay asked what the recording never answered), "interrupted" (Ctrl-C, SIGTERM) or "failed".
 ATTR_LINEAGE_STATUS = "definable_trace.lineage.status"
 ATTR_TURN_INDEX = "definable_trace.turn.index"
+# Read side only: names other instrumentations write and the loader reads (we never write them).
+GEN_AI_SYSTEM = "gen_ai.system"  # the provider, before `gen_ai.provider.name`
+LANGFUSE_SESSION_ID = "langfuse.session.id"
+TRACELOOP_SESSION_ID = "traceloop.association.properties.session_id"
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"
+TRACELOOP_WORKFLOW_NAME = "traceloop.workflow.name"
+TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+LLM_REQUEST_TYPE = "llm.request.type"  # OpenLLMetry
+LLM_MODEL_NAME = "llm.model_name"  # OpenInference
+LLM_SYSTEM = "llm.system"  # OpenInference
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 
 # Short names for the content attributes.
 INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES
@@ -298,7 +309,10 @@ def message_from_parts(data: dict[str, Any], meta: dict[str, Any] | None = None)
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     media_parts: list[dict[str, Any]] = []
-    for part in data.get("parts") or ():
+    parts = data.get("parts")
+    for part in parts if isinstance(parts, (list, tuple)) else ():
+        if not isinstance(part, dict):  # damaged input: not a part (readers warn about it)
+            continue
         kind = part.get("type")
         if kind == "text":
             texts.append(_as_text(part.get("content")))
@@ -377,4 +391,9 @@ _FIELD = {"image": "images", "audio": "audio", "video": "videos", "file": "files
 def _as_text(value: Any) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:  # nested too deep, or not JSON: a ValueError the readers report
+        raise ValueError(f"content is not text or JSON ({exc})") from None

@@ -7,6 +7,7 @@ cut short, repeated, shuffled, mixed with garbage, compressed, or exported by an
 from __future__ import annotations
 
 import base64
+import gc
 import gzip
 import random
 from pathlib import Path
@@ -344,3 +345,156 @@ def test_a_message_list_that_is_not_json_is_named_when_read(
     assert messages[1].content is None and messages[-1] == histories[1][-1]
     [warning] = traces.warnings
     assert warning.line == 2 and "gen_ai.input.messages is not a JSON list" in warning.message
+    assert traces.take_warnings() == [warning]  # reported by the accessor that found it
+    assert traces.take_warnings() == []
+
+
+# --- damage that used to end in a foreign exception or a wrong answer ---------------------------
+
+
+def _chat_of(request: dict[str, Any]) -> dict[str, Any]:
+    spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    return next(s for s in spans if s["name"].startswith("chat"))
+
+
+@pytest.mark.parametrize(
+    "time", [b"1e400", b'"1e400"', b"100000000000000000000000000000", b'"-5"', b"[[[1]]]"]
+)
+def test_an_impossible_timestamp_skips_its_span_with_a_warning(
+    tmp_path: Path, two_sessions: Any, time: bytes
+) -> None:
+    lines, histories = two_sessions
+    chat = _chat_of(orjson.loads(lines[1]))
+    start = b'"startTimeUnixNano":"' + str(chat["startTimeUnixNano"]).encode() + b'"'
+    assert start in lines[1]
+    broken = lines[1].replace(start, b'"startTimeUnixNano":' + time)
+    path = write_lines(tmp_path / "t.jsonl", [lines[0], broken])
+    traces = load_traces(path)  # 1e400 is no JSON for orjson: the line is skipped
+    assert traces.session("s1").messages == histories[0]
+    assert all(isinstance(s.messages, list) for s in traces)  # no OverflowError when read
+    assert any(w.line == 2 for w in traces.warnings)
+
+
+def test_arrays_nested_a_thousand_deep_are_not_trace_data(
+    tmp_path: Path, two_sessions: Any
+) -> None:
+    lines, histories = two_sessions
+    deep = b"[" * 1000 + b"]" * 1000
+    value = b'{"arrayValue":{"values":[' * 300 + b'{"stringValue":"x"}' + b"]}}" * 300
+    request = orjson.loads(lines[1])
+    _chat_of(request)["attributes"].append({"key": "deep", "value": {"stringValue": "x"}})
+    nested = orjson.dumps(request).replace(b'{"stringValue":"x"}', value)
+    path = write_lines(tmp_path / "t.jsonl", [lines[0], deep, nested])
+    traces = load_traces(path)
+    assert traces.session("s1").messages == histories[0]
+    assert [w.line for w in traces.warnings] == [2, 3]
+    assert "nested deeper than" in traces.warnings[1].message
+
+
+def test_an_integer_where_a_message_list_belongs_is_never_another_sessions_text(
+    tmp_path: Path, two_sessions: Any
+) -> None:
+    """Shared message lists are stored as integers internally: an integer in the file under
+    a message attribute must not be taken for one (it would serve s1's messages in s2)."""
+    lines, histories = two_sessions
+    request = orjson.loads(lines[1])
+    chat = _chat_of(request)
+    for item in chat["attributes"]:
+        if item["key"] in ("gen_ai.system_instructions", "gen_ai.output.messages"):
+            item["value"] = {"intValue": str(1 << 40 | 300)}  # chain 1, 300 characters
+    path = write_lines(tmp_path / "t.jsonl", [lines[0], orjson.dumps(request)])
+    traces = load_traces(path)
+    messages = traces.session("s2").messages
+    s1_texts = {m.content for m in histories[0]}
+    assert not s1_texts & {m.content for m in messages if m.content}
+    assert [m.id for m in messages] == [m.id for m in histories[1]]
+    assert sum("is not a JSON string (found int)" in w.message for w in traces.warnings) == 2
+
+
+def test_wrongly_typed_parts_roles_and_meta_are_warnings(tmp_path: Path, two_sessions: Any) -> None:
+    lines, histories = two_sessions
+    request = orjson.loads(lines[1])
+    chat = _chat_of(request)
+    for item in chat["attributes"]:
+        if item["key"] == "gen_ai.input.messages":
+            parts = orjson.loads(item["value"]["stringValue"])
+            parts[0]["role"] = "wizard"
+            parts[0]["parts"] = ["not a part", 5]
+            item["value"]["stringValue"] = orjson.dumps(parts).decode()
+        if item["key"] == "definable_trace.input.messages.meta":
+            metas = orjson.loads(item["value"]["stringValue"])
+            metas[-1] = {"id": 5, "ts": {}, "metrics": {"input_tokens": "many"}}
+            item["value"]["stringValue"] = orjson.dumps(metas).decode()
+    path = write_lines(tmp_path / "t.jsonl", [lines[0], orjson.dumps(request)])
+    traces = load_traces(path)
+    messages = traces.session("s2").messages
+    assert len(messages) == len(histories[1])
+    assert messages[-1] == histories[1][-1]
+    [warning] = traces.take_warnings()
+    assert warning.line == 2 and "a message is unreadable" in warning.message
+
+
+def test_the_collector_stays_on_while_loading(tmp_path: Path, two_sessions: Any) -> None:
+    lines, _ = two_sessions
+    seen: list[bool] = []
+
+    def documents() -> Any:
+        for line in lines:
+            seen.append(gc.isenabled())
+            yield orjson.loads(line)
+
+    assert gc.isenabled()
+    assert len(load_traces(documents())) == 2
+    assert seen == [True, True] and gc.isenabled()
+
+
+# --- compact history mode: offsets between spans --------------------------------------------------
+
+
+def _compact(path: Path, turns: int) -> list[Any]:
+    script = [Reply(content=f"answer {i}") for i in range(turns)]
+    return conversation(path, script, [f"question {i}" for i in range(turns)], history="delta")
+
+
+def _moved(path: Path, which: int, by: int) -> Path:
+    """The file with the `which`-th chat span's times moved by `by` nanoseconds."""
+    out: list[bytes] = []
+    chats = 0
+    for line in path.read_bytes().splitlines():
+        request = orjson.loads(line)
+        for resource in request["resourceSpans"]:
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    if span["name"].startswith("chat"):
+                        chats += 1
+                        if chats == which:
+                            for key in ("startTimeUnixNano", "endTimeUnixNano"):
+                                span[key] = str(int(span[key]) + by)
+        out.append(orjson.dumps(request))
+    return write_lines(path.with_name("moved.jsonl"), out)
+
+
+@pytest.mark.parametrize("by", [-(10**12), 10**12, -(10**18)])
+def test_compact_mode_with_a_moved_timestamp_rebuilds_the_right_histories(
+    tmp_path: Path, by: int
+) -> None:
+    """Bases are found by history length, not time: a clock jump cannot loop or mislead."""
+    outputs = _compact(tmp_path / "t.jsonl", 12)
+    traces = load_traces(_moved(tmp_path / "t.jsonl", 6, by))
+    session = traces.session("s1")
+    assert [t.history for t in session.turns] == [o.messages for o in outputs]
+    assert session.message_count == len(outputs[-1].messages)
+    assert traces.warnings == []
+
+
+def test_compact_mode_offsets_no_span_can_hold_are_warned_about(tmp_path: Path) -> None:
+    _compact(tmp_path / "t.jsonl", 3)
+    text = (tmp_path / "t.jsonl").read_bytes()
+    offset = b'"definable_trace.input.messages.offset","value":{"intValue":"'
+    assert offset in text
+    broken = write_lines(tmp_path / "b.jsonl", [text.replace(offset, offset + b"9999")])
+    traces = load_traces(broken)
+    session = traces.session("s1")
+    messages = [t.history for t in session.turns]
+    assert messages and all(isinstance(h, list) for h in messages)
+    assert any("no earlier span of the session holds them" in w.message for w in traces.warnings)

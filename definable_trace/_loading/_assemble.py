@@ -164,6 +164,7 @@ class _Assembler:
             lineage=bucket.lineage or (lineage_of(runs) if runs else None),
             agent_name=_agent_name(bucket, runs),
             messages=messages,
+            message_count=_last_count(turns) if runs and not bucket.calls else None,
         )
 
     # --- sessions named by no span -------------------------------------------------------
@@ -371,3 +372,8 @@ def assemble(
     """The sessions of every span read (warnings about them are appended to `warnings`);
     `logs`: message content found in log records, by span."""
     return _Assembler(index, store, warnings, logs).run()
+
+
+def _last_count(turns: list[Turn]) -> Callable[[], int]:
+    """Our sessions' message count without building the messages (see `Session.message_count`)."""
+    return lambda: turns[-1].history_count if turns else 0

@@ -23,10 +23,10 @@ from ._store import TextStore
 __all__ = ["SESSION_KEYS", "SpanDecoder"]
 
 SESSION_KEYS = (
-    "gen_ai.conversation.id",
-    "session.id",
-    "traceloop.association.properties.session_id",
-    "langfuse.session.id",
+    sc.GEN_AI_CONVERSATION_ID,
+    sc.SESSION_ID,
+    sc.TRACELOOP_SESSION_ID,
+    sc.LANGFUSE_SESSION_ID,
 )
 """Where a session id may be, first found wins (our spans write the first two, equal)."""
 
@@ -46,23 +46,23 @@ _NO_PARENT = "0" * 16
 _REPEATED = frozenset(
     {
         sc.ATTR_RUN_ID,
-        "gen_ai.provider.name",
-        "gen_ai.system",
-        "gen_ai.agent.name",
-        "gen_ai.operation.name",
-        "gen_ai.request.model",
-        "gen_ai.response.model",
-        "gen_ai.tool.name",
-        "gen_ai.tool.type",
-        "server.address",
-        "user.id",
-        "llm.request.type",
-        "llm.model_name",
-        "llm.system",
-        "openinference.span.kind",
-        "traceloop.span.kind",
-        "traceloop.workflow.name",
-        "traceloop.entity.name",
+        sc.GEN_AI_PROVIDER_NAME,
+        sc.GEN_AI_SYSTEM,
+        sc.GEN_AI_AGENT_NAME,
+        sc.GEN_AI_OPERATION_NAME,
+        sc.GEN_AI_REQUEST_MODEL,
+        sc.GEN_AI_RESPONSE_MODEL,
+        sc.GEN_AI_TOOL_NAME,
+        sc.GEN_AI_TOOL_TYPE,
+        sc.SERVER_ADDRESS,
+        sc.USER_ID,
+        sc.LLM_REQUEST_TYPE,
+        sc.LLM_MODEL_NAME,
+        sc.LLM_SYSTEM,
+        sc.OPENINFERENCE_SPAN_KIND,
+        sc.TRACELOOP_SPAN_KIND,
+        sc.TRACELOOP_WORKFLOW_NAME,
+        sc.TRACELOOP_ENTITY_NAME,
     }
 )
 _KINDS = {
@@ -101,8 +101,15 @@ class SpanDecoder:
                 for span in _objects(group.get("spans")):
                     try:
                         record = self.record(span, scope_name, path, line)
-                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    except (
+                        KeyError,
+                        TypeError,
+                        ValueError,
+                        AttributeError,
+                        ArithmeticError,
+                    ) as exc:
                         name = span.get("name") if isinstance(span, dict) else None
+                        name = name if isinstance(name, str) else None  # repr: no deep lists
                         reporter.warn(
                             line,
                             f"malformed span {name!r} skipped ({type(exc).__name__}: {exc})",
@@ -134,13 +141,13 @@ class SpanDecoder:
         trace_id = strings.setdefault(trace_id, trace_id)
         shape, values = self._attributes(span.get("attributes") or (), trace_id)
         return SpanRecord(
-            strings.setdefault(name, name) if isinstance(name, str) else str(name),
+            strings.setdefault(name, name) if isinstance(name, str) else "",
             trace_id,
             span_id,
             parent,
             kind,
-            int(span.get("startTimeUnixNano") or 0),
-            int(span.get("endTimeUnixNano") or 0),
+            _nanoseconds(span.get("startTimeUnixNano")),
+            _nanoseconds(span.get("endTimeUnixNano")),
             code,
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
@@ -150,19 +157,20 @@ class SpanDecoder:
             line,
         )
 
-    def _attributes(
-        self, attributes: list[dict[str, Any]], trace_id: str
-    ) -> tuple[Shape, tuple[Any, ...]]:
+    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         """Values decoded and stored as the span's shape plans (see `_Plan`)."""
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
             keys = tuple([item["key"] for item in items])
             values = [item["value"].get("stringValue", _OTHER) for item in items]
+            plan = self._plans.get(keys)
+            if plan is None:
+                plan = self._plan(keys, values)  # TypeError for a key that is not a string
         except (KeyError, TypeError, AttributeError):
             items = [a for a in attributes if isinstance(a, dict) and isinstance(a.get("key"), str)]
             keys = tuple(item["key"] for item in items)
             values = [_OTHER] * len(items)
-        plan = self._plans.get(keys) or self._plan(keys, values)
+            plan = self._plans.get(keys) or self._plan(keys, values)
         if plan.numbers:
             _decode_numbers(plan.numbers, items, values)
         if _OTHER in values:
@@ -190,6 +198,8 @@ class SpanDecoder:
             values[i] = self.store.share(group or trace_id, keys[i], value)
 
     def _plan(self, keys: tuple[str, ...], values: list[Any]) -> _Plan:
+        if not all(key.__class__ is str for key in keys):
+            raise TypeError("an attribute key is not a string")
         intern = self.store.intern
         actions = [_ACTIONS.get(key) for key in keys]
         shape = Shape(
@@ -228,11 +238,32 @@ class _Plan:
     numbers: tuple[int, ...]  # not strings in the first span of this shape: integers, mostly
 
 
+_UINT64 = 1 << 64
+
+
+def _nanoseconds(value: Any) -> int:
+    """A span time (OTLP `fixed64`): missing is 0; anything else must be an integer in range
+    (a float or out-of-range value would overflow `datetime` later, far from its line)."""
+    if not value:
+        return 0
+    if value.__class__ is float and value.is_integer():  # 1.7e18 written as a JSON float
+        value = int(value)
+    if value.__class__ is not int:
+        if not isinstance(value, str) or not value.isdigit():
+            shown = repr(value[:40]) if isinstance(value, str) else f"a {type(value).__name__}"
+            raise ValueError(f"time {shown} is not an unsigned integer (nanoseconds)")
+        value = int(value)
+    if not 0 <= value < _UINT64:
+        raise ValueError(f"time {str(value)[:40]} ns is out of range")
+    nanoseconds: int = value
+    return nanoseconds
+
+
 def _integer(number: Any) -> Any:
     """OTLP/JSON 64-bit integers are decimal strings (numbers accepted); junk stays as is."""
     try:
         return int(number)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
         return number
 
 
@@ -264,8 +295,15 @@ def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
             return
 
 
-def any_value(value: dict[str, Any]) -> Any:
-    """An OTLP `AnyValue` as a plain value (arrays as tuples, key-value lists as dicts)."""
+_MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
+
+
+def any_value(value: dict[str, Any], depth: int = 0) -> Any:
+    """An OTLP `AnyValue` as a plain value (arrays as tuples, key-value lists as dicts).
+
+    Raises `ValueError` (or `TypeError` for wrong JSON types) on what is not an `AnyValue`,
+    including nesting deeper than `_MAX_DEPTH`, which would otherwise end in `RecursionError`.
+    """
     if "stringValue" in value:
         return value["stringValue"]
     if "intValue" in value:
@@ -274,12 +312,14 @@ def any_value(value: dict[str, Any]) -> Any:
         return bool(value["boolValue"])
     if "doubleValue" in value:
         return _float(value["doubleValue"])
+    if depth >= _MAX_DEPTH and ("arrayValue" in value or "kvlistValue" in value):
+        raise ValueError(f"attribute value nested deeper than {_MAX_DEPTH} levels")
     if "arrayValue" in value:
         items = (value["arrayValue"] or {}).get("values") or ()
-        return tuple(any_value(item or {}) for item in items)
+        return tuple([any_value(item or {}, depth + 1) for item in items])
     if "kvlistValue" in value:
         pairs = (value["kvlistValue"] or {}).get("values") or ()
-        return {pair["key"]: any_value(pair.get("value") or {}) for pair in pairs}
+        return {pair["key"]: any_value(pair.get("value") or {}, depth + 1) for pair in pairs}
     if "bytesValue" in value:
         try:
             return base64.b64decode(value["bytesValue"])
@@ -298,7 +338,7 @@ def _as_text(value: Any) -> str:
 def _int(value: Any) -> Any:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return value
 
 
@@ -314,7 +354,7 @@ def _hex_id(value: Any, size: int) -> str:
     if value.__class__ is str and len(value) == 2 * size and value.islower():
         return value  # the usual case, first
     if not isinstance(value, str):
-        raise TypeError(f"id {value!r} is not a string")
+        raise TypeError(f"id is a {type(value).__name__}, not a string")
     if len(value) == 2 * size:
         return value if value.isdigit() else value.lower()
     try:

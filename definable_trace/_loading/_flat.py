@@ -79,6 +79,8 @@ def message_of(
 
 
 def _role(role: Any) -> str:
+    if not isinstance(role, str):  # damaged input: a list or object is no role
+        return "user"
     return {"developer": "system", "function": "tool", "model": "assistant"}.get(role, "user")
 
 

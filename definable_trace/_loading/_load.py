@@ -27,7 +27,7 @@ TraceSource = Union[str, "os.PathLike[str]", Iterable[Mapping[str, Any]]]
 STDIN = "-"
 
 
-def load_traces(*sources: TraceSource) -> TraceSet:
+def load_traces(*sources: TraceSource, session: str | None = None) -> TraceSet:
     """Load OTLP/JSON traces (JSON lines or one document, plain or gzip) as sessions.
 
     A source is a file; a directory, whose files are read recursively in path order (hidden
@@ -40,7 +40,15 @@ def load_traces(*sources: TraceSource) -> TraceSet:
     repeated in two files counts once. Unreadable input raises `TraceFormatError` naming the
     file and line; what could be read around a problem is loaded and the problem becomes a
     `TraceWarning` in `TraceSet.warnings`.
+
+    `session`: load that session only (the `TraceSet` then holds it alone, when found): the
+    files are scanned for the lines that name it or its traces and only those are parsed, so
+    one session out of a file of gigabytes takes a fraction of a second (see `_select`).
     """
+    if session is not None:
+        from ._select import load_one_session
+
+        return load_one_session(sources, session)
     reading = _Reading()
     with _collector_paused():
         for source in sources:
@@ -105,16 +113,18 @@ def _files(top: str) -> Iterator[str]:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Reading creates hundreds of thousands of objects that all live on; the cyclic garbage
-    collector would scan them again and again for nothing (a third of the load time), and the
-    loader makes no reference cycles (reference counting frees what it drops). One collection
-    at the end then moves them all to the oldest generation at once: left young, they would be
-    scanned by the next few collections, whatever code happens to trigger them."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """Reading creates hundreds of thousands of objects that all live on, and each default
+    young collection (every 700 allocations) would start scans of that growing heap for
+    nothing: a quarter of the load time. The collector is never switched off and no full
+    collection is forced (on a process holding much else that alone cost 0.2 s a load): the
+    young generation's threshold is raised while reading and restored after. Measured on a
+    105 MB file of bench/_replicate.py: 2.95 s default, 2.31 s raised, 2.14 s off."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], _YOUNG_WHILE_LOADING), *threshold[1:])
     try:
         yield
     finally:
-        if enabled:
-            gc.collect()
-            gc.enable()
+        gc.set_threshold(*threshold)
+
+
+_YOUNG_WHILE_LOADING = 100_000

@@ -31,7 +31,7 @@ from .._errors import TraceFormatError
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
-__all__ = ["LogSink", "SpanSink", "read_documents", "read_file", "read_stream"]
+__all__ = ["LogSink", "SpanSink", "read_documents", "read_file", "read_lines", "read_stream"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _SNIFF = 8192
@@ -116,6 +116,20 @@ def read_documents(
     return reader.finish()
 
 
+def read_lines(
+    lines: Iterable[tuple[int, bytes]],
+    name: str,
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None = None,
+) -> list[TraceWarning]:
+    """Stream the spans of some JSON lines of a file (line number, line), as `read_file`
+    reads all of them: for a reader that picked the lines that matter (`_select`)."""
+    reader = _FileReader(name, sink, decoder, logs)
+    reader._json_lines((number, line, True) for number, line in lines)
+    return reader.finish()
+
+
 class _FileReader:
     """The state of reading one file: where we are, and what to tell about it."""
 
@@ -178,9 +192,9 @@ class _FileReader:
                 continue
             self._value(value, number)
         if self.values == 0 and first_bad is not None:
-            number, exc = first_bad
+            number, error = first_bad
             raise TraceFormatError(
-                f"not JSON: neither JSON lines nor one JSON document ({_reason(exc)})",
+                f"not JSON: neither JSON lines nor one JSON document ({_reason(error)})",
                 path=self.path,
                 line=number,
             )
@@ -308,11 +322,16 @@ def _lines(stream: Iterable[bytes], reader: _FileReader) -> Iterator[tuple[int, 
         )
 
 
-def _requests(value: Any) -> Iterable[dict[str, Any]]:
+_MAX_WRAPPING = 8  # arrays and wrapper objects around the requests; more is not trace data
+
+
+def _requests(value: Any, depth: int = 0) -> Iterable[dict[str, Any]]:
     """The `ExportTraceServiceRequest`s in one JSON value (unwrapping API answers)."""
+    if depth > _MAX_WRAPPING:
+        return  # e.g. arrays nested a thousand deep: not requests (and no RecursionError)
     if isinstance(value, list):
         for item in value:
-            yield from _requests(item)
+            yield from _requests(item, depth + 1)
         return
     if not isinstance(value, dict):
         return
@@ -322,7 +341,7 @@ def _requests(value: Any) -> Iterable[dict[str, Any]]:
     for key in _WRAPPERS:
         inner = value.get(key)
         if isinstance(inner, (dict, list)):
-            yield from _requests(inner)
+            yield from _requests(inner, depth + 1)
             return
 
 

@@ -16,7 +16,6 @@ its messages when asked (`Ref` = (chat, index in its own list), index -1 = its o
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable
 
 from .. import _semconv as sc
@@ -72,7 +71,7 @@ class OurRun:
     def index(self) -> int:
         for span in (self.run, *self.chats, *self.tools):
             if span is not None:
-                value = span.integer(sc.ATTR_TURN_INDEX)
+                value: int | None = span.integer(sc.ATTR_TURN_INDEX)
                 if value is not None:
                     return value
         return 0
@@ -180,7 +179,7 @@ def build_our_turns(
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
     if compact:
-        _link_bases(runs, [s.chats for s in sources], report)
+        _link_bases([s.chats for s in sources], messages, report)
     return [
         Turn(
             index=run.index,
@@ -197,36 +196,59 @@ def _by_time(span: SpanRecord) -> tuple[int, int]:
     return span.start_ns, span.end_ns
 
 
-def _link_bases(runs: list[OurRun], chats_by_run: list[list[Chat]], report: Report) -> None:
-    """Compact mode: give each chat with an offset the earlier chat that holds its prefix."""
-    done = sorted(
-        ((c.span.end_ns, c) for chats in chats_by_run for c in chats if c.has_output),
-        key=lambda item: item[0],
+def _link_bases(chats_by_run: list[list[Chat]], messages: Messages, report: Report) -> None:
+    """Compact mode: give each chat with an offset the earlier chat that holds its prefix.
+
+    Chats are taken in the order of their histories' lengths (then turn index, then time): a
+    conversation's history only grows, so this order does not depend on timestamps, which a
+    damaged or clock-skewed file may have moved. A chat's base is the nearest earlier chat
+    whose history and answer cover the `offset` messages left out (an exact fit first); bases
+    thus always point backwards in one order, and no chain of bases can loop.
+    """
+    ordered = sorted(
+        (
+            (chat.offset + messages.count(chat), run, n, chat)
+            for run, chats in enumerate(chats_by_run)
+            for n, chat in enumerate(chats)
+        ),
+        key=lambda item: item[:3],
     )
-    ends = [end for end, _ in done]
-    for run, chats in zip(runs, chats_by_run, strict=True):
-        for i, chat in enumerate(chats):
-            if chat.offset:
-                chat.base = _base(chat, chats[:i], done[: bisect.bisect_right(ends, run.start_ns)])
-            if chat.offset and chat.base is None:
-                report(
-                    TraceWarning(
-                        chat.span.path,
-                        chat.span.line,
-                        f"span {chat.span.name!r} (compact history mode) leaves out its first "
-                        f"{chat.offset} messages, and the earlier span holding them is not in "
-                        "the input: its history starts after them",
-                    )
-                )
+    done: list[Chat] = []  # earlier chats with an answer, nearest last
+    for _, _, _, chat in ordered:
+        chat.length = messages.count(chat)
+        if chat.offset:
+            chat.base = _base(chat, done)
+            if chat.base is None:
+                _no_base(chat, report)
+            else:
+                chat.length += min(chat.offset, (chat.base.length or 0) + 1)
+        if chat.has_output:
+            done.append(chat)
 
 
-def _base(chat: Chat, before: list[Chat], ended: list[tuple[int, Chat]]) -> Chat | None:
-    """The last successful chat of the same run before this one, else of the session before
-    the run started."""
-    earlier = [c for c in before if c.has_output and c.span.end_ns <= chat.span.start_ns]
-    if earlier:
-        return earlier[-1]
-    return ended[-1][1] if ended else None
+def _base(chat: Chat, done: list[Chat]) -> Chat | None:
+    """The nearest earlier chat whose input and answer are exactly the `offset` messages,
+    else the nearest that holds at least that many (the user passed an edited history)."""
+    covering = None
+    for earlier in reversed(done):
+        total = (earlier.length or 0) + 1
+        if total == chat.offset:
+            return earlier
+        if covering is None and total > chat.offset:
+            covering = earlier
+    return covering
+
+
+def _no_base(chat: Chat, report: Report) -> None:
+    report(
+        TraceWarning(
+            chat.span.path,
+            chat.span.line,
+            f"span {chat.span.name!r} (compact history mode) leaves out its first "
+            f"{chat.offset} messages, and no earlier span of the session holds them: its "
+            "history starts after them",
+        )
+    )
 
 
 def lineage_of(runs: list[OurRun]) -> Lineage | None:

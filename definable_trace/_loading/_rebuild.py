@@ -13,6 +13,7 @@ messages its `base` span (the session's previous recorded call) holds, so `refs`
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,7 @@ from typing import Any
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._calls import error_of, finish_reason_of, first_text, usage_of
-from ._records import SpanRecord, TraceWarning
+from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts
 from ._store import TextStore
 
@@ -35,20 +36,21 @@ class Chat:
     """A span whose input/output messages we read (a chat span, or a run span's new input);
     for a chat span, also the source of its `ModelCall`, read on demand and never kept."""
 
-    __slots__ = ("base", "messages", "offset", "span")
+    __slots__ = ("base", "length", "messages", "offset", "span")
 
     def __init__(self, span: SpanRecord, messages: Messages) -> None:
         self.span = span
         self.messages = messages
-        self.offset = span.integer(sc.ATTR_INPUT_OFFSET) or 0
+        self.offset = max(span.integer(sc.ATTR_INPUT_OFFSET) or 0, 0)
         self.base: Chat | None = None
+        self.length: int | None = None  # compact mode: messages in its whole input (`refs`)
 
     def facts(self) -> CallFacts:
         span = self.span
         return CallFacts(
-            request_model=first_text(span, "gen_ai.request.model"),
-            response_model=first_text(span, "gen_ai.response.model"),
-            response_id=first_text(span, "gen_ai.response.id"),
+            request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
+            response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+            response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
             finish_reason=finish_reason_of(span),
             error=error_of(span),
         )
@@ -64,7 +66,16 @@ class Chat:
         span = self.span
         meta = self.messages.entries(self).out_meta if sc.ATTR_OUTPUT_META in span else None
         if meta is not None and isinstance(meta.get("metrics"), dict):
-            return sc.metrics_from_meta(meta["metrics"])
+            try:
+                metrics = sc.metrics_from_meta(meta["metrics"])
+                if not _counts_out_of_range(metrics):
+                    return metrics
+                reason = "a count beyond 2**53"
+            except ValueError as exc:  # pydantic's ValidationError
+                reason = _first_line(exc)
+            self.messages.unreadable(
+                span, sc.ATTR_OUTPUT_META, f"holds unreadable metrics ({reason})"
+            )
         return usage_of(span)
 
     @property
@@ -140,18 +151,52 @@ class Entries:
         # first input part; then the parts list is complete.
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
-        build = sc.message_from_parts
+        build = self._build
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, self.out_meta or {})
+                yield build(self.out_part or {}, self.out_meta or {}, j)
                 continue
             meta = metas[j] if metas is not None and j < len(metas) else {}
             if has_system and skip + j == 0:
-                yield build({"role": "system", "parts": self.system or []}, meta)
+                yield build({"role": "system", "parts": self.system or []}, meta, j)
                 continue
             k = skip + j - first_part
             part = parts[k] if parts is not None and 0 <= k < len(parts) else {}
-            yield build(part if isinstance(part, dict) else {}, meta)
+            yield build(part if isinstance(part, dict) else {}, meta, j)
+
+    def _build(self, part: dict[str, Any], meta: Any, j: int) -> Message:
+        """`message_from_parts`, or (for what a damaged file holds: a part of the wrong type, a
+        role that is none of the four, meta of the wrong shape) the most that can be read,
+        with a warning: the part without its meta, else an empty message of its role.
+
+        Without its meta entry a message still gets the same id and time on every load (from
+        the span and its place in it), never a new random id and the reading time."""
+        meta = meta if isinstance(meta, dict) else {}
+        if "id" not in meta or "ts" not in meta:
+            meta = {**self._fallback(j), **meta}
+        try:
+            message = sc.message_from_parts(part, meta)
+            reason = _out_of_range(message)
+            if reason is None:
+                return message
+        except _UNREADABLE as exc:
+            reason = _first_line(exc)
+        self._messages.unreadable(self._span, "a message", f"is unreadable ({reason})")
+        fallback = self._fallback(j)
+        for data, extra in ((part, fallback), ({"role": part.get("role")}, fallback)):
+            try:
+                return sc.message_from_parts(data, extra)
+            except _UNREADABLE:
+                continue
+        return Message(role="user", id=fallback["id"], created_at=fallback["ts"])
+
+    def _fallback(self, j: int) -> dict[str, Any]:
+        span = self._span
+        key = f"{span.trace_id}/{span.span_id}/{j}".encode()
+        return {
+            "id": hashlib.blake2b(key, digest_size=16).hexdigest(),
+            "ts": span.start_ns // 10**9,
+        }
 
 
 class Messages:
@@ -166,23 +211,32 @@ class Messages:
         return Entries(self, chat)
 
     def parse(self, span: SpanRecord, key: str) -> list[Any] | None:
+        # Only a shared key's value may be a `SharedText` (an int): an integer found under any
+        # other key is a wrong type, never a pointer into the store (another session's text).
         raw = span.shared(key) if key in _SHARED else span.get(key)
         if raw is None:
             return None
-        try:
-            return self.store.items(raw) if isinstance(raw, (str, int)) else None
-        except ValueError as exc:
-            if (id(span), key) not in self._reported:
-                self._reported.add((id(span), key))
-                self.report(
-                    TraceWarning(
-                        span.path,
-                        span.line,
-                        f"span {span.name!r}: {key} is not a JSON list ({exc}); "
-                        "its messages are read without it",
-                    )
-                )
+        if not isinstance(raw, str) and key not in _SHARED:
+            self.unreadable(span, key, f"is not a JSON string (found {type(raw).__name__})")
             return None
+        try:
+            return self.store.items(raw)
+        except ValueError as exc:
+            self.unreadable(span, key, f"is not a JSON list ({_first_line(exc)})")
+            return None
+
+    def unreadable(self, span: SpanRecord, what: str, problem: str) -> None:
+        """Tell once per span and attribute what could not be read there."""
+        if (id(span), what) in self._reported:
+            return
+        self._reported.add((id(span), what))
+        self.report(
+            TraceWarning(
+                span.path,
+                span.line,
+                f"span {span.name!r}: {what} {problem}; its messages are read without it",
+            )
+        )
 
     def count(self, chat: Chat) -> int:
         """Messages in the span's own input list, counted without building them."""
@@ -210,10 +264,15 @@ class Messages:
         return refs
 
     def refs(self, chat: Chat) -> list[Ref]:
-        """The chat's whole input, following compact-mode bases back to a full span."""
+        """The chat's whole input, following compact-mode bases back to a full span.
+
+        Bases always point to a span earlier in one order (see `_ours._link_bases`), so the
+        chain ends; the `seen` check keeps it so whatever sets them."""
         chain = [chat]
-        while chain[-1].offset and chain[-1].base is not None and len(chain) < 100_000:
-            chain.append(chain[-1].base)  # type: ignore[arg-type]
+        seen = {id(chat)}
+        while chain[-1].offset and chain[-1].base is not None and id(chain[-1].base) not in seen:
+            chain.append(chain[-1].base)
+            seen.add(id(chain[-1]))
         refs: list[Ref] = []
         for c in reversed(chain):
             refs = refs[: c.offset] if c.offset else []
@@ -229,9 +288,55 @@ class Messages:
         return out
 
 
+# What `message_from_parts` raises on a part or meta of the wrong shape (pydantic's
+# ValidationError is a ValueError; RecursionError: content nested too deep to validate).
+_UNREADABLE = (AttributeError, KeyError, IndexError, TypeError, ValueError, RecursionError)
+
+
+def _counts_out_of_range(metrics: Metrics) -> bool:
+    return any(
+        not -EXACT_INT < value < EXACT_INT
+        for value in (
+            metrics.input_tokens,
+            metrics.output_tokens,
+            metrics.total_tokens,
+            metrics.cache_read_tokens,
+            metrics.cache_write_tokens,
+            metrics.reasoning_tokens,
+        )
+    )
+
+
+def _out_of_range(message: Message) -> str | None:
+    """Integers a JSON writer could not write back (see `SpanRecord.integer`)."""
+    if not -EXACT_INT < message.created_at < EXACT_INT:
+        return "created_at beyond 2**53"
+    if message.metrics is not None and _counts_out_of_range(message.metrics):
+        return "a token count beyond 2**53"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)  # pydantic: name the field, not the model
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return f"{'.'.join(map(str, first['loc'])) or 'value'}: {first['msg']}"[:200]
+        except (IndexError, KeyError, TypeError):
+            pass
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
 def _first(items: list[Any] | None) -> dict[str, Any] | None:
-    return items[0] if items and isinstance(items[0], dict) else None
+    if not items or not isinstance(items[0], dict):
+        return None
+    first: dict[str, Any] = items[0]
+    return first
 
 
 def _starts_with_system(parts: list[Any] | None) -> bool:
-    return bool(parts) and isinstance(parts[0], dict) and parts[0].get("role") == "system"
+    if not parts:
+        return False
+    first = parts[0]
+    return isinstance(first, dict) and first.get("role") == "system"

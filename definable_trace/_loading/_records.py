@@ -16,6 +16,7 @@ from typing import Any
 from ._store import SharedText, TextStore
 
 __all__ = [
+    "EXACT_INT",
     "STATUS_ERROR",
     "Interval",
     "Shape",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 STATUS_ERROR = 2  # OTLP Status.code: 0 unset, 1 ok, 2 error
+EXACT_INT = 2**53  # integers read are below this in size (see `SpanRecord.integer`)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class SpanRecord(Interval):
         i = self._shape.index.get(key)
         if i is None:
             return None
-        value = self._values[i]
+        value: SharedText | str = self._values[i]
         return value if i in self._shape.shared else self._plain(i)
 
     def text(self, key: str) -> str | None:
@@ -174,24 +176,31 @@ class SpanRecord(Interval):
         return value if isinstance(value, str) else None
 
     def integer(self, key: str) -> int | None:
-        """An integer attribute; numbers written as strings are accepted."""
-        value = self.get(key)
-        if isinstance(value, bool):
+        """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
+        every JSON reader keeps exact, and far beyond any count, index or offset) it is
+        damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
+        raw = self.get(key)
+        if raw is None or isinstance(raw, bool):
             return None
-        if isinstance(value, int):
-            return value
         try:
-            return int(value) if value is not None else None
-        except (TypeError, ValueError):
+            number = raw if isinstance(raw, int) else int(raw)
+        except (TypeError, ValueError, OverflowError):
             return None
+        return number if -EXACT_INT < number < EXACT_INT else None
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_LAST_NS = (datetime.max.replace(tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
 def to_datetime(ns: int) -> datetime:
-    """Nanoseconds since the epoch as an aware UTC datetime (exact to the microsecond)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
+    """Nanoseconds since the epoch as an aware UTC datetime (exact to the microsecond).
+
+    Total: the decoder refuses times outside OTLP's unsigned 64 bits, and what else reaches
+    here (a sum, a default) is clamped to what `datetime` holds instead of overflowing."""
+    return _EPOCH + timedelta(microseconds=min(max(ns, 0), _LAST_NS) // 1000)
 
 
 def order_spans(spans: list[SpanRecord]) -> list[SpanRecord]:

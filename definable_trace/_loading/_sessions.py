@@ -265,6 +265,11 @@ class Turn(Interval):
         return self._source.slice(0)
 
     @property
+    def history_count(self) -> int:
+        """`len(history)`, counted without building the messages where the spans allow."""
+        return self._source.count()
+
+    @property
     def history_before(self) -> list[Message]:
         """The history the turn started from (before its user input)."""
         return self._source.slice(0, self._source.prior())
@@ -272,10 +277,7 @@ class Turn(Interval):
     @property
     def metrics(self) -> Metrics:
         """Tokens and durations summed over the turn's model calls."""
-        total = Metrics()
-        for call in self.model_calls:
-            total = total + call.metrics
-        return total
+        return sum_metrics(call.metrics for call in self.model_calls)
 
 
 class Session:
@@ -304,6 +306,7 @@ class Session:
         agent_name: str | None,
         messages: Callable[[], list[Message]],
         stitched: bool = False,
+        message_count: Callable[[], int] | None = None,
     ) -> None:
         self.id = id
         self.turns = turns
@@ -314,6 +317,7 @@ class Session:
         self.lineage = lineage
         self.agent_name = agent_name
         self._messages = messages
+        self._count = message_count
         self.start = to_datetime(min((t.start_ns for t in turns), default=0))
         self.end = to_datetime(max((t.end_ns for t in turns), default=0))
 
@@ -357,10 +361,16 @@ class Session:
     @property
     def metrics(self) -> Metrics:
         """Tokens summed over every model call; `duration` is the sum of the turn durations."""
-        total = Metrics()
-        for turn in self.turns:
-            total = total + turn.metrics
+        total = sum_metrics(call.metrics for turn in self.turns for call in turn.model_calls)
         return total.model_copy(update={"duration": sum(t.duration for t in self.turns)})
+
+    @property
+    def message_count(self) -> int:
+        """`len(messages)`, counted without building the messages when the turns can (ours
+        count the entries of their lists): what listing thousands of sessions needs."""
+        if self._count is not None:
+            return self._count()
+        return len(self.messages)
 
     @property
     def model_calls(self) -> int:
@@ -382,6 +392,33 @@ class Session:
         return (self.end - self.start).total_seconds()
 
 
+_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def sum_metrics(metrics: Iterable[Metrics]) -> Metrics:
+    """`Metrics() + a + b + ...`, validated once instead of once per addition (a session's
+    total is read for every row of a listing): counts and durations add up, the first known
+    time to first token is kept."""
+    counts = dict.fromkeys(_COUNTS, 0)
+    duration: float | None = None
+    first_token: float | None = None
+    for item in metrics:
+        for name in _COUNTS:
+            counts[name] += getattr(item, name)
+        if item.duration is not None:
+            duration = item.duration if duration is None else duration + item.duration
+        if first_token is None:
+            first_token = item.time_to_first_token
+    return Metrics(**counts, duration=duration, time_to_first_token=first_token)
+
+
 def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list[Message]:
     users = [i for i, m in enumerate(history) if m.role == "user"]
     if not 1 <= turn <= len(users):
@@ -390,7 +427,14 @@ def _cut_before_user(history: list[Message], turn: int, session_id: str) -> list
 
 
 class TraceSet:
-    """The sessions found in the files (ordered by start) and the warnings about them."""
+    """The sessions found in the files (ordered by start) and the warnings about them.
+
+    `warnings` holds every problem found while loading. Message lists are parsed only when
+    first read, so reading a session (`messages`, a turn's `history`, a call's messages) may
+    find more, a damaged list say: the accessor that finds one appends it to `warnings` before
+    it returns. `take_warnings()` hands out those not taken yet: call it after loading and
+    again after reading (the CLI does, before it exits), and none is missed or told twice.
+    """
 
     def __init__(
         self, sessions: list[Session], warnings: list[TraceWarning], paths: list[str]
@@ -399,6 +443,13 @@ class TraceSet:
         self.warnings = warnings
         self.paths = paths
         self._by_id = {s.id: s for s in sessions}
+        self._taken = 0
+
+    def take_warnings(self) -> list[TraceWarning]:
+        """The warnings added since the last call (all of them on the first)."""
+        new = self.warnings[self._taken :]
+        self._taken += len(new)
+        return new
 
     def __repr__(self) -> str:
         return f"TraceSet({len(self.sessions)} sessions, {len(self.warnings)} warnings)"

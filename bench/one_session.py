@@ -1,0 +1,164 @@
+"""One session out of a 1 GB trace file: `load_traces(path, session=S)`, against bare parsing.
+
+    python bench/one_session.py               # 1000 MB in the temp dir (made once, then reused)
+    python bench/one_session.py --mb 200      # a smaller file
+    python bench/one_session.py --full        # also the whole load (slow, memory-hungry)
+
+The file is many short sessions, ours and foreign: every committed real trace (our agent's
+`sample_traces/`, the openai-v2 / OpenLLMetry / OpenInference fixtures) copied with fresh ids
+until the size is reached (`_replicate.py`). Each step runs in its own process, so its peak
+RSS is its own:
+
+1. read: the file's bytes read once, nothing else (what any scan costs);
+2. floor: `orjson.loads` of every line, nothing kept (what a reader that parses all pays);
+3. one: `load_traces(path, session=S)`, then the session's whole history and every turn's
+   messages (what `show`/`export`/`replay --session S` need), for sessions of each
+   convention, from the file's start, middle and end;
+4. with `--full`: `load_traces(path)` and the same session from it (what they did before).
+
+Printed: wall and CPU seconds, peak RSS of each. Goal: one session <= 1 s, <= 100 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _replicate import TEMPLATES, replicate
+
+MB = 1_000_000
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB  # Linux: KiB
+
+
+def _timed(work: Any) -> dict[str, Any]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    extra = work()
+    return {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "rss": _rss_mb(),
+        **(extra or {}),
+    }
+
+
+def step_read(path: Path) -> dict[str, Any]:
+    def work() -> None:
+        buffer = bytearray(1 << 23)
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(buffer):
+                pass
+
+    return _timed(work)
+
+
+def step_floor(path: Path) -> dict[str, Any]:
+    import orjson
+
+    def work() -> dict[str, Any]:
+        lines = 0
+        with open(path, "rb", buffering=1 << 20) as f:
+            for line in f:
+                orjson.loads(line)
+                lines += 1
+        return {"lines": lines}
+
+    return _timed(work)
+
+
+def step_one(path: Path, session: str, full: bool = False) -> dict[str, Any]:
+    from definable_trace.loading import load_traces
+
+    def work() -> dict[str, Any]:
+        traces = load_traces(path) if full else load_traces(path, session=session)
+        found = traces.session(session)
+        messages = len(found.messages)
+        turn_messages = sum(len(turn.messages) for turn in found.turns)
+        return {
+            "sessions": len(traces),
+            "turns": len(found.turns),
+            "messages": messages,
+            "turn_messages": turn_messages,
+            "convention": found.convention,
+        }
+
+    return _timed(work)
+
+
+def _child(*args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
+    )
+    return json.loads(out.stdout)
+
+
+def _line(label: str, r: dict[str, Any]) -> str:
+    return f"{label:<34} {r['wall']:6.2f} s wall {r['cpu']:6.2f} s CPU  peak RSS {r['rss']:5.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=1000)
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--step", help=argparse.SUPPRESS)
+    parser.add_argument("--session", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        steps = {"read": step_read, "floor": step_floor}
+        if args.step in steps:
+            result = steps[args.step](args.file)
+        else:
+            result = step_one(args.file, args.session, full=args.step == "full")
+        print(json.dumps(result))
+        return
+    path = args.file or Path(tempfile.gettempdir()) / f"definable-one-session-{args.mb:g}.jsonl"
+    if not path.exists():
+        print(f"writing {path} ...", file=sys.stderr)
+        info = replicate(path, args.mb)
+        print(f"  {info}", file=sys.stderr)
+    size = os.path.getsize(path) / MB
+    print(_line("read the bytes once", _child("--step=read", f"--file={path}")))
+    floor = _child("--step=floor", f"--file={path}")
+    copies = floor["lines"] // _lines_per_copy()
+    print(f"file: {path} ({size:.0f} MB, {copies} copies of the committed traces)")
+    print(_line(f"orjson.loads of {floor['lines']} lines", floor))
+    picks = [
+        ("ours, start", "lisbon-copy0"),
+        ("ours, middle", f"weather-copy{copies // 2}"),
+        ("openai-v2 (inherited id), end", f"v2-s1-copy{copies - 1}"),
+        ("openllmetry, middle", f"tl-s1-copy{copies // 3}"),
+        ("openinference, end", f"oi-s2-copy{copies - 2}"),
+    ]
+    for label, session in picks:
+        r = _child("--step=one", f"--file={path}", f"--session={session}")
+        print(
+            _line(f"one session: {label}", r) + f"  ({r['turns']} turns, {r['messages']} messages)"
+        )
+    if args.full:
+        r = _child("--step=full", f"--file={path}", f"--session={picks[1][1]}")
+        print(_line(f"whole load ({r['sessions']} sessions)", r))
+    print(
+        "memory: the scans hold one 8 MB block and the lines kept; the session's own spans "
+        "are then loaded as usual, so peak RSS follows the session's size, not the file's"
+    )
+
+
+def _lines_per_copy() -> int:
+    return sum(1 for p in TEMPLATES for line in p.read_bytes().splitlines() if line.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""One session out of a large file without reading the rest: `load_traces(..., session=S)`.
+
+`show`, `export` and `replay` want one conversation; a production trace file holds tens of
+thousands. Two streaming passes over the raw bytes pick the lines that matter, and only those
+are parsed and assembled, through the same path as a whole file:
+
+1. lines holding the session id as a JSON string (`"S"`): the spans that name the session
+   (and a fork's spans naming it as their parent, filtered out at the end);
+2. lines holding any trace id those lines name: spans that inherit the session from a parent
+   span (the openai-v2 instrumentation names it on `invoke_agent` only), spans of no
+   convention under a turn, and whatever else the traces hold.
+
+The bytes are scanned in blocks with `bytes.find`/`re` (C loops, no per-line Python), so
+time follows the file size at the speed of a memory search and memory follows the block size
+plus the lines kept: neither depends on the number of sessions in the file. The trace file is
+only read. What cannot be selected this way falls back to loading everything and picking the
+session: gzip files, one JSON document (not JSON lines), other sources (parsed documents), an
+id that JSON may escape in more than one way, an id no line holds (a trace id or stitched id
+the loader made up). Warnings are those of the lines read: problems on other lines of the file
+are not looked for.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ._assemble import assemble
+from ._decode import SESSION_KEYS, SpanDecoder
+from ._graph import SpanIndex
+from ._logs import LogIndex
+from ._otlp import read_lines
+from ._records import TraceWarning
+from ._sessions import TraceSet
+from ._store import TextStore
+
+if TYPE_CHECKING:
+    from ._load import TraceSource
+
+STDIN = "-"  # as `_load.STDIN`, which imports this module
+
+__all__ = ["load_one_session"]
+
+_BLOCK = 1 << 23  # bytes read at a time: the memory the scan needs besides the lines kept
+_TRACE_ID = re.compile(rb'"traceId":\s*"([^"\\]{1,64})"')  # a literal prefix: fast search
+_PLAIN_ID = re.compile(r"[A-Za-z0-9 _.:@#+=,;()\[\]{}|~-]{1,512}")  # one JSON spelling only
+
+
+def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSet:
+    """A `TraceSet` holding only `session_id` (when found), read from the lines that matter."""
+    paths = [os.fspath(s) for s in sources if isinstance(s, (str, os.PathLike))]
+    if len(paths) != len(sources) or not _PLAIN_ID.fullmatch(session_id):
+        return _everything(sources, session_id)
+    if any(path == STDIN or not os.path.isfile(path) for path in paths):  # `-`, directories
+        return _everything(sources, session_id)
+    needle = orjson.dumps(session_id)
+    if not all(_json_lines(path) for path in paths):
+        return _everything(sources, session_id)
+    # Pass 1 in every file first: a trace named in one file may have spans in another.
+    named = {path: dict(_scan(path, _needle_hits([needle]))) for path in paths}
+    traces = _traces_of((line for lines in named.values() for line in lines.values()), needle)
+    picked = [(path, _second_pass(path, sorted(named[path]), traces)) for path in paths]
+    picked = [(path, lines) for path, lines in picked if lines]
+    if not picked:
+        return _everything(sources, session_id)
+    return _assemble_one(picked, paths, session_id)
+
+
+def _assemble_one(
+    picked: list[tuple[str, list[tuple[int, bytes]]]], paths: list[str], session_id: str
+) -> TraceSet:
+    store = TextStore()
+    decoder = SpanDecoder(store)
+    index = SpanIndex()
+    logs = LogIndex()  # content in log records: their lines name the trace ids (pass 2)
+    warnings: list[TraceWarning] = []
+    for path, lines in picked:
+        warnings.extend(read_lines(lines, path, index, decoder, logs))
+    sessions = [s for s in assemble(index, store, warnings, logs) if s.id == session_id]
+    if not sessions:  # the id was only mentioned (a fork's parent, a message's text)
+        from ._load import load_traces
+
+        return _only(load_traces(*paths), session_id)
+    return TraceSet(sessions, warnings, paths)
+
+
+def _everything(sources: Sequence[TraceSource], session_id: str) -> TraceSet:
+    from ._load import load_traces
+
+    return _only(load_traces(*sources), session_id)
+
+
+def _only(traces: TraceSet, session_id: str) -> TraceSet:
+    """`traces` cut to the one session; unknown ids still get `SessionNotFoundError`'s
+    suggestions from the whole set."""
+    if session_id not in traces:
+        return traces
+    return TraceSet([traces.session(session_id)], traces.warnings, traces.paths)
+
+
+def _json_lines(path: str) -> bool:
+    """Plain JSON lines (not gzip, not one pretty-printed document): the first non-blank line
+    is a JSON value of its own. Unreadable files are left to the full load to report."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    orjson.loads(line)
+                    return True
+    except (OSError, orjson.JSONDecodeError):
+        return False
+    return False
+
+
+def _needle_hits(needles: list[bytes]) -> Any:
+    return lambda block, end, base: _finds(block, end, needles)
+
+
+def _second_pass(path: str, starts: list[int], traces: set[bytes]) -> list[tuple[int, bytes]]:
+    """(line number, line) of the lines found by the first pass (`starts`: their offsets)
+    and of every line holding one of `traces`, in file order. The first pass only finds (no
+    line counting: a third of a pass's time); this one counts lines for both."""
+    needles = [b'"' + t + b'"' for t in traces]
+
+    def hits(block: bytes | bytearray, end: int, base: int) -> Iterator[int]:
+        known = starts[bisect.bisect_left(starts, base) : bisect.bisect_left(starts, base + end)]
+        if len(needles) <= _FEW:  # a memory search per id beats matching every trace id
+            found = _finds(block, end, needles)
+        else:
+            found = _trace_hits(block, end, traces)
+        return heapq.merge((start - base for start in known), found)
+
+    if not starts and not traces:
+        return []
+    return list(_scan(path, hits, count=True))
+
+
+_FEW = 3
+
+
+def _traces_of(lines: Iterable[bytes], needle: bytes) -> set[bytes]:
+    """The trace ids of the spans that name the session themselves: a line is an export batch
+    that may hold any number of other sessions' spans (and a fork names its parent session),
+    whose traces would only cost time. Unparsable lines give every trace id they hold."""
+    session = orjson.loads(needle)
+    traces: set[bytes] = set()
+    for line in lines:
+        try:
+            request = orjson.loads(line)
+            spans = [
+                span
+                for resource in request.get("resourceSpans") or request.get("batches") or ()
+                for scope in resource.get("scopeSpans") or ()
+                for span in scope.get("spans") or ()
+            ]
+            traces.update(
+                str(s["traceId"]).encode()
+                for s in spans
+                if s.get("traceId") == session or _names(s, session)  # an id made of a trace's
+            )
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+            traces.update(_TRACE_ID.findall(line))
+    return traces
+
+
+def _names(span: dict[str, Any], session: str) -> bool:
+    for item in span.get("attributes") or ():
+        if (
+            item.get("key") in SESSION_KEYS
+            and (item.get("value") or {}).get("stringValue") == session
+        ):
+            return True
+    return False
+
+
+def _finds(block: bytes | bytearray, end: int, needles: list[bytes]) -> Iterator[int]:
+    found: list[int] = []
+    for needle in needles:
+        at = block.find(needle, 0, end)
+        while at >= 0:
+            found.append(at)
+            at = block.find(needle, at + len(needle), end)
+    return iter(sorted(found) if len(needles) > 1 else found)
+
+
+def _trace_hits(block: bytes | bytearray, end: int, traces: set[bytes]) -> Iterator[int]:
+    if traces.isdisjoint(_TRACE_ID.findall(block, 0, end)):  # the common case, all in C
+        return
+    for match in _TRACE_ID.finditer(block, 0, end):
+        if match.group(1) in traces:
+            yield match.start()
+
+
+def _scan(path: str, hits: Any, count: bool = False) -> Iterator[tuple[int, bytes]]:
+    """The lines in which `hits(block, end, base)` finds positions, in order (before `end`;
+    `base` is the block's offset in the file), as (line number, line) when `count`, else
+    (offset of the line, line). Blocks end at a line end, so no line is split between two;
+    one buffer is read into again and again (no copy of the file but of the lines kept)."""
+    lines_before = 0
+    base = 0  # the block's offset in the file
+    buffer = bytearray(_BLOCK)
+    filled = 0  # bytes in the buffer: the rest of the last line of the previous block, then new
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            if filled == len(buffer):  # a line longer than the buffer: grow it
+                buffer.extend(bytes(len(buffer)))
+            with memoryview(buffer) as view:
+                read = f.readinto(view[filled:])
+            end = filled + read
+            cut = end if not read else buffer.rfind(b"\n", 0, end) + 1
+            if cut:
+                for start, line in _hit_lines(buffer, cut, hits(buffer, cut, base)):
+                    if count:
+                        yield lines_before + buffer.count(b"\n", 0, start) + 1, line
+                    else:
+                        yield base + start, line
+                if count:
+                    lines_before += buffer.count(b"\n", 0, cut)
+                base += cut
+                buffer[: end - cut] = buffer[cut:end]
+                filled = end - cut
+            else:
+                filled = end
+            if not read:
+                return
+
+
+def _hit_lines(block: bytearray, cut: int, hits: Iterator[int]) -> Iterator[tuple[int, bytes]]:
+    """(start, line) of each line holding a hit (hits in increasing order)."""
+    taken_to = -1
+    for at in hits:
+        if at < taken_to:
+            continue  # another hit on a line already taken
+        start = block.rfind(b"\n", 0, at) + 1
+        stop = block.find(b"\n", at, cut)
+        taken_to = cut if stop < 0 else stop
+        yield start, bytes(block[start:taken_to])
