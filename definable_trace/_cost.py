@@ -108,6 +108,15 @@ def price(
         return Cost(None, 1, ("(no model recorded)",))
     from genai_prices import Usage, calc_price
 
+    counts = (
+        metrics.input_tokens,
+        metrics.output_tokens,
+        metrics.cache_read_tokens,
+        metrics.cache_write_tokens,
+        metrics.reasoning_tokens,
+    )
+    if any(count is not None and count < 0 for count in counts):  # a damaged trace
+        return Cost(None, 1, (f"{model} (negative token counts)",))
     usage = Usage(
         input_tokens=metrics.input_tokens,
         output_tokens=metrics.output_tokens,
@@ -125,6 +134,8 @@ def price(
             result = calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when)
     except LookupError:
         return Cost(None, 1, (model,))
+    except ValueError:  # genai-prices refuses counts it cannot price (a damaged trace)
+        return Cost(None, 1, (f"{model} (unusable token counts)",))
     return Cost(result.total_price, 1)
 
 

@@ -56,6 +56,14 @@ def test_unknown_model_is_unknown_never_zero() -> None:
     assert sum_costs([]) == Cost(Decimal(0))
 
 
+def test_damaged_token_counts_are_unknown_not_an_error() -> None:
+    """A damaged trace can say -5 tokens; genai-prices refuses that (ValueError). The fuzz test
+    found the CLI failing on it: the cost is unknown instead."""
+    cost = price("gpt-4o", Metrics(input_tokens=-5, output_tokens=3))
+    assert cost.usd is None and not cost.known
+    assert cost.unknown_models == ("gpt-4o (negative token counts)",)
+
+
 def test_provider_name_unknown_to_the_table_falls_back_to_the_url_then_the_model() -> None:
     metrics = Metrics(input_tokens=1000, output_tokens=100)
     by_url = price("gpt-4o", metrics, provider="my-gateway", base_url="https://api.openai.com/v1")
