@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +191,7 @@ def _check(llm: OpenAIChat) -> None:
 
 
 @contextmanager
-def _chat_spans(path: Path | None) -> Iterator[Path | None]:
+def _chat_spans(path: Path | None) -> Generator[Path | None, None, None]:
     """Where the chat's spans go (`tracing_to`), and no empty file left behind when the chat
     ended before its first turn (the file exporter creates its file when configured)."""
     from opentelemetry.trace import NoOpTracerProvider

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +178,7 @@ def console(stderr: bool = False) -> Console:
 
 
 @contextmanager
-def open_output(path: str | Path) -> Iterator[IO[bytes]]:
+def open_output(path: str | Path) -> Generator[IO[bytes], None, None]:
     """A binary stream for `-o PATH`: `-` is standard output (never a file named `-`).
 
     A file is written to a temporary name beside it and renamed into place only when the
@@ -262,7 +262,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 @contextmanager
-def tracing_to(path: Path | None) -> Iterator[Path | None]:
+def tracing_to(path: Path | None) -> Generator[Path | None, None, None]:
     """Send the spans of the runs inside to `path` (None: the default trace file); flush after.
 
     Yields the file the spans go to. Flushing even when the run failed (or was interrupted)
@@ -281,7 +281,7 @@ def tracing_to(path: Path | None) -> Iterator[Path | None]:
 
 
 @contextmanager
-def staged_spans(path: Path) -> Iterator[Path]:
+def staged_spans(path: Path) -> Generator[Path, None, None]:
     """Spans of one replay or fork: written to a hidden file beside `path`, then added to
     `path` when the run has ended (completed, failed or interrupted), so that `path` is only
     ever created by a run that wrote spans, and never holds half of a flush.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
+from click.shell_completion import CompletionItem
 
 __all__ = [
     "DEFAULT_RETRIES",
@@ -58,7 +59,7 @@ class BaseUrl(_StrParam):
 
 def complete_sessions(
     ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[click.shell_completion.CompletionItem]:
+) -> list[CompletionItem]:
     """`--session`'s completion: the session ids of the files already on the command line."""
     from ._complete import session_ids
 

@@ -102,6 +102,4 @@ def _write_whole(path: Path, data: bytes) -> None:
         raise
 
 
-for _option in store_options(exposed=True):
-    pull.params.append(_option)
-del _option
+pull.params.extend(store_options(exposed=True))

@@ -5,7 +5,8 @@ Python looks for in the package itself, so it is the one place where the depende
 the library to `deftrace_cli` (installed from the same distribution).
 """
 
-from deftrace_cli import main
+# mypy checks the CLI under its directory name (`cli`); the installed name is `deftrace_cli`.
+from deftrace_cli import main  # type: ignore[import-not-found,unused-ignore]
 
 if __name__ == "__main__":
     main()

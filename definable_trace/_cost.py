@@ -115,7 +115,7 @@ def price(
         metrics.cache_write_tokens,
         metrics.reasoning_tokens,
     )
-    if any(count is not None and count < 0 for count in counts):  # a damaged trace
+    if any(count < 0 for count in counts):  # a damaged trace
         return Cost(None, 1, (f"{model} (negative token counts)",))
     usage = Usage(
         input_tokens=metrics.input_tokens,

@@ -154,8 +154,6 @@ def _flags(parent: Any) -> int:
 def _status(span: ReadableSpan) -> JsonObject:
     status = span.status
     encoded: JsonObject = {}
-    if status is None:
-        return encoded
     if status.description:
         encoded["message"] = status.description
     if status.status_code.value:

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,7 +60,7 @@ _wrapped = threading.local()
 
 
 @contextmanager
-def captured_causes() -> Iterator[list[str]]:
+def captured_causes() -> Generator[list[str], None, None]:
     """While inside, the official exporters' log records on this thread are collected here
     (as failure causes) instead of printed."""
     causes: list[str] = []
