@@ -15,6 +15,8 @@ gen_ai = pytest.importorskip("opentelemetry.semconv._incubating.attributes.gen_a
 
 
 def test_every_gen_ai_name_matches_the_semconv_package() -> None:
+    if not hasattr(gen_ai, "GEN_AI_PROVIDER_NAME"):  # e.g. 0.51b0, which SDK 1.30 pins
+        pytest.skip("this opentelemetry-semantic-conventions predates the current GenAI names")
     ours = {name: value for name, value in vars(sc).items() if name.startswith("GEN_AI_")}
     assert len(ours) >= 30
     compared = 0
