@@ -50,10 +50,13 @@ _TIMES = {"start", "end", "duration", "time_to_first_token"}
 
 
 def _without_times(value: Any, times: list[float]) -> Any:
-    """`value` without its timing fields, which are appended to `times` (in seconds)."""
+    """`value` without its timing fields, which are appended to `times` (in seconds), and
+    without `sources`, which names where it was read from."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
+            if key == "sources":  # where the session was read from: the store vs the file
+                continue
             if key in _TIMES and item is not None:
                 times.append(
                     datetime.fromisoformat(item).timestamp() if isinstance(item, str) else item
