@@ -26,6 +26,7 @@ from ._common import (
     staged_spans,
 )
 from ._errors import RunFailure, UsageFailure
+from ._escape import safe
 from ._options import (
     files_argument,
     json_option,
@@ -86,8 +87,9 @@ class _RunCommand:
 
     def announce(self, text: str) -> None:
         """A line before the run starts (on stderr under --json), so that a run that fails
-        still said where its spans went."""
-        click.echo(text, err=self.as_json)
+        still said where its spans went. Escaped: it names session ids and paths, which a
+        trace file or the command line may fill with escape sequences."""
+        click.echo(safe(text), err=self.as_json)
 
     def report(self, result: ReplayResult, out: Path) -> None:
         if self.as_json:
@@ -108,7 +110,7 @@ class _RunCommand:
         sources = [str(f) for f in self.inputs.paths]
         if sources and out.exists():
             files = " ".join(shlex.quote(f) for f in [*sources[:3], str(out)])
-            click.echo(f"see it beside the original: deftrace sessions {files}", err=True)
+            click.echo(f"see it beside the original: deftrace sessions {safe(files)}", err=True)
 
 
 def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
@@ -203,7 +205,7 @@ def replay(
     run = _RunCommand(
         inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
     )
-    traces = load(inputs)
+    traces = load(inputs, session=None if replay_every else session_id)
     if replay_every:
         sessions = _replayable(traces.sessions, include_replays)
         _check_until_turn(sessions, until_turn)
@@ -335,7 +337,9 @@ def fork(
     run = _RunCommand(
         inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
     )
-    traces = load(inputs)
+    # A fork under its own --session-id is checked against every session of the files: only
+    # without it is reading the one session enough.
+    traces = load(inputs, session=session_id if new_id is None else None)
     session = pick_session(traces, session_id)
     _check_fork(session, at, new_id, [s.id for s in traces.sessions])
     new_id = new_id or new_session_id(session.id, "fork", run.short_id)
