@@ -87,6 +87,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
         click.Option(
             ["--since"],
             type=TimeSpec(),
+            metavar="2d|ISO",
             help="Stores: start of the time window (30m, 2h, 7d before now, or ISO time; "
             "default: 24h before --until).",
             **shared,
@@ -94,6 +95,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
         click.Option(
             ["--until"],
             type=TimeSpec(),
+            metavar="2d|ISO",
             help="Stores: end of the time window (default: now).",
             **shared,
         ),
@@ -110,6 +112,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
             type=click.FloatRange(min=0, min_open=True),
             default=30.0,
             show_default=True,
+            metavar="SECONDS",
             help="Stores: seconds to wait for each answer.",
             **shared,
         ),
