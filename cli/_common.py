@@ -34,6 +34,7 @@ __all__ = [
     "Inputs",
     "check_writable",
     "console",
+    "done_with",
     "emit_json",
     "expand_inputs",
     "load",
@@ -117,7 +118,10 @@ def expand_inputs(args: Sequence[str | Path | SourceInput]) -> Inputs:
 
 
 def load(
-    paths: Sequence[str | Path | SourceInput] | Inputs, *, session: str | None = None
+    paths: Sequence[str | Path | SourceInput] | Inputs,
+    *,
+    session: str | None = None,
+    page: Sequence[str] | None = None,
 ) -> TraceSet:
     """Load the inputs (see `expand_inputs`); what the loader skipped is reported on stderr,
     one line each.
@@ -127,15 +131,19 @@ def load(
     large file does not parse the others. A session not found that way is looked for again in
     a full load, whose `SessionNotFoundError` names the ids that are close.
 
+    `page`: the sessions to fetch from trace stores (`replay --all` reads a store a page at a
+    time), instead of those the command names.
+
     The `TraceSet` is remembered for the running command: the warnings it finds later, when a
-    message list is first read, are printed when the command ends (`report_late_warnings`).
+    message list is first read, are printed when the command ends (`report_late_warnings`),
+    or when the command is done with it (`done_with`).
     """
     inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
     files = list(inputs.files)
     one = session if session is not None and _plain_files(files) else None
-    traces, readers = _read(inputs, files, one)
+    traces, readers = _read(inputs, files, one, page)
     if one is not None and one not in traces:
-        traces, readers = _read(inputs, files, None)
+        traces, readers = _read(inputs, files, None, page)
     check_loaded(files, readers, traces)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
@@ -155,7 +163,10 @@ def _plain_files(files: Sequence[Path | SourceInput]) -> bool:
 
 
 def _read(
-    inputs: Inputs, files: list[Path | SourceInput], session: str | None
+    inputs: Inputs,
+    files: list[Path | SourceInput],
+    session: str | None,
+    page: Sequence[str] | None = None,
 ) -> tuple[TraceSet, list[Any]]:
     """`load_traces` over `files`, dropping (with a warning) a file a pattern matched that is
     not a trace; `files` loses those files."""
@@ -164,7 +175,7 @@ def _read(
     from ._escape import safe
 
     while True:
-        readers = documents_for(files)  # trace stores are fetched here (cli/_stores.py)
+        readers = documents_for(files, page)  # trace stores are fetched here (cli/_stores.py)
         sources = (str(r) if isinstance(r, Path) else r for r in readers)
         try:
             return load_traces(*sources, session=session), list(readers)
@@ -192,6 +203,17 @@ def report_late_warnings(ctx: click.Context) -> None:
     however it ended; each warning is printed once (`TraceSet.take_warnings`)."""
     for traces in ctx.meta.get(_LOADED_META, ()):
         _print_warnings(traces.take_warnings())
+
+
+def done_with(traces: TraceSet) -> None:
+    """Print `traces`' late warnings now and stop remembering it, so that a command reading
+    many `TraceSet`s one after another (`replay --all` of a store, page by page) does not
+    keep them all in memory."""
+    _print_warnings(traces.take_warnings())
+    ctx = click.get_current_context(silent=True)
+    loaded = ctx.meta.get(_LOADED_META, []) if ctx is not None else []
+    if any(t is traces for t in loaded):
+        loaded[:] = [t for t in loaded if t is not traces]
 
 
 def pick_session(traces: TraceSet, session_id: str | None) -> Session:
