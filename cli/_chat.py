@@ -217,7 +217,7 @@ def _chat_spans(path: Path | None) -> Iterator[Path | None]:
 def _resumed(path: Path, session_id: str | None) -> Session:
     from ._common import pick_session
 
-    return pick_session(load([path]), session_id)
+    return pick_session(load([path], session=session_id), session_id)  # its lines only
 
 
 def _last_model(session: Session) -> str:

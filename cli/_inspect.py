@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["diff", "export", "sessions", "show"]
 
 
-class _Money(click.ParamType):
+class _Money(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
     name = "USD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

@@ -36,7 +36,7 @@ class TurnSpan:
         return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
 
 
-class TurnRange(click.ParamType):
+class TurnRange(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
     """`3` or `2-5`."""
 
     name = "N|A-B"
@@ -58,7 +58,7 @@ _RELATIVE = re.compile(r"\s*(\d+)\s*([smhdw])\s*")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class TimeSpec(click.ParamType):
+class TimeSpec(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 on
     """`30m`, `2h`, `2d`, `1w` ago, or an ISO 8601 date or time (no zone: the local one)."""
 
     name = "2d|ISO"
