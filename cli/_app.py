@@ -11,7 +11,7 @@ from definable_trace import __version__
 from definable_trace._errors import DefinableTraceError
 
 from ._chat import chat
-from ._common import SPANS_META
+from ._common import SPANS_META, report_late_warnings
 from ._errors import translate, translate_os_error
 from ._inspect import diff, export, sessions, show
 from ._pull import pull
@@ -33,6 +33,12 @@ class _Group(click.Group):
         return list(self.commands)
 
     def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return self._invoke(ctx)
+        finally:
+            report_late_warnings(ctx)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DefinableTraceError as exc:
@@ -90,22 +96,3 @@ for command in (sessions, show, export, diff, replay, fork, chat):
 for command in (sessions, show, export, diff, replay, fork):
     accept_sources(command)
 cli.add_command(pull)
-
-
-def _complete_every_session_option() -> None:
-    """`--session` completes session ids on every command, including those declared without
-    `_options.session_option`. Click has no public setter for a declared option's completion,
-    hence its attribute."""
-    from ._options import complete_sessions
-
-    for command in cli.commands.values():
-        for param in command.params:
-            if (
-                isinstance(param, click.Option)
-                and "--session" in param.opts
-                and getattr(param, "_custom_shell_complete", None) is None
-            ):
-                param._custom_shell_complete = complete_sessions
-
-
-_complete_every_session_option()

@@ -25,7 +25,8 @@ import click
 
 from ._common import Inputs, emit_json, load, resolve_trace_out, tracing_to
 from ._errors import RunFailure, UsageFailure, translate
-from ._options import json_option, live_model_options
+from ._escape import safe
+from ._options import json_option, live_model_options, session_option
 
 if TYPE_CHECKING:
     from definable_trace import Agent, DefinableTraceError, Message, OpenAIChat, RunOutput, Session
@@ -74,7 +75,7 @@ class _Conversation:
         try:
             for event in events:
                 if isinstance(event, RunContent) and event.content and not self.as_json:
-                    click.echo(event.content, nl=False)
+                    click.echo(safe(event.content), nl=False)  # the model's words: untrusted
                 elif isinstance(event, RunCompleted):
                     self.messages = event.output.messages
                     if self.as_json:
@@ -93,7 +94,9 @@ class _Conversation:
             emit_json({"session_id": self.session_id, "input": text, "error": message}, line=True)
         else:
             click.echo()
-            click.echo(f"Error: turn failed (marked failed in the trace): {message}", err=True)
+            click.echo(
+                f"Error: turn failed (marked failed in the trace): {safe(message)}", err=True
+            )
 
 
 def _turn_json(output: RunOutput, text: str) -> dict[str, object]:
@@ -116,7 +119,7 @@ def _turn_json(output: RunOutput, text: str) -> dict[str, object]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Trace file holding the session to continue (with --session).",
 )
-@click.option("--session", "resume_id", help="The recorded session to continue.")
+@session_option("The recorded session to continue.", dest="resume_id")
 @click.option(
     "--trace-out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -160,7 +163,8 @@ def chat(
         conversation = _Conversation(agent, session_id or uuid.uuid4().hex, [], {}, as_json)
     with _chat_spans(out) as written:
         if not as_json:
-            click.echo(f"session {conversation.session_id}; spans: {written}; 'quit' ends")
+            where = f"session {conversation.session_id}; spans: {written}"
+            click.echo(f"{safe(where)}; 'quit' ends")
         _loop(conversation)
     if conversation.failed:
         raise RunFailure(f"{conversation.failed} of {conversation.turns} turns failed")
@@ -213,7 +217,7 @@ def _chat_spans(path: Path | None) -> Generator[Path | None, None, None]:
 def _resumed(path: Path, session_id: str | None) -> Session:
     from ._common import pick_session
 
-    return pick_session(load([path]), session_id)
+    return pick_session(load([path], session=session_id), session_id)  # its lines only
 
 
 def _last_model(session: Session) -> str:

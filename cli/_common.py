@@ -34,11 +34,13 @@ __all__ = [
     "Inputs",
     "check_writable",
     "console",
+    "done_with",
     "emit_json",
     "expand_inputs",
     "load",
     "open_output",
     "pick_session",
+    "report_late_warnings",
     "resolve_trace_out",
     "runs_dir",
     "staged_spans",
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 _LISTED = 10  # session ids named in "pick one" errors
+_LOADED_META = "deftrace.loaded"  # the TraceSets a command loaded, for their late warnings
 SPANS_META = "deftrace.spans"  # the file a running command's spans go to, for Ctrl-C's message
 STDIN = "-"
 _GLOB_CHARS = frozenset("*?[")
@@ -114,20 +117,68 @@ def expand_inputs(args: Sequence[str | Path | SourceInput]) -> Inputs:
     return Inputs(list(dict.fromkeys(files)), found)
 
 
-def load(paths: Sequence[str | Path | SourceInput] | Inputs) -> TraceSet:
+def load(
+    paths: Sequence[str | Path | SourceInput] | Inputs,
+    *,
+    session: str | None = None,
+    page: Sequence[str] | None = None,
+) -> TraceSet:
     """Load the inputs (see `expand_inputs`); what the loader skipped is reported on stderr,
-    one line each."""
+    one line each.
+
+    `session`: the one session the command needs. From plain files the loader then reads only
+    that session's lines (`load_traces(..., session=)`), so `show` of one conversation in a
+    large file does not parse the others. A session not found that way is looked for again in
+    a full load, whose `SessionNotFoundError` names the ids that are close.
+
+    `page`: the sessions to fetch from trace stores (`replay --all` reads a store a page at a
+    time), instead of those the command names.
+
+    The `TraceSet` is remembered for the running command: the warnings it finds later, when a
+    message list is first read, are printed when the command ends (`report_late_warnings`),
+    or when the command is done with it (`done_with`).
+    """
+    inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
+    files = list(inputs.files)
+    one = session if session is not None and _plain_files(files) else None
+    traces, readers = _read(inputs, files, one, page)
+    if one is not None and one not in traces:
+        traces, readers = _read(inputs, files, None, page)
+    check_loaded(files, readers, traces)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta.setdefault(_LOADED_META, []).append(traces)
+    warnings = traces.take_warnings()
+    _print_warnings(warnings)
+    empty = [w.path for w in warnings if w.message == _EMPTY_DIRECTORY]
+    if empty:  # named on the command line, it was meant to hold traces: a usage error
+        raise UsageFailure(f"{empty[0]}: no trace files in this directory or below it")
+    return traces
+
+
+def _plain_files(files: Sequence[Path | SourceInput]) -> bool:
+    """Every input is a regular file: what the loader's one-session scan reads (it would fall
+    back to a full load for a directory or stdin itself; a store is fetched per session)."""
+    return all(isinstance(f, Path) and str(f) != STDIN and f.is_file() for f in files)
+
+
+def _read(
+    inputs: Inputs,
+    files: list[Path | SourceInput],
+    session: str | None,
+    page: Sequence[str] | None = None,
+) -> tuple[TraceSet, list[Any]]:
+    """`load_traces` over `files`, dropping (with a warning) a file a pattern matched that is
+    not a trace; `files` loses those files."""
     from definable_trace import TraceFormatError, load_traces
 
     from ._escape import safe
 
-    inputs = paths if isinstance(paths, Inputs) else expand_inputs(paths)
-    files = list(inputs.files)
     while True:
-        readers = documents_for(files)  # trace stores are fetched here (cli/_stores.py)
+        readers = documents_for(files, page)  # trace stores are fetched here (cli/_stores.py)
+        sources = (str(r) if isinstance(r, Path) else r for r in readers)
         try:
-            traces = load_traces(*(str(r) if isinstance(r, Path) else r for r in readers))
-            break
+            return load_traces(*sources, session=session), list(readers)
         except TraceFormatError as exc:
             bad = Path(exc.path) if exc.path else None
             if bad is None or bad not in inputs.found or bad not in files:
@@ -136,13 +187,33 @@ def load(paths: Sequence[str | Path | SourceInput] | Inputs) -> TraceSet:
             files.remove(bad)
             if not files:
                 raise UsageFailure("no trace files among the inputs") from exc
-    check_loaded(files, readers, traces)
-    for warning in traces.warnings:
+
+
+def _print_warnings(warnings: Sequence[object]) -> None:
+    from ._escape import safe
+
+    for warning in warnings:
         click.echo(f"warning: {safe(warning)}", err=True)  # may quote trace content
-    empty = [w.path for w in traces.warnings if w.message == _EMPTY_DIRECTORY]
-    if empty:  # named on the command line, it was meant to hold traces: a usage error
-        raise UsageFailure(f"{empty[0]}: no trace files in this directory or below it")
-    return traces
+
+
+def report_late_warnings(ctx: click.Context) -> None:
+    """Print the warnings the command's `TraceSet`s found after loading, when messages were
+    first read (a damaged message list, say), so that a cut-off history never shows as
+    "(no content recorded)" with nothing said on stderr. Called once a command has ended,
+    however it ended; each warning is printed once (`TraceSet.take_warnings`)."""
+    for traces in ctx.meta.get(_LOADED_META, ()):
+        _print_warnings(traces.take_warnings())
+
+
+def done_with(traces: TraceSet) -> None:
+    """Print `traces`' late warnings now and stop remembering it, so that a command reading
+    many `TraceSet`s one after another (`replay --all` of a store, page by page) does not
+    keep them all in memory."""
+    _print_warnings(traces.take_warnings())
+    ctx = click.get_current_context(silent=True)
+    loaded = ctx.meta.get(_LOADED_META, []) if ctx is not None else []
+    if any(t is traces for t in loaded):
+        loaded[:] = [t for t in loaded if t is not traces]
 
 
 def pick_session(traces: TraceSet, session_id: str | None) -> Session:

@@ -17,7 +17,7 @@ import click
 
 from ._common import console, emit_json, load, pick_session
 from ._errors import UsageFailure
-from ._options import files_argument, json_option
+from ._options import files_argument, json_option, session_option
 from ._select import SessionFilter, TimeSpec, TurnRange, TurnSpan, pick_turns, sort_sessions
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def sessions(
 
 @click.command()
 @files_argument
-@click.option("--session", "session_id", help="Session id (optional when the files hold one).")
+@session_option("Session id (optional when the files hold one).")
 @click.option(
     "--turn",
     "span",
@@ -151,7 +151,7 @@ def show(
 
     from ._render import shown_turns
 
-    session = pick_session(load(files), session_id)
+    session = pick_session(load(files, session=session_id), session_id)
     costs = {t.index: turn_cost(t) for t in session.turns}
     every = shown_turns(session, costs)
     chosen = set(pick_turns(session.id, [t.index for t in every], span, last))
@@ -178,7 +178,7 @@ def show(
 
 @click.command()
 @files_argument
-@click.option("--session", "session_id", help="Session id (optional when the files hold one).")
+@session_option("Session id (optional when the files hold one).")
 @click.option(
     "--before-turn",
     type=click.IntRange(min=1),
@@ -210,7 +210,7 @@ def export(
     as_json: bool,
 ) -> None:
     """Export a session's message history as JSON (or as plain text)."""
-    session = pick_session(load(files), session_id)
+    session = pick_session(load(files, session=session_id), session_id)
     if not session.has_content:  # its messages are roles and usage only: not a history
         raise UsageFailure(f"session {session.id} was recorded without message content")
     try:
@@ -273,12 +273,8 @@ def _costs(session: Session) -> dict[int, Cost]:
 
 @click.command()
 @files_argument
-@click.option(
-    "--session",
-    "session_ids",
-    multiple=True,
-    required=True,
-    help="Give it twice: session A, then session B.",
+@session_option(
+    "Give it twice: session A, then session B.", dest="session_ids", multiple=True, required=True
 )
 @click.option("--stat", is_flag=True, help="A summary per turn instead of the diffs.")
 @json_option

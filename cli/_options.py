@@ -81,9 +81,19 @@ json_option = click.option(
 )
 
 
-def session_option(help: str) -> Callable[[F], F]:
-    """--session, completed from the session ids of the files already on the command line."""
-    return click.option("--session", "session_id", help=help, shell_complete=complete_sessions)
+def session_option(
+    help: str, *, dest: str = "session_id", multiple: bool = False, required: bool = False
+) -> Callable[[F], F]:
+    """--session, completed from the session ids of the files already on the command line.
+    Every command declares its `--session` here, so every one of them completes."""
+    return click.option(
+        "--session",
+        dest,
+        help=help,
+        multiple=multiple,
+        required=required,
+        shell_complete=complete_sessions,
+    )
 
 
 trace_out_option = click.option(

@@ -11,7 +11,7 @@ import click
 
 from ._common import emit_json
 from ._errors import UsageFailure
-from ._options import json_option
+from ._options import json_option, session_option
 from ._stores import SourceInput, open_input, store_options, window_of
 
 __all__ = ["pull"]
@@ -32,11 +32,10 @@ def _source_argument(ctx: click.Context, param: click.Parameter, value: str) -> 
 
 @click.command()
 @click.argument("source", callback=_source_argument)
-@click.option(
-    "--session",
-    "session_ids",
+@session_option(
+    "Session to pull (repeatable; default: every session in the time window).",
+    dest="session_ids",
     multiple=True,
-    help="Session to pull (repeatable; default: every session in the time window).",
 )
 @click.option(
     "-o",

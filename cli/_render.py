@@ -206,9 +206,8 @@ def _turn_block(shown: Shown, parent: str | None, full: bool) -> list[Renderable
     block.extend(_messages_view(shown.messages, full))
     if turn.error:
         block.append(text(f"error: {turn.error}", style="bold red"))
-    unreplayable = getattr(turn, "unreplayable", None)  # the loader's reason, when it lands
-    if unreplayable:
-        block.append(text(f"not replayable: {unreplayable}", style="yellow"))
+    if turn.unreplayable:  # the loader's reason: a replay or fork at this turn is refused
+        block.append(text(f"not replayable: {turn.unreplayable}", style="yellow"))
     block.append(_turn_summary(turn, shown.cost))
     return block
 
@@ -226,8 +225,10 @@ def _session_header(session: Session, total: Cost, inherited: int) -> Text:
     when = f"started {iso(session.start)} · took {duration(session.duration)}"
     header.append_text(text(f"\n{when}", style="dim"))
     header.append_text(text(f"\ntotal {token_kinds(session.metrics)} · {money(total)}", "dim"))
-    if getattr(session, "inferred", False):
+    if session.stitched:
         header.append("\nstitched from spans without a session id (inferred)", style="yellow")
+    elif session.inferred:
+        header.append("\nno span named the session: its id is the trace id", style="yellow")
     if not session.has_content:
         header.append("\nrecorded without message content", style="yellow")
     return header

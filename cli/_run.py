@@ -9,6 +9,7 @@ beside their destination and land there only once the run has ended (`staged_spa
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +19,7 @@ import click
 from ._common import (
     Inputs,
     console,
+    done_with,
     emit_json,
     expand_inputs,
     load,
@@ -26,6 +28,7 @@ from ._common import (
     staged_spans,
 )
 from ._errors import RunFailure, UsageFailure
+from ._escape import safe
 from ._options import (
     files_argument,
     json_option,
@@ -34,6 +37,7 @@ from ._options import (
     tools_option,
     trace_out_option,
 )
+from ._stores import SourceInput, is_source, listed_sessions
 
 if TYPE_CHECKING:
     from definable_trace import Session
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     Options = TypeVar("Options", bound=RunOptions)
 
 __all__ = ["fork", "replay"]
+
+_PAGE = 50  # sessions of a store replayed per page: bounded memory, and concurrency kept busy
 
 
 @dataclass(frozen=True)
@@ -86,8 +92,9 @@ class _RunCommand:
 
     def announce(self, text: str) -> None:
         """A line before the run starts (on stderr under --json), so that a run that fails
-        still said where its spans went."""
-        click.echo(text, err=self.as_json)
+        still said where its spans went. Escaped: it names session ids and paths, which a
+        trace file or the command line may fill with escape sequences."""
+        click.echo(safe(text), err=self.as_json)
 
     def report(self, result: ReplayResult, out: Path) -> None:
         if self.as_json:
@@ -108,7 +115,7 @@ class _RunCommand:
         sources = [str(f) for f in self.inputs.paths]
         if sources and out.exists():
             files = " ".join(shlex.quote(f) for f in [*sources[:3], str(out)])
-            click.echo(f"see it beside the original: deftrace sessions {files}", err=True)
+            click.echo(f"see it beside the original: deftrace sessions {safe(files)}", err=True)
 
 
 def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
@@ -168,6 +175,14 @@ recorded_option = click.option(
     show_default=True,
     help="Sessions replayed at once with --all.",
 )
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=_PAGE,
+    show_default=True,
+    help="With --all over trace stores: sessions fetched, replayed and let go at a time.",
+)
 @tools_option
 @trace_out_option
 @json_option
@@ -185,6 +200,7 @@ def replay(
     replay_every: bool,
     include_replays: bool,
     concurrency: int,
+    page_size: int,
     tool_specs: tuple[str, ...],
     trace_out: Path | None,
     as_json: bool,
@@ -203,7 +219,12 @@ def replay(
     run = _RunCommand(
         inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
     )
-    traces = load(inputs)
+    if replay_every and all(is_source(f) for f in inputs.files):
+        stores = [f for f in inputs.files if isinstance(f, SourceInput)]
+        pages = _Pages(inputs, listed_sessions(stores), page_size, include_replays, until_turn)
+        _replay_pages(run, pages, run.options(ReplayOptions, until_turn=until_turn), concurrency)
+        return
+    traces = load(inputs, session=None if replay_every else session_id)
     if replay_every:
         sessions = _replayable(traces.sessions, include_replays)
         _check_until_turn(sessions, until_turn)
@@ -216,15 +237,57 @@ def replay(
 
 def _replayable(sessions: list[Session], include_replays: bool) -> list[Session]:
     """`--all`'s sessions: replays of replays only when asked (each run would add more)."""
+    kept = _not_replays(sessions, include_replays)
+    _say_skipped(len(sessions) - len(kept), len(kept))
+    return kept
+
+
+def _not_replays(sessions: list[Session], include_replays: bool) -> list[Session]:
     if include_replays:
         return sessions
-    kept = [s for s in sessions if s.lineage is None or s.lineage.kind != "replay"]
-    skipped = len(sessions) - len(kept)
+    return [s for s in sessions if s.lineage is None or s.lineage.kind != "replay"]
+
+
+def _say_skipped(skipped: int, kept: int) -> None:
     if skipped:
         click.echo(f"skipping {skipped} sessions that are replays (--include-replays)", err=True)
-    if not kept:
+    if skipped and not kept:
         raise UsageFailure("every session in the files is a replay: pass --include-replays")
-    return kept
+
+
+@dataclass
+class _Pages:
+    """`replay --all` over trace stores: the sessions they list, fetched `size` at a time."""
+
+    inputs: Inputs
+    ids: list[str]
+    size: int
+    include_replays: bool
+    until_turn: int | None
+    skipped: int = 0
+    longest: int = 0  # the last turn of the longest session seen, for --until-turn's note
+
+    def __iter__(self) -> Iterator[tuple[int, list[Session]]]:
+        """(sessions listed so far, the replayable sessions of the page), page by page; each
+        page's `TraceSet` is let go (its late warnings printed) once the next is asked for."""
+        for start in range(0, len(self.ids), self.size):
+            page = self.ids[start : start + self.size]
+            traces = load(self.inputs, page=page)
+            kept = _not_replays(traces.sessions, self.include_replays)
+            self.skipped += len(traces.sessions) - len(kept)
+            self.longest = max([self.longest, *(s.turns[-1].index for s in kept if s.turns)])
+            yield start + len(page), kept
+            done_with(traces)
+
+    def finish(self, replayed: int) -> None:
+        """What could only be said once every page was read."""
+        _say_skipped(self.skipped, replayed)
+        if self.until_turn is not None and self.until_turn > self.longest:
+            click.echo(
+                f"warning: --until-turn {self.until_turn}: no session has that turn "
+                f"(the longest ends at turn {self.longest}); they were replayed whole",
+                err=True,
+            )
 
 
 def _check_until_turn(sessions: list[Session], until_turn: int | None) -> None:
@@ -265,6 +328,39 @@ def _replay_all(
             progress.advance(task)
 
         outcomes = replay_all(sessions, options, concurrency=concurrency, on_done=done)
+    _report_all(run, outcomes, out)
+
+
+def _replay_pages(
+    run: _RunCommand, pages: _Pages, options: ReplayOptions, concurrency: int
+) -> None:
+    """`replay --all` of trace stores, a page at a time: each page of sessions is fetched,
+    replayed `concurrency` at once, and let go before the next is fetched, so memory follows
+    the page, not the window. Every page's spans go to the one staged file."""
+    from rich.progress import Progress
+
+    from definable_trace.replay import replay_all
+
+    if not pages.ids:
+        raise UsageFailure(
+            "the stores list no session in the time window: widen it with --since/--until"
+        )
+    out = run.spans_file("replay")
+    run.announce(
+        f"replaying the {len(pages.ids)} sessions of the window, {pages.size} fetched at a "
+        f"time, {concurrency} at once; spans: {out}"
+    )
+    outcomes: list[ReplayOutcome] = []
+    with staged_spans(out), Progress(console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task("replaying", total=len(pages.ids))
+
+        def done(outcome: ReplayOutcome) -> None:
+            progress.advance(task)
+
+        for listed, sessions in pages:
+            outcomes.extend(replay_all(sessions, options, concurrency=concurrency, on_done=done))
+            progress.update(task, completed=listed)  # skipped replays count as done
+    pages.finish(len(outcomes))
     _report_all(run, outcomes, out)
 
 
@@ -335,7 +431,9 @@ def fork(
     run = _RunCommand(
         inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
     )
-    traces = load(inputs)
+    # A fork under its own --session-id is checked against every session of the files: only
+    # without it is reading the one session enough.
+    traces = load(inputs, session=session_id if new_id is None else None)
     session = pick_session(traces, session_id)
     _check_fork(session, at, new_id, [s.id for s in traces.sessions])
     new_id = new_id or new_session_id(session.id, "fork", run.short_id)

@@ -25,15 +25,20 @@ if TYPE_CHECKING:
 
 __all__ = ["lineage_text", "notes", "sessions_tsv", "sessions_view", "tree_order"]
 
+# Lineage kinds that start at a turn of their parent: a fork (run anew from turn N) and a
+# branch (the loader's: a second continuation of one recorded history, found by stitching).
+_AT_A_TURN = ("fork", "branch")
+
 
 def lineage_text(session: Session, short: bool = False) -> str:
-    """`fork of P @ turn N` or `replay of P`; `short` leaves the parent out."""
+    """`fork of P @ turn N`, `branch of P @ turn N` or `replay of P`; `short` leaves the
+    parent out."""
     lineage = session.lineage
     if lineage is None:
         return ""
     parent = "" if short else f" of {lineage.parent_session}"
-    if lineage.kind == "fork":
-        return f"fork{parent} @ turn {lineage.turn}"
+    if lineage.kind in _AT_A_TURN and lineage.turn is not None:
+        return f"{lineage.kind}{parent} @ turn {lineage.turn}"
     return f"{lineage.kind}{parent}"
 
 
@@ -42,12 +47,13 @@ def notes(session: Session) -> str:
     marks = []
     lineage = session.lineage
     if lineage is not None:
-        marks.append(f"fork @{lineage.turn}" if lineage.kind == "fork" else lineage.kind)
+        at_turn = lineage.kind in _AT_A_TURN and lineage.turn is not None
+        marks.append(f"{lineage.kind} @{lineage.turn}" if at_turn else lineage.kind)
         if lineage.status:  # the run stopped: "diverged", "interrupted" or "failed"
             marks.append(lineage.status)
-    if getattr(session, "inferred", False):  # stitched without a session id (loader, #9)
+    if session.stitched:  # no span named it: its calls were joined by their histories (#9)
         marks.append("inferred")
-    elif session.id_inferred:
+    elif session.inferred:  # no span named it and nothing to stitch by: one trace
         marks.append("id from trace")
     if not session.has_content:
         marks.append("no content")
@@ -84,8 +90,7 @@ def tree_order(sessions: Sequence[Session]) -> list[tuple[Session, int]]:
 
 
 def _message_count(session: Session) -> int:
-    count = getattr(session, "message_count", None)  # cheap count from the loader, when it lands
-    return int(count) if isinstance(count, int) else len(session.messages)
+    return session.message_count  # counted without building the messages (the loader's)
 
 
 def _branch(rows: Sequence[tuple[Session, int]], i: int) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "default_spans_file",
     "documents_for",
     "is_source",
+    "listed_sessions",
     "open_input",
     "store_options",
     "window_of",
@@ -87,6 +88,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
         click.Option(
             ["--since"],
             type=TimeSpec(),
+            metavar="2d|ISO",
             help="Stores: start of the time window (30m, 2h, 7d before now, or ISO time; "
             "default: 24h before --until).",
             **shared,
@@ -94,6 +96,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
         click.Option(
             ["--until"],
             type=TimeSpec(),
+            metavar="2d|ISO",
             help="Stores: end of the time window (default: now).",
             **shared,
         ),
@@ -110,6 +113,7 @@ def store_options(*, exposed: bool) -> list[click.Option]:
             type=click.FloatRange(min=0, min_open=True),
             default=30.0,
             show_default=True,
+            metavar="SECONDS",
             help="Stores: seconds to wait for each answer.",
             **shared,
         ),
@@ -173,16 +177,31 @@ def _asked_sessions() -> list[str] | None:
     return list(many) if many else None
 
 
-def documents_for(items: Sequence[Path | SourceInput]) -> list[Path | Documents]:
-    """What `load_traces` reads: files as they are, each store as a fetch of the sessions the
-    command names (or of every session in the window)."""
+def documents_for(
+    items: Sequence[Path | SourceInput], sessions: Sequence[str] | None = None
+) -> list[Path | Documents]:
+    """What `load_traces` reads: files as they are, each store as a fetch of `sessions`, else
+    of the sessions the command names (else of every session in the window)."""
     settings = _settings()
     window = window_of(settings)
-    asked = _asked_sessions()
+    asked = list(sessions) if sessions is not None else _asked_sessions()
     return [
         open_input(item, settings).fetch(asked, window) if isinstance(item, SourceInput) else item
         for item in items
     ]
+
+
+def listed_sessions(items: Sequence[SourceInput]) -> list[str]:
+    """The ids of the sessions the stores hold in the command's window, as they list them, each
+    once: what `replay --all` fetches a page at a time. (A store that cannot list sessions
+    itself, Jaeger, Tempo, reads the window's spans to list them, one answer at a time.)"""
+    settings = _settings()
+    window = window_of(settings)
+    found: dict[str, None] = {}
+    for item in items:
+        for summary in open_input(item, settings).sessions(window):
+            found.setdefault(summary.id)
+    return list(found)
 
 
 def check_loaded(

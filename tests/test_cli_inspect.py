@@ -1,7 +1,7 @@
 """`deftrace sessions|show|export|diff` through click's CliRunner, on the committed sample traces.
 
-The samples are real traces (our agent against the local fake server, `sample_traces/
-generate.py`); each test works on copies in its own directory.
+The samples are real traces (our agent against the local fake server, `tests/fixtures/
+make_samples.py`); each test works on copies in its own directory.
 """
 
 from __future__ import annotations
