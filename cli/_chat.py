@@ -26,10 +26,17 @@ import click
 from ._common import Inputs, emit_json, load, resolve_trace_out, tracing_to
 from ._errors import RunFailure, UsageFailure, translate
 from ._escape import safe
-from ._options import json_option, live_model_options, session_option
+from ._options import (
+    check_model_factory,
+    json_option,
+    live_model_options,
+    session_option,
+    user_model_factory,
+)
 
 if TYPE_CHECKING:
     from definable_trace import Agent, DefinableTraceError, Message, OpenAIChat, RunOutput, Session
+    from definable_trace.model import Model
 
 __all__ = ["chat"]
 
@@ -72,14 +79,18 @@ class _Conversation:
             session_id=self.session_id,
             trace_attributes=self.attributes,
         )
+        streamed = False
         try:
             for event in events:
                 if isinstance(event, RunContent) and event.content and not self.as_json:
                     click.echo(safe(event.content), nl=False)  # the model's words: untrusted
+                    streamed = True
                 elif isinstance(event, RunCompleted):
                     self.messages = event.output.messages
                     if self.as_json:
                         emit_json(_turn_json(event.output, text), line=True)
+                    elif not streamed and event.output.content:  # a model that sent no deltas
+                        click.echo(safe(event.output.content), nl=False)
         finally:
             # Closing the stream on any exit (Ctrl-C while printing included) ends its spans.
             close = getattr(events, "close", None)
@@ -135,6 +146,7 @@ def chat(
     base_url: str | None,
     timeout: float,
     retries: int,
+    factory_spec: str | None,
     instructions: str | None,
     session_id: str | None,
     resume: Path | None,
@@ -153,9 +165,22 @@ def chat(
 
     past = _resumed(resume, resume_id) if resume is not None else None
     chosen = model or (_last_model(past) if past is not None else _DEFAULT_MODEL)
-    llm = OpenAIChat(chosen, base_url=base_url, timeout=timeout, max_retries=retries)
+    check_model_factory(click.get_current_context())
+    factory = user_model_factory(factory_spec)
+    if factory is not None:
+        from definable_trace import Model as ModelBase
+
+        made = factory(chosen)
+        if not isinstance(made, ModelBase):
+            raise UsageFailure(
+                f"--model-factory {factory_spec!r} returned {type(made).__name__}, not a Model"
+            )
+        llm: Model = made
+    else:
+        llm = OpenAIChat(chosen, base_url=base_url, timeout=timeout, max_retries=retries)
     out = _spans_file(trace_out, resume)
-    _check(llm)
+    if isinstance(llm, OpenAIChat):  # a user's model has no standard way to be checked
+        _check(llm)
     if past is not None:
         conversation = _resume(Agent(llm, instructions), past, session_id, as_json)
     else:

@@ -14,10 +14,13 @@ from urllib.parse import urlsplit
 import click
 from click.shell_completion import CompletionItem
 
+from ._errors import UsageFailure
+
 __all__ = [
     "DEFAULT_RETRIES",
     "DEFAULT_TIMEOUT",
     "BaseUrl",
+    "check_model_factory",
     "complete_sessions",
     "files_argument",
     "json_option",
@@ -27,6 +30,7 @@ __all__ = [
     "timeout_option",
     "tools_option",
     "trace_out_option",
+    "user_model_factory",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,6 +117,16 @@ tools_option = click.option(
     help="Tool functions to run live when a call has no recorded result (repeatable).",
 )
 
+model_factory_option = click.option(
+    "--model-factory",
+    "factory_spec",
+    metavar="MODULE:ATTR",
+    help=(
+        "A callable f(model_id) -> Model answering live turns instead of OpenAIChat (any "
+        "provider, a local model); then --base-url, --timeout and --retries do not apply."
+    ),
+)
+
 timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -145,6 +159,7 @@ def live_model_options(
     to wait for it."""
 
     def decorate(function: F) -> F:
+        function = model_factory_option(function)
         function = retries_option(function)
         function = timeout_option(function)
         function = click.option(
@@ -155,3 +170,31 @@ def live_model_options(
         return click.option("--model", help=model_help)(function)
 
     return decorate
+
+
+def check_model_factory(ctx: click.Context) -> None:
+    """`--model-factory` builds the model: the options about OpenAIChat's server would be
+    ignored, so they are refused (exit 2) before anything runs."""
+    if ctx.params.get("factory_spec") is None:
+        return
+    for name in ("base_url", "timeout", "retries"):
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            flag = "--" + name.replace("_", "-")
+            raise UsageFailure(f"--model-factory builds the model: {flag} does not apply")
+
+
+def user_model_factory(spec: str | None) -> Callable[[str], Any] | None:
+    """`--model-factory` imported; a failure of the user's module is one line and exit 2."""
+    if spec is None:
+        return None
+    from definable_trace import DefinableTraceError
+    from definable_trace.replay import load_model_factory
+
+    try:
+        return load_model_factory(spec)
+    except DefinableTraceError:
+        raise
+    except Exception as exc:  # the user's module raised while importing: not our bug
+        raise UsageFailure(
+            f"--model-factory {spec!r}: cannot import it: {type(exc).__name__}: {exc}"
+        ) from exc

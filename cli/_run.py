@@ -30,12 +30,14 @@ from ._common import (
 from ._errors import RunFailure, UsageFailure
 from ._escape import safe
 from ._options import (
+    check_model_factory,
     files_argument,
     json_option,
     live_model_options,
     session_option,
     tools_option,
     trace_out_option,
+    user_model_factory,
 )
 from ._stores import SourceInput, is_source, listed_sessions
 
@@ -65,11 +67,14 @@ class _RunCommand:
     tool_specs: tuple[str, ...]
     trace_out: Path | None
     as_json: bool
+    factory_spec: str | None = None
     short_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def options(self, kind: type[Options], **extra: Any) -> Options:
         """The library's options: these shared ones plus the command's own `extra`."""
-        factory = None if self.recorded else self.live_model
+        factory = None
+        if not self.recorded:
+            factory = user_model_factory(self.factory_spec) or self.live_model
         return kind(
             model=self.model,
             recorded=self.recorded,
@@ -139,11 +144,20 @@ def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
 def _check_recorded(ctx: click.Context, recorded: bool) -> None:
     """`--recorded` answers from the file: options about a live model would be ignored."""
     if not recorded:
+        check_model_factory(ctx)
         return
-    for name in ("model", "base_url", "timeout", "retries"):
-        flag = "--" + name.replace("_", "-")
+    for name, flag in _LIVE_FLAGS.items():
         if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             raise UsageFailure(f"--recorded answers from the recording: {flag} does not apply")
+
+
+_LIVE_FLAGS = {
+    "model": "--model",
+    "base_url": "--base-url",
+    "timeout": "--timeout",
+    "retries": "--retries",
+    "factory_spec": "--model-factory",
+}
 
 
 recorded_option = click.option(
@@ -204,6 +218,7 @@ def replay(
     tool_specs: tuple[str, ...],
     trace_out: Path | None,
     as_json: bool,
+    factory_spec: str | None,
 ) -> None:
     """Re-run a session's recorded user turns in order and compare with the original.
 
@@ -217,8 +232,9 @@ def replay(
 
     inputs = expand_inputs(files)
     run = _RunCommand(
-        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
-    )
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json,
+        factory_spec,
+    )  # fmt: skip
     if replay_every and all(is_source(f) for f in inputs.files):
         stores = [f for f in inputs.files if isinstance(f, SourceInput)]
         pages = _Pages(inputs, listed_sessions(stores), page_size, include_replays, until_turn)
@@ -418,6 +434,7 @@ def fork(
     tool_specs: tuple[str, ...],
     trace_out: Path | None,
     as_json: bool,
+    factory_spec: str | None,
 ) -> None:
     """Keep turns 1..N-1 as recorded and run turn N (with --message, or as recorded).
 
@@ -429,8 +446,9 @@ def fork(
 
     inputs = expand_inputs(files)
     run = _RunCommand(
-        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json
-    )
+        inputs, model, base_url, timeout, retries, recorded, tool_specs, trace_out, as_json,
+        factory_spec,
+    )  # fmt: skip
     # A fork under its own --session-id is checked against every session of the files: only
     # without it is reading the one session enough.
     traces = load(inputs, session=session_id if new_id is None else None)

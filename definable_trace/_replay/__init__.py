@@ -28,7 +28,7 @@ there is one implementation; call the async ones from async code.
 from .._errors import DivergenceError, ReplayError, ToolNotRecordedError
 from ._recorded import RecordedModel
 from ._run import afork, areplay, areplay_all, fork, new_session_id, replay, replay_all
-from ._tools import load_tools
+from ._tools import load_model_factory, load_tools
 from ._types import (
     LINEAGE_KIND,
     LINEAGE_PARENT,
@@ -61,6 +61,7 @@ __all__ = [
     "areplay",
     "areplay_all",
     "fork",
+    "load_model_factory",
     "load_tools",
     "new_session_id",
     "replay",

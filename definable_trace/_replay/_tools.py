@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 from pydantic import PydanticUserError
@@ -18,6 +18,7 @@ from .._diff import (
 from .._errors import ReplayError, ToolNotRecordedError
 from .._semconv import TOOL_DEFINITIONS
 from .._tools import Tool, ToolResult, as_tool
+from ._types import ModelFactory
 
 if TYPE_CHECKING:
     from .._loading import Session, ToolCall
@@ -155,16 +156,31 @@ def load_tools(specs: Iterable[str]) -> list[Tool]:
     return tools
 
 
-def _import_tools(spec: str) -> list[Any]:
+def load_model_factory(spec: str) -> ModelFactory:
+    """Import a model factory named `module:attr`: a callable taking a model id and returning
+    any `Model` (another provider, a local model). A `Model` subclass itself qualifies when its
+    constructor takes the id first. Used where a replay, fork or chat needs a live model."""
+    value = _import(spec, "model factory", "my_models:make_model")
+    if not callable(value):
+        raise ReplayError(f"model factory {spec!r}: not callable; expected f(model_id) -> Model")
+    return cast("ModelFactory", value)  # what it returns is checked where it is called
+
+
+def _import(spec: str, what: str, example: str) -> Any:
+    """`module:attr` imported, the current directory importable (as with `python -m`)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise ReplayError(f"tools {spec!r}: expected module:attr, e.g. my_tools:TOOLS")
+        raise ReplayError(f"{what} {spec!r}: expected module:attr, e.g. {example}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        value = getattr(importlib.import_module(module_name), attr)
+        return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ReplayError(f"tools {spec!r}: cannot import it: {exc}") from exc
+        raise ReplayError(f"{what} {spec!r}: cannot import it: {exc}") from exc
+
+
+def _import_tools(spec: str) -> list[Any]:
+    value = _import(spec, "tools", "my_tools:TOOLS")
     if isinstance(value, dict):
         value = list(value.values())
     items = list(value) if isinstance(value, (list, tuple)) else [value]
