@@ -242,7 +242,12 @@ def message_meta(
     a file's name, which can say as much as its content, is then left out, and otherwise passed
     through `redact`. Metrics omit their zero counts.
     """
-    meta: dict[str, Any] = {"role": message.role, "id": message.id, "ts": message.created_at}
+    # The role only without content: with it, the message's parts say it (and the loader
+    # builds the parts-less system message as one).
+    if content:
+        meta: dict[str, Any] = {"id": message.id, "ts": message.created_at}
+    else:
+        meta = {"role": message.role, "id": message.id, "ts": message.created_at}
     if message.metrics is not None:
         meta["metrics"] = metrics_dict(message.metrics)
     if message.tool_call_id is not None:
@@ -271,12 +276,9 @@ def output_meta(
     message: Message, *, content: bool = True, redact: Redactor | None = None
 ) -> dict[str, Any]:
     """An answer's meta entry, less what its chat span says elsewhere: the token counts (the
-    span's `gen_ai.usage.*`, equal by construction) and, with content on, the role (the
-    `gen_ai.output.messages` part has it). Its time is left out by `omit_repeated_ts` when it
-    is the last input message's. About 60 bytes fewer per model call."""
+    span's `gen_ai.usage.*`, equal by construction). Its time is left out by `omit_repeated_ts`
+    when it is the last input message's."""
     meta = message_meta(message, content=content, redact=redact)
-    if content:
-        del meta["role"]
     metrics = meta.get("metrics")
     if metrics is not None:
         for name in USAGE_COUNTS:

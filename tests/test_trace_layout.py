@@ -128,3 +128,20 @@ def test_left_out_times_and_counts_are_read_back(tmp_path: Path, tracing: dict[s
         ]
     else:
         assert session.messages == second.messages
+
+
+def test_meta_lists_without_roles_are_still_cut_without_parsing() -> None:
+    """The loader's `TextStore` counts a shared list's elements by what starts each: `{"id":`
+    in meta lists written with content (no role), `{"role":` in the others."""
+    from definable_trace._loading._store import TextStore
+
+    entries = [{"id": f"{i:032x}", "ts": 1_000 + i, "metrics": {"duration": 0.5}} for i in range(9)]
+    with_media = [*entries, {"id": "m", "media": [{"id": "file-1", "kind": "file"}]}]
+    for items, countable in ((entries, True), (with_media, False)):
+        store = TextStore()
+        texts = [orjson.dumps(items[:n]).decode() for n in (4, 7, len(items))]
+        refs = [store.share("s", "meta", t) for t in texts]
+        assert [store.count(r) for r in refs] == [4, 7, len(items)]
+        assert [store.items(r) for r in refs] == [items[:4], items[:7], items]
+        # An `{"id":` nested in an element (a media entry's) makes counting unsafe: parsed.
+        assert bool(store._countable[0]) is countable
