@@ -1,11 +1,11 @@
 """From all spans read to sessions: classify each span, bucket it by session, build the turns.
 
-Our runs are gathered by `definable_trace.run.id`; other instrumentations' calls, tools and
-grouping spans by session. A model call of another instrumentation made inside one of our runs
-(a tool that calls a model) belongs to that run's spans, not to the conversation. Spans of no
-known role that sit under a turn's span (HTTP calls, a tool's own spans) join that turn's
-`spans`. What the loader had to guess is said once per file: sessions named by trace id,
-sessions without message content.
+Our runs are gathered by `definable_trace.run.id` (a chat span's: its parent's); other
+instrumentations' calls, tools and grouping spans by session. A model call of another
+instrumentation made inside one of our runs (a tool that calls a model) belongs to that run's
+spans, not to the conversation. Spans of no known role that sit under a turn's span (HTTP calls,
+a tool's own spans) join that turn's `spans`. What the loader had to guess is said once per
+file: sessions named by trace id, sessions without message content.
 """
 
 from __future__ import annotations
