@@ -145,3 +145,24 @@ def test_meta_lists_without_roles_are_still_cut_without_parsing() -> None:
         assert [store.items(r) for r in refs] == [items[:4], items[:7], items]
         # An `{"id":` nested in an element (a media entry's) makes counting unsafe: parsed.
         assert bool(store._countable[0]) is countable
+
+
+@pytest.mark.parametrize("capture", [True, False], ids=["content", "no-content"])
+def test_a_run_whose_input_is_not_one_user_message_round_trips(
+    tmp_path: Path, capture: bool
+) -> None:
+    """The run span then holds its input's meta list too (written with the same cuts)."""
+    path = tmp_path / "t.jsonl"
+    configure_tracing(path, capture_content=capture)
+    history = _history()[:3]
+    note = Message(role="assistant", content="(a note)", created_at=5_000)
+    with FakeOpenAIServer([Reply(content="one"), Reply(content="two")]) as server:
+        model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k", max_retries=0)
+        agent = Agent(model)
+        first = agent.run(note, messages=history, session_id="r")  # an assistant message
+        second = agent.run(None, messages=first.messages, session_id="r")  # no new input
+    flush_tracing()
+    session = load_traces(path).session("r")
+    key = (lambda m: m) if capture else (lambda m: (m.id, m.role, m.created_at, m.metrics))
+    assert [key(m) for m in session.messages] == [key(m) for m in second.messages]
+    assert [key(m) for m in session.turns[0].messages] == [key(m) for m in first.messages[3:]]
