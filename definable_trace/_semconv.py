@@ -96,6 +96,8 @@ EXCEPTION_STACKTRACE = "exception.stacktrace"
 EXCEPTION_TYPE = "exception.type"
 # The plain-text summary viewers list a trace by (OpenInference's names, read by Phoenix and
 # Langfuse): the run's new input and its final answer, on the `invoke_agent` span.
+# The mime types are not written (Phoenix reads an unset one as text, see `_tracing._spans`);
+# the names stay for readers of files written before.
 INPUT_MIME_TYPE = "input.mime_type"
 INPUT_VALUE = "input.value"
 OUTPUT_MIME_TYPE = "output.mime_type"

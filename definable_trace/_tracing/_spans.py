@@ -264,8 +264,8 @@ class RunSpans:
             return
         self.common = info.common()
         self.identity = info.identity()
-        # No `gen_ai.request.model` here: the run's chat spans carry it, and Phoenix maps it to
-        # `llm.model_name` on any span (an agent span would list as a second model call).
+        # No `gen_ai.request.model` here: it is a call's (a run may call more than one model,
+        # a fork may switch), and the run's chat spans carry it.
         self._set({**self.common, **self.identity, sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
         if settings.history == "delta":
             self.recorded = _RECORDED.get(info.session_id)
