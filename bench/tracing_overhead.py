@@ -17,8 +17,9 @@ their spans to the file, so export work is counted, not left to a background thr
 2. Tracing off: `DEFINABLE_TRACE_FILE=off` (no file, no collector) against the no-op provider,
    and the span code's own cost per call under the no-op provider (the spans of one call
    made and ended in a loop, against the same loop without them).
-3. Bytes: the file bytes one 1-turn call adds, and a check that the file rebuilds the exact
-   history (`load_traces`).
+3. Bytes: the file bytes one call adds, a 1-turn call and one after a 10-turn history, against
+   the same figures for the layout before the byte cuts (commit 4e3ad5a's package, run in a
+   child process of the same run), and a check that the file rebuilds the exact history.
 4. Growth (full run only): one conversation of 10, 100, 500 turns with a tool call each turn:
    the bytes the Nth turn adds and the tracing time per model call at that turn, in the full
    and the compact (`history="delta"`) modes.
@@ -32,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -345,27 +347,97 @@ def spans_alone(n: int) -> None:
     )
 
 
-def bytes_per_call(workdir: Path, calls: int) -> None:
+def measure_bytes(path: Path, calls: int) -> dict[str, float]:
+    """File bytes per call, one 1-turn call and one call after a 10-turn history (each its own
+    session, as an application serving many users writes them), over `calls` calls each, so
+    the resource and batch framing are shared as in a real file. Also whether the file
+    rebuilds each call's exact history."""
     from definable_trace import load_traces
 
-    print("\n3. Trace bytes per 1-turn call (full-history mode)")
-    path = workdir / "bytes.jsonl"
     agent = Agent(InstantModel(), SYSTEM)
+    history = history_of(agent, 10)
     configure_tracing(path)
     agent.run("warm up")
     flush_tracing()
-    before = path.stat().st_size
-    outputs = [
-        agent.run(f"Question {i}: what is the weather like in Paris today?") for i in range(calls)
-    ]
-    flush_tracing()
-    per_call = (path.stat().st_size - before) / calls
-    verdict = "ok" if per_call <= BYTES_TARGET else "OVER"
-    print(f"  {per_call:,.0f} bytes per call (target ≤ {BYTES_TARGET:,}: {verdict})")
+    out: dict[str, float] = {}
+    outputs = []
+    for name, before_call in (("1-turn", []), ("10-turn history", history)):
+        start = path.stat().st_size
+        for i in range(calls):
+            text = f"Question {i}: what is the weather like in Paris today?"
+            session = uuid.uuid4().hex  # as generated: one conversation each (not the history's)
+            outputs.append(agent.run(text, messages=before_call, session_id=session))
+        flush_tracing()
+        out[name] = (path.stat().st_size - start) / calls
     traces = load_traces(path)
-    exact = all(traces.session(o.session_id).messages == o.messages for o in outputs)
-    print(f"  the file rebuilds every call's exact history: {'yes' if exact else 'NO'}")
+    out["exact"] = float(all(traces.session(o.session_id).messages == o.messages for o in outputs))
     configure_tracing(tracer_provider=NoOpTracerProvider())
+    return out
+
+
+# The layout before issue 7 point 4's byte cuts (run id and turn number on every span, usage,
+# model and mime types on the run span, full meta entries): measured by this same function with
+# that commit's package first on the path, in a child process of this run.
+BASELINE_COMMIT = "4e3ad5a"
+
+
+def baseline_bytes(workdir: Path, calls: int, commit: str) -> dict[str, float] | None:
+    """`measure_bytes` with the package as of `commit` (extracted with `git archive`), or None
+    when this is not a git checkout that has it."""
+    import json
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    tree = workdir / f"baseline-{commit}"
+    tree.mkdir(exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit, "definable_trace"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    code = (
+        "import json, sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        " import tracing_overhead as b;"
+        " print(json.dumps(b.measure_bytes(Path(sys.argv[2]), int(sys.argv[3]))))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{Path(__file__).parent}"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tree), str(workdir / "baseline.jsonl"), str(calls)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        print(f"  (baseline run failed: {done.stderr.strip().splitlines()[-1:]})")
+        return None
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def bytes_per_call(workdir: Path, calls: int) -> None:
+    print("\n3. Trace bytes per call (full-history mode, default content capture)")
+    now = measure_bytes(workdir / "bytes.jsonl", calls)
+    before = baseline_bytes(workdir, calls, BASELINE_COMMIT)
+    for name in ("1-turn", "10-turn history"):
+        line = f"  {name:<16} {now[name]:>7,.0f} bytes per call"
+        if name == "1-turn":
+            verdict = "ok" if now[name] <= BYTES_TARGET else "OVER"
+            line += f" (target ≤ {BYTES_TARGET:,}: {verdict})"
+        if before is not None:
+            line += (
+                f"; layout of {BASELINE_COMMIT}: {before[name]:,.0f}"
+                f" ({now[name] / before[name] - 1:+.1%})"
+            )
+        print(line)
+    print(f"  the file rebuilds every call's exact history: {'yes' if now['exact'] else 'NO'}")
+    if before is not None:
+        print(
+            f"  (the {BASELINE_COMMIT} file, read by its own loader: exact {bool(before['exact'])})"
+        )
 
 
 # --- growth (section 4) ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "ATTR_OUTPUT_META",
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
+    "USAGE_COUNTS",
     "Redactor",
     "call_function",
     "message_from_parts",
@@ -38,7 +39,10 @@ __all__ = [
     "message_to_parts",
     "metrics_dict",
     "metrics_from_meta",
+    "omit_repeated_ts",
+    "output_meta",
     "system_instructions",
+    "usage_into_meta",
 ]
 
 Redactor = Callable[[str], str]
@@ -92,6 +96,8 @@ EXCEPTION_STACKTRACE = "exception.stacktrace"
 EXCEPTION_TYPE = "exception.type"
 # The plain-text summary viewers list a trace by (OpenInference's names, read by Phoenix and
 # Langfuse): the run's new input and its final answer, on the `invoke_agent` span.
+# The mime types are not written (Phoenix reads an unset one as text, see `_tracing._spans`);
+# the names stay for readers of files written before.
 INPUT_MIME_TYPE = "input.mime_type"
 INPUT_VALUE = "input.value"
 OUTPUT_MIME_TYPE = "output.mime_type"
@@ -238,7 +244,12 @@ def message_meta(
     a file's name, which can say as much as its content, is then left out, and otherwise passed
     through `redact`. Metrics omit their zero counts.
     """
-    meta: dict[str, Any] = {"role": message.role, "id": message.id, "ts": message.created_at}
+    # The role only without content: with it, the message's parts say it (and the loader
+    # builds the parts-less system message as one).
+    if content:
+        meta: dict[str, Any] = {"id": message.id, "ts": message.created_at}
+    else:
+        meta = {"role": message.role, "id": message.id, "ts": message.created_at}
     if message.metrics is not None:
         meta["metrics"] = metrics_dict(message.metrics)
     if message.tool_call_id is not None:
@@ -246,6 +257,69 @@ def message_meta(
     if message.images or message.audio or message.videos or message.files:
         meta["media"] = [_media_meta(m, content, redact) for m in message.media()]
     return meta
+
+
+# An answer's token counts, which its chat span carries as `gen_ai.usage.*`: left out of the
+# answer's meta entry and read back from the span (`usage_into_meta`). The first name of each is
+# the one written; the loader also reads the older `cache_creation` name.
+USAGE_COUNTS: dict[str, tuple[str, ...]] = {
+    "input_tokens": (GEN_AI_USAGE_INPUT_TOKENS,),
+    "output_tokens": (GEN_AI_USAGE_OUTPUT_TOKENS,),
+    "cache_read_tokens": (GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,),
+    "cache_write_tokens": (
+        GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+        GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    ),
+    "reasoning_tokens": (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,),
+}
+
+
+def output_meta(
+    message: Message, *, content: bool = True, redact: Redactor | None = None
+) -> dict[str, Any]:
+    """An answer's meta entry, less what its chat span says elsewhere: the token counts (the
+    span's `gen_ai.usage.*`, equal by construction). Its time is left out by `omit_repeated_ts`
+    when it is the last input message's."""
+    meta = message_meta(message, content=content, redact=redact)
+    metrics = meta.get("metrics")
+    if metrics is not None:
+        for name in USAGE_COUNTS:
+            metrics.pop(name, None)
+    return meta
+
+
+def omit_repeated_ts(entries: list[dict[str, Any]], previous: int | None = None) -> list[Any]:
+    """Meta entries with each `ts` equal to the one before it left out (a turn's messages are
+    mostly made in the same second). Reading takes a missing `ts` from the nearest earlier
+    entry of the same list (the answer's: from the span's last input entry). A list keeps its
+    prefix from call to call, as the loader's `TextStore` needs: an entry's form depends only
+    on the entries before it."""
+    out: list[Any] = []
+    for entry in entries:
+        ts = entry.get("ts")
+        if ts is not None and ts == previous:
+            entry = {k: v for k, v in entry.items() if k != "ts"}
+        previous = ts
+        out.append(entry)
+    return out
+
+
+def usage_into_meta(meta: dict[str, Any], usage: Callable[[str], int | None]) -> dict[str, Any]:
+    """An answer's meta entry with the counts `output_meta` left out read back from its span
+    (`usage(attribute)`); a count the entry has (files written before) is kept as it is."""
+    metrics = meta.get("metrics")
+    if not isinstance(metrics, dict):
+        return meta
+    restored = dict(metrics)
+    for name, attributes in USAGE_COUNTS.items():
+        if name in restored:
+            continue
+        for attribute in attributes:
+            value = usage(attribute)
+            if value:
+                restored[name] = value
+                break
+    return {**meta, "metrics": restored}
 
 
 _METRICS_DEFAULTS = {name: f.default for name, f in Metrics.model_fields.items()}

@@ -226,7 +226,7 @@ def test_session_ids(seed_env: FakeOpenAIServer, trace_file: TraceFile) -> None:
     for span in spans:
         assert span["attributes"]["session.id"] == "user-123-chat-abc"
         assert span["attributes"]["gen_ai.conversation.id"] == "user-123-chat-abc"
-    run_ids = {s["attributes"]["definable_trace.run.id"] for s in spans}
+    run_ids = {s["attributes"].get("definable_trace.run.id") for s in spans} - {None}
     assert run_ids == {ns["output1"].run_id, ns["output2"].run_id}
     assert len({s["trace_id"] for s in spans}) == 2  # each run is its own trace
     # Two conversations in the file (the first snippet's and this one): one session each.
@@ -329,6 +329,8 @@ def test_streaming(
     assert request_roles(seed_env)[1] == ["system", "user", "assistant", "user"]
     chats = named(trace_file(), "chat")
     assert [c["attributes"]["gen_ai.request.stream"] for c in chats] == [True, True]
-    assert [c["attributes"]["definable_trace.turn.index"] for c in chats] == [1, 2]
+    runs = {s["span_id"]: s for s in named(trace_file(), "invoke_agent")}
+    turns = [runs[c["parent_span_id"]]["attributes"]["definable_trace.turn.index"] for c in chats]
+    assert turns == [1, 2]
     [session_id] = {s["attributes"]["gen_ai.conversation.id"] for s in trace_file()}
     one_session(trace_file, session_id, messages, 2)

@@ -1,11 +1,11 @@
 """From all spans read to sessions: classify each span, bucket it by session, build the turns.
 
-Our runs are gathered by `definable_trace.run.id`; other instrumentations' calls, tools and
-grouping spans by session. A model call of another instrumentation made inside one of our runs
-(a tool that calls a model) belongs to that run's spans, not to the conversation. Spans of no
-known role that sit under a turn's span (HTTP calls, a tool's own spans) join that turn's
-`spans`. What the loader had to guess is said once per file: sessions named by trace id,
-sessions without message content.
+Our runs are gathered by `definable_trace.run.id` (a chat span's: its parent's); other
+instrumentations' calls, tools and grouping spans by session. A model call of another
+instrumentation made inside one of our runs (a tool that calls a model) belongs to that run's
+spans, not to the conversation. Spans of no known role that sit under a turn's span (HTTP calls,
+a tool's own spans) join that turn's `spans`. What the loader had to guess is said once per
+file: sessions named by trace id, sessions without message content.
 """
 
 from __future__ import annotations
@@ -104,7 +104,10 @@ class _Assembler:
         # "agent" spans are looked up from their calls (see _groupers)
 
     def _place_ours(self, bucket: _Bucket, span: SpanRecord, role: str) -> None:
-        run = bucket.run(span.text(_RUN_ID) or "")
+        own = span.text(_RUN_ID)
+        run = bucket.run(own if role == "run" and own is not None else self._run_key(span))
+        if own is not None and run.run_id != own:
+            run.run_id = own  # a run whose run span is missing, named by a tool span
         bucket.conventions.add(conv.DEFINABLE)
         if role == "run" and run.run is None:
             run.run = span
@@ -116,6 +119,18 @@ class _Assembler:
             run.add_tool(span)
         else:
             run.add_other(span)
+
+    def _run_key(self, span: SpanRecord) -> str:
+        """The run of a chat or tool span: its parent's run id (the run span's), else its own
+        (written on every span before chat spans left it to their parent) when the parent is
+        in the files read too; a run whose run span is missing (a process killed mid-run) is
+        keyed by that parent span's id, so that its chat and tool spans still go together."""
+        parent = self.graph.parent(span)
+        if parent is not None:
+            found = parent.text(_RUN_ID) or span.text(_RUN_ID)
+            if found is not None:
+                return found
+        return f"span:{span.trace_id}/{span.parent_span_id}"
 
     def _place_call(self, bucket: _Bucket, span: SpanRecord, convention: str) -> None:
         inside = next((a for a in self.graph.ancestors(span) if _RUN_ID in a), None)
@@ -310,8 +325,11 @@ def _move(source: _Bucket, target: _Bucket, item: CallData | OurRun) -> int:
         target.conventions.add(item.convention)
         target.groupers[item.span.span_id] = source.groupers.pop(item.span.span_id, [])
         return item.span.start_ns
-    del source.runs[item.run_id]
-    target.runs[item.run_id] = item
+    key = item.run_id
+    if source.runs.get(key) is not item:  # a run keyed by its missing run span (`_run_key`)
+        key = next(k for k, r in source.runs.items() if r is item)
+    del source.runs[key]
+    target.runs[key] = item
     target.conventions.add(conv.DEFINABLE)
     return item.start_ns
 

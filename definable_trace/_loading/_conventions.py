@@ -1,9 +1,10 @@
 """Which instrumentation wrote a span, and what part it plays: decided per span, so a file may mix.
 
-Order matters: our spans are recognised by `definable_trace.run.id`; OpenInference by
-`openinference.span.kind`; OpenLLMetry by its `traceloop.*` / `llm.request.type` attributes or
-instrumentation scope; what is left with GenAI semconv operations or messages is read as the
-official openai-v2 instrumentation (any other semconv writer reads the same way).
+Order matters: our spans are recognised by `definable_trace.run.id` (a chat span: by our meta
+lists); OpenInference by `openinference.span.kind`; OpenLLMetry by its `traceloop.*` /
+`llm.request.type` attributes or instrumentation scope; what is left with GenAI semconv
+operations or messages is read as the official openai-v2 instrumentation (any other semconv
+writer reads the same way).
 
 Roles: "run" (our `invoke_agent`), "call" (a model call), "tool", "agent" (a span that groups
 calls: another framework's `invoke_agent`, a Traceloop workflow, an OpenInference chain).
@@ -44,7 +45,7 @@ _SEMCONV_ROLES = {
 
 def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     """(convention, role) of a span, or None when it is no GenAI span we know."""
-    if sc.ATTR_RUN_ID in span:
+    if is_ours(span):
         return DEFINABLE, _OUR_ROLES.get(span.text("gen_ai.operation.name") or "")
     if _openinference.KIND in span:
         return OPENINFERENCE, _openinference.role_of(span)
@@ -71,3 +72,9 @@ def call_data(span: SpanRecord, convention: str, logs: LogContent | None = None)
         found = parts_call(span, convention, logs)
         data.input, data.output = found.input, found.output
     return data
+
+
+def is_ours(span: SpanRecord) -> bool:
+    """A span our agent wrote: a run or tool span (`definable_trace.run.id`), or a chat span,
+    which carries our meta lists (since the run id moved to its parent, the run span)."""
+    return sc.ATTR_RUN_ID in span or sc.ATTR_INPUT_META in span or sc.ATTR_OUTPUT_META in span

@@ -1,7 +1,8 @@
 """Our agent's spans back into turns, exactly: every message with its id, time and metrics.
 
-A run is one turn: an `invoke_agent` span with `chat` and `execute_tool` children, all tagged
-with `definable_trace.run.id` and `definable_trace.turn.index`. The history at the end of a
+A run is one turn: an `invoke_agent` span with `chat` and `execute_tool` children; the run and
+tool spans carry `definable_trace.run.id` and `definable_trace.turn.index` (chat spans did too
+before they left them to their parent). The history at the end of a
 turn is its last chat's input plus that chat's output; messages are rebuilt from the semconv
 parts with `message_from_parts`, index-aligned with our content-free meta list.
 

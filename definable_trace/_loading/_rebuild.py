@@ -126,7 +126,10 @@ class Entries:
 
     @property
     def out_meta(self) -> dict[str, Any] | None:
-        return _first(self._list(sc.ATTR_OUTPUT_META))
+        """The answer's meta entry, with the token counts the writer leaves to the span's
+        `gen_ai.usage.*` read back (`sc.usage_into_meta`)."""
+        meta = _first(self._list(sc.ATTR_OUTPUT_META))
+        return sc.usage_into_meta(meta, self._span.integer) if meta is not None else None
 
     @property
     def out_part(self) -> dict[str, Any] | None:
@@ -152,11 +155,17 @@ class Entries:
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
         build = self._build
+        last: tuple[int, Any] = (-2, None)  # (index, ts) of the entry read before, in order
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, self.out_meta or {}, j)
+                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None), j)
                 continue
             meta = metas[j] if metas is not None and j < len(metas) else {}
+            if isinstance(meta, dict) and "ts" not in meta:
+                # Left out as the one before's: read in order, that one is at hand.
+                meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+            if isinstance(meta, dict) and _is_ts(meta.get("ts")):
+                last = (j, meta["ts"])
             if has_system and skip + j == 0:
                 yield build({"role": "system", "parts": self.system or []}, meta, j)
                 continue
@@ -326,6 +335,25 @@ def _first_line(exc: BaseException) -> str:
             pass
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def _with_ts(meta: Any, metas: list[Any] | None, j: int | None) -> Any:
+    """A meta entry with the `ts` the writer left out when it repeated the one before
+    (`sc.omit_repeated_ts`): the nearest earlier entry's in the list (for the answer's entry,
+    `j` None: from the last input entry). Without one, `_build` falls back to the span start."""
+    if not isinstance(meta, dict):
+        return meta if meta is not None else {}
+    if "ts" in meta or not metas:
+        return meta
+    for k in range((len(metas) if j is None else j) - 1, -1, -1):
+        earlier = metas[k]
+        if isinstance(earlier, dict) and _is_ts(earlier.get("ts")):  # damage is passed over
+            return {**meta, "ts": earlier["ts"]}
+    return meta
+
+
+def _is_ts(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _first(items: list[Any] | None) -> dict[str, Any] | None:

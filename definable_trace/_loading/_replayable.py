@@ -65,7 +65,8 @@ def unreplayable(calls: Iterable[_Call]) -> str | None:
 
 def _no_content(call: _Call) -> bool:
     span = call.span
-    if sc.ATTR_RUN_ID in span:  # ours: content-free messages are rebuilt from the meta list
+    # Ours (a chat span is known by its meta list): content-free messages are rebuilt from it.
+    if sc.ATTR_INPUT_META in span or sc.ATTR_RUN_ID in span:
         return sc.INPUT_MESSAGES not in span and sc.OUTPUT_MESSAGES not in span
     return call.input_messages is None and call.output_message is None
 

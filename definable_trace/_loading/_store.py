@@ -10,8 +10,10 @@ the final histories, not with the file; any string that is not a prefix or an ex
 a chain of its own, so sharing never changes a value.
 
 Reading a list back parses the chain once (a small cache keeps the last few) and cuts it: when
-every element is an object whose first key is `"role"` (true of both lists we write), the
-number of elements in a prefix is the number of `{"role":` in it, found without parsing.
+every element is an object with the same first key (`"role"` in the parts lists; `"id"` in our
+meta lists, `"role"` in those written before or without content), found nowhere else in the
+string, the number of elements in a prefix is the number of `{"role":` (or `{"id":`) in it,
+found without parsing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import orjson
 
 __all__ = ["SharedText", "TextStore"]
 
-_ROLE = '{"role":'
 _SHARE_MIN = 256  # shorter strings cost less than the bookkeeping
 _CHAINS_TRIED = 4  # how many recent chains of a conversation a new string is compared with
 _PARSED_KEPT = 8
@@ -53,7 +54,9 @@ class TextStore:
 
     def __init__(self) -> None:
         self._heads: list[str] = []  # chain number -> its longest string
-        self._countable: list[bool | None] = []  # known once parsed
+        # Per chain: what starts each element (`{"role":`), "" when that cannot count them,
+        # None until parsed.
+        self._countable: list[str | None] = []
         self._chains: dict[tuple[str, str], list[int]] = {}
         self.strings: dict[str, str] = {}  # interned: `strings.setdefault(s, s)`
         self._parsed: OrderedDict[int, tuple[str, list[Any]]] = OrderedDict()
@@ -108,7 +111,7 @@ class TextStore:
         if n == len(self._heads[chain]):
             return whole
         if self._countable[chain]:
-            return whole[: self._heads[chain].count(_ROLE, 0, n)]
+            return whole[: self._heads[chain].count(self._countable[chain] or "", 0, n)]
         return _array(self.text(value))
 
     def count(self, value: SharedText | str) -> int:
@@ -117,7 +120,7 @@ class TextStore:
             chain, n = _unpack(value)
             head = self._heads[chain]
             if n < len(head) and self._parse(chain) is not None and self._countable[chain]:
-                return head.count(_ROLE, 0, n)
+                return head.count(self._countable[chain] or "", 0, n)
         return len(self.items(value))
 
     def _parse(self, chain: int) -> list[Any]:
@@ -128,13 +131,26 @@ class TextStore:
             return cached[1]
         whole = _array(head)
         if self._countable[chain] is None:
-            self._countable[chain] = head.count(_ROLE) == len(whole) and all(
-                isinstance(item, dict) and next(iter(item), None) == "role" for item in whole
-            )
+            self._countable[chain] = _marker(head, whole)
         self._parsed[chain] = (head, whole)
         if len(self._parsed) > _PARSED_KEPT:
             self._parsed.popitem(last=False)
         return whole
+
+
+def _marker(head: str, whole: list[Any]) -> str:
+    """`{"key":` when every element of `whole` is an object whose first key is `key` ("role"
+    or "id") and it appears in `head` once per element (so nowhere nested), else ""."""
+    first = whole[0] if whole else None
+    key = next(iter(first), None) if isinstance(first, dict) else None
+    if key not in ("role", "id"):
+        return ""
+    marker = f'{{"{key}":'
+    if head.count(marker) != len(whole):
+        return ""
+    if all(isinstance(item, dict) and next(iter(item), None) == key for item in whole):
+        return marker
+    return ""
 
 
 def _array(text: str) -> list[Any]:

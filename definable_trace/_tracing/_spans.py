@@ -90,11 +90,10 @@ class RunInfo:
     extra: Attributes = field(default_factory=lambda: {})
 
     def common(self) -> Attributes:
+        """What every span of the run carries (the session on each, as viewers group by it)."""
         attrs: Attributes = {
             **self.extra,
             sc.GEN_AI_PROVIDER_NAME: self.model.provider,
-            sc.ATTR_RUN_ID: self.run_id,
-            sc.ATTR_TURN_INDEX: self.turn_index,
             sc.GEN_AI_CONVERSATION_ID: self.session_id,
             sc.SESSION_ID: self.session_id,
         }
@@ -103,6 +102,11 @@ class RunInfo:
         if self.agent_name:
             attrs[sc.GEN_AI_AGENT_NAME] = self.agent_name
         return attrs
+
+    def identity(self) -> Attributes:
+        """The run's id and turn number: on the run span and its tool spans. A chat span (most
+        of a trace) leaves them out; the loader finds its run through its parent, the run span."""
+        return {sc.ATTR_RUN_ID: self.run_id, sc.ATTR_TURN_INDEX: self.turn_index}
 
 
 class _RecordedHistories:
@@ -155,27 +159,51 @@ class _Encoder:
     def __init__(self, capture: bool, redact: sc.Redactor | None) -> None:
         self.capture = capture
         self.redact = redact
-        self._items: dict[int, tuple[Message, dict[str, Any] | None, dict[str, Any]]] = {}
+        self._items: dict[int, _Encoded] = {}
 
     def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
         """The JSON lists of the messages' parts (less the first `drop`; `""` with content
-        capture off) and of their meta entries."""
+        capture off) and of their meta entries, each `ts` equal to the one before it left
+        out (as `sc.omit_repeated_ts` says)."""
         parts: list[dict[str, Any] | None] = []
         metas: list[dict[str, Any]] = []
         items = self._items
+        previous: int | None = None
         for m in messages:
             entry = items.get(id(m))
-            if entry is None or entry[0] is not m:
+            if entry is None or entry.message is not m:
                 entry = self._encode(m)
-            parts.append(entry[1])
-            metas.append(entry[2])
+            parts.append(entry.parts)
+            ts = m.created_at
+            metas.append(entry.without_ts() if ts == previous else entry.meta)
+            previous = ts
         return (_json(parts[drop:]) if self.capture else ""), _json(metas)
 
-    def _encode(self, m: Message) -> tuple[Message, dict[str, Any] | None, dict[str, Any]]:
+    def _encode(self, m: Message) -> _Encoded:
         parts = sc.message_to_parts(m, self.redact) if self.capture else None
-        entry = (m, parts, sc.message_meta(m, content=self.capture, redact=self.redact))
+        entry = _Encoded(m, parts, sc.message_meta(m, content=self.capture, redact=self.redact))
         self._items[id(m)] = entry
         return entry
+
+
+class _Encoded:
+    """One message's parts and meta entry (and, made when first needed, the entry without its
+    time), held with the message so that its identity stays its own while cached."""
+
+    __slots__ = ("_short", "message", "meta", "parts")
+
+    def __init__(
+        self, message: Message, parts: dict[str, Any] | None, meta: dict[str, Any]
+    ) -> None:
+        self.message = message
+        self.parts = parts
+        self.meta = meta
+        self._short: dict[str, Any] | None = None
+
+    def without_ts(self) -> dict[str, Any]:
+        if self._short is None:
+            self._short = {k: v for k, v in self.meta.items() if k != "ts"}
+        return self._short
 
 
 def _redacted(settings: TracingSettings, text: str) -> str:
@@ -229,18 +257,16 @@ class RunSpans:
         self.context: Context = trace.set_span_in_context(self.span)
         self.recording = self.span.is_recording()
         self.common: Attributes = {}
+        self.identity: Attributes = {}
         self.encoder = _Encoder(settings.capture_content, settings.redact)
         self.recorded: tuple[str, ...] = ()
         if not self.recording:
             return
         self.common = info.common()
-        self._set(
-            {
-                **self.common,
-                sc.GEN_AI_OPERATION_NAME: "invoke_agent",
-                sc.GEN_AI_REQUEST_MODEL: info.model.id,
-            }
-        )
+        self.identity = info.identity()
+        # No `gen_ai.request.model` here: it is a call's (a run may call more than one model,
+        # a fork may switch), and the run's chat spans carry it.
+        self._set({**self.common, **self.identity, sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
         if settings.history == "delta":
             self.recorded = _RECORDED.get(info.session_id)
 
@@ -272,12 +298,10 @@ class RunSpans:
             return
         settings = self.settings
         if settings.capture_content:
-            self.span.set_attributes(
-                {
-                    sc.INPUT_VALUE: _summary(settings, new_messages),
-                    sc.INPUT_MIME_TYPE: sc.MIME_TEXT,
-                }
-            )
+            # No `input.mime_type`: Phoenix reads an unset one as `text/plain` ("If
+            # unspecified, the type is plain text by default": `phoenix.trace.schemas.MimeType`,
+            # whose `_missing_` returns TEXT), and Langfuse takes `input.value` as it is.
+            self.span.set_attribute(sc.INPUT_VALUE, _summary(settings, new_messages))
         if len(new_messages) != 1 or new_messages[0].role != "user":
             parts, meta = self.encoder.lists(new_messages)
             self.span.set_attribute(sc.ATTR_INPUT_META, meta)
@@ -293,17 +317,23 @@ class RunSpans:
         return ToolSpan(self, call)
 
     def finish(self, final: Message | None, metrics: Metrics) -> None:
+        """End the run span; `metrics` (the run's summed usage) is not recorded on it (see
+        `_record_output`)."""
+        del metrics
         if self.recording:
-            self._record_output(final, metrics)
+            self._record_output(final)
         self.span.end()
 
     @_never_raises
-    def _record_output(self, final: Message | None, metrics: Metrics) -> None:
-        attrs = _usage(metrics)
+    def _record_output(self, final: Message | None) -> None:
+        """The answer's plain-text summary (no `output.mime_type`: text is the default).
+
+        No usage totals: every chat span carries its own, Langfuse takes usage from chat spans
+        only, and Phoenix converts `gen_ai.usage.*` on any span into `llm.token_count.*` and
+        sums them over a trace and a session (`phoenix.trace.gen_ai.conversion`), so totals
+        here would count every token twice."""
         if final is not None and self.settings.capture_content:
-            attrs[sc.OUTPUT_VALUE] = _summary(self.settings, [final])
-            attrs[sc.OUTPUT_MIME_TYPE] = sc.MIME_TEXT
-        self.span.set_attributes(attrs)
+            self.span.set_attribute(sc.OUTPUT_VALUE, _summary(self.settings, [final]))
 
     def fail(self, exc: BaseException) -> None:
         if self.recording:
@@ -331,6 +361,7 @@ class ChatSpan:
         self.stream = stream
         self.started = time.perf_counter()
         self.sent: Sequence[Message] = ()
+        self.last_ts: int | None = None  # the time of the last entry of its input meta list
         self.span = run.settings.tracer.start_span(
             f"chat {run.info.model.id}", context=run.context, kind=SpanKind.CLIENT
         )
@@ -370,6 +401,8 @@ class ChatSpan:
         if skip:
             attrs[sc.ATTR_INPUT_OFFSET] = skip
         self.sent = messages
+        if len(messages) > skip:
+            self.last_ts = messages[-1].created_at
         if settings.capture_content:
             # The system prompt goes to `gen_ai.system_instructions`, as the conventions ask,
             # even when `skip` (compact mode's recorded prefix) leaves it out of the messages;
@@ -426,8 +459,8 @@ class ChatSpan:
         run.remember([*self.sent, message])
         # An output message is encoded on its own (with its finish reason), never reused.
         settings = run.settings
-        meta = sc.message_meta(message, content=settings.capture_content, redact=settings.redact)
-        attrs[sc.ATTR_OUTPUT_META] = _json([meta])
+        meta = sc.output_meta(message, content=settings.capture_content, redact=settings.redact)
+        attrs[sc.ATTR_OUTPUT_META] = _json(sc.omit_repeated_ts([meta], self.last_ts))
         if settings.capture_content:
             part = sc.message_to_parts(message, settings.redact)
             part["finish_reason"] = finish
@@ -474,6 +507,7 @@ class ToolSpan:
         run = self.run
         attrs: Attributes = {
             **run.common,
+            **run.identity,
             sc.GEN_AI_OPERATION_NAME: "execute_tool",
             sc.GEN_AI_TOOL_NAME: name,
             sc.GEN_AI_TOOL_TYPE: "function",
