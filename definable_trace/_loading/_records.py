@@ -158,9 +158,15 @@ class SpanRecord(Interval):
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        """One attribute as a plain value."""
-        i = self._shape.index.get(key)
-        return default if i is None else self._plain(i)
+        """One attribute as a plain value. (`_plain` inlined: the loader's most called method,
+        hundreds of thousands of times on a large file, mostly for absent keys.)"""
+        shape = self._shape
+        i = shape.index.get(key)
+        if i is None:
+            return default
+        if i in shape.shared:
+            return shape.store.text(self._values[i])
+        return self._values[i]
 
     def shared(self, key: str) -> SharedText | str | None:
         """A growing message list as stored: a `SharedText` stays a reference (for the store)."""
@@ -179,7 +185,12 @@ class SpanRecord(Interval):
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
+        i = self._shape.index.get(key)
+        if i is None:  # the usual case (most names of `_calls` are absent): no further call
+            return None
         raw = self.get(key)
+        if raw.__class__ is int:
+            return raw if -EXACT_INT < raw < EXACT_INT else None
         if raw is None or isinstance(raw, bool):
             return None
         try:
