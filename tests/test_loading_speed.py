@@ -66,3 +66,39 @@ def test_the_fast_body_serialises_as_pydantic_does() -> None:
     for message in messages:
         library = message.model_dump(mode="json", exclude={"id", "created_at", "metrics"})
         assert _dumped(message) == orjson.dumps(library, option=orjson.OPT_SORT_KEYS)
+
+
+# `_otlp._loads` stands in for `orjson.loads` on every line of a file.
+
+_EDGES = [
+    b'{"a":1,"a":2}',
+    b'{"n":18446744073709551615,"f":1.0000000000000002,"z":-0.0,"t":0.1e-400}',
+    b'  {"s":"\\u00e9\\ud83c\\udf38 \\"q\\" \\n"}  \n',
+    b"[]",
+]
+_BAD = [
+    b'"\\ud800"',
+    b'"\\udc00x"',
+    b"NaN",
+    b'"\xff"',
+    b'{"a":1} x',
+    b'"\x01"',
+    b"\xef\xbb\xbf{}",
+    b"1e400",
+    b"[" * 1100 + b"]" * 1100,
+    b'{"resourceSpans":[',
+]
+
+
+def test_lines_decode_as_orjson_decodes_them() -> None:
+    from definable_trace._loading._otlp import _loads
+
+    lines = [line for p in sorted(FIXTURES.glob("*.jsonl")) for line in p.read_bytes().splitlines()]
+    for line in [*lines, *_EDGES]:
+        assert _loads(line) == orjson.loads(line)
+    for line in _BAD:
+        with pytest.raises(orjson.JSONDecodeError) as ours:
+            _loads(line)
+        with pytest.raises(orjson.JSONDecodeError) as library:
+            orjson.loads(line)
+        assert str(ours.value) == str(library.value)
