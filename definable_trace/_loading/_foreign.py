@@ -55,13 +55,12 @@ class _ListSource:
         self.calls = calls
         self.span_list = spans
         self.failure = error
-        self.tools: list[ToolCall] = []
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
 
     def tool_calls(self) -> list[ToolCall]:
-        return self.tools
+        return []  # never asked: `_attach_tools` sets every turn's tool calls
 
     def error(self) -> str | None:
         return self.failure
@@ -113,7 +112,6 @@ class _Canon:
 
 
 _NOT_BODY = frozenset({"id", "created_at", "metrics"})
-_MEDIA = ("images", "audio", "videos", "files")
 
 
 def _body(message: Message) -> dict[str, object]:
@@ -123,7 +121,12 @@ def _body(message: Message) -> dict[str, object]:
     same bytes, at a tenth of pydantic's cost (one per message of every call of a file).
     Media models need pydantic's serialiser. tests/test_loading_speed.py checks both agree."""
     fields = message.__dict__
-    if any(fields[name] is not None for name in _MEDIA):
+    if not (
+        fields["images"] is None
+        and fields["audio"] is None
+        and fields["videos"] is None
+        and fields["files"] is None
+    ):
         return message.model_dump(mode="json", exclude=_NOT_BODY)
     return {key: value for key, value in fields.items() if key not in _NOT_BODY}
 
@@ -211,25 +214,33 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
 
 
 class _Call:
-    """A call of another instrumentation as a `ModelCall` source: all known already."""
+    """A call of another instrumentation as a `ModelCall` source: all known already.
+
+    It keeps what the call says, not the `CallData`: that holds the messages as read, before
+    they were made canonical, which nothing needs once the turns are built (on a file of many
+    short sessions they were a third of the objects the garbage collector kept scanning)."""
+
+    __slots__ = ("_facts", "_metrics", "answer", "sent")
 
     def __init__(self, call: CallData, sent: list[Message] | None, answer: Message | None) -> None:
-        self.call = call
-        self.sent = sent
-        self.answer = answer
-
-    def facts(self) -> CallFacts:
-        call = self.call
-        return CallFacts(
+        # The facts as a tuple (untracked by the collector when all strings), made a
+        # `CallFacts` when asked for (`ModelCall` keeps it then).
+        self._facts = (
             call.request_model,
             call.response_model,
             call.response_id,
             call.finish_reason,
             call.error,
         )
+        self._metrics = call.metrics
+        self.sent = sent
+        self.answer = answer
+
+    def facts(self) -> CallFacts:
+        return CallFacts(*self._facts)
 
     def metrics(self) -> Metrics:
-        return self.call.metrics
+        return self._metrics
 
     def input_messages(self) -> list[Message] | None:
         return list(self.sent) if self.sent is not None else None

@@ -27,6 +27,11 @@ _COMPLETION = "gen_ai.completion."
 
 
 def is_openllmetry(span: SpanRecord) -> bool:
+    """Decided by the scope and attribute names: once per shape of span."""
+    return span.by_names("openllmetry", _is_openllmetry)
+
+
+def _is_openllmetry(span: SpanRecord) -> bool:
     scope = span.scope or ""
     if scope.startswith(_SCOPES) and not scope.startswith(_OFFICIAL_SCOPE):
         return True

@@ -9,9 +9,10 @@ growing message lists are `SharedText` references into one string per conversati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ._store import SharedText, TextStore
 
@@ -25,6 +26,8 @@ __all__ = [
     "order_spans",
     "to_datetime",
 ]
+
+_T = TypeVar("_T")
 
 STATUS_ERROR = 2  # OTLP Status.code: 0 unset, 1 ok, 2 error
 EXACT_INT = 2**53  # integers read are below this in size (see `SpanRecord.integer`)
@@ -47,13 +50,16 @@ class Shape:
     """The attribute names of a span, shared by every span that has the same names in order,
     and the store that `SharedText` values refer to."""
 
-    __slots__ = ("index", "keys", "shared", "store")
+    __slots__ = ("index", "keys", "memo", "shared", "store")
 
     def __init__(self, keys: tuple[str, ...], shared: frozenset[int], store: TextStore) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
         self.shared = shared  # positions holding a string or a `SharedText` (an int)
         self.store = store
+        # What is decided by the attribute names alone (and the scope), decided once per
+        # shape instead of once per span: see `SpanRecord.by_names`.
+        self.memo: dict[tuple[str, str | None], Any] = {}
 
 
 class Interval:
@@ -147,6 +153,17 @@ class SpanRecord(Interval):
     @property
     def attribute_names(self) -> tuple[str, ...]:
         return self._shape.keys
+
+    def by_names(self, name: str, decide: Callable[[SpanRecord], _T]) -> _T:
+        """`decide(self)`, remembered for every span of the same attribute names and scope
+        under `name`: for a test that reads only those (thousands of spans share a shape)."""
+        memo = self._shape.memo
+        key = (name, self.scope)
+        if key in memo:
+            found: _T = memo[key]
+            return found
+        found = memo[key] = decide(self)
+        return found
 
     def __contains__(self, key: str) -> bool:
         return key in self._shape.index
