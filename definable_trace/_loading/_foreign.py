@@ -91,6 +91,9 @@ class _Canon:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.seen: dict[str, Message] = {}
+        # By position and message object: calls share the `Message`s of what they resent
+        # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
+        self.known: dict[tuple[int, int], Message] = {}
 
     def fingerprint(self, position: int, message: Message) -> str:
         try:
@@ -103,11 +106,15 @@ class _Canon:
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     def one(self, position: int, message: Message, seconds: int, **update: object) -> Message:
+        known = self.known.get((position, id(message)))
+        if known is not None:  # `message` is alive (the caller holds it): its id is its own
+            return known
         key = self.fingerprint(position, message)
         found = self.seen.get(key)
         if found is None:
             found = message.model_copy(update={"id": key, "created_at": seconds, **update})
             self.seen[key] = found
+        self.known[(position, id(message))] = found
         return found
 
 
