@@ -118,7 +118,7 @@ class _Canon:
         return found
 
 
-_NOT_BODY = frozenset({"id", "created_at", "metrics"})
+_NOT_BODY = {"id", "created_at", "metrics"}
 
 
 def _body(message: Message) -> dict[str, object]:
