@@ -1,10 +1,9 @@
 """Would msgspec pay? Decoding the same lines with orjson and with msgspec, same run.
 
-    pip install msgspec                      # not a dependency: only this measure needs it
     python bench/decode_msgspec.py FILE.jsonl
 
-Three decoders over every line of FILE (best of three, CPU seconds): `orjson.loads` (what the
-loader uses), msgspec's generic decoder (dicts, as orjson), and msgspec into typed OTLP
+Three decoders over every line of FILE (best of three, CPU seconds): `orjson.loads` (the
+benches' floor), msgspec's generic decoder (dicts, as orjson), and msgspec into typed OTLP
 `Struct`s (only the fields the loader reads; attribute values as typed fields instead of one
 dict each). Files: `load_throughput.py --shape many-short` / `few-long` make them.
 """

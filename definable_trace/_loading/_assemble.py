@@ -22,6 +22,7 @@ from ._calls import CallData
 from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
 from ._logs import LogIndex
+from ._openai_v2 import Memo
 from ._ours import OurRun, build_our_turns, lineage_of
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Session, Turn
@@ -70,6 +71,7 @@ class _Assembler:
         self.logs = logs
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
+        self.memo: Memo = {}  # other instrumentations' messages, each rebuilt once
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
         # be a bound method of the assembler, or every bucket would outlive the assembly.
         self.report = warnings.append
@@ -139,7 +141,7 @@ class _Assembler:
             return
         logs = self.logs.content(span.trace_id, span.span_id) if self.logs else None
         try:
-            data = conv.call_data(span, convention, logs)
+            data = conv.call_data(span, convention, logs, self.memo)
         except ValueError as exc:
             self.report(
                 TraceWarning(span.path, span.line, f"span {span.name!r}: unreadable ({exc})")

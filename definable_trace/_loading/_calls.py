@@ -84,21 +84,31 @@ def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
     return None
 
 
+_USAGE = (_INPUT, _OUTPUT, _TOTAL, _CACHE_READ, _CACHE_WRITE, _REASONING, _FIRST_TOKEN)
+
+
+def _present(span: SpanRecord) -> tuple[tuple[str, ...], ...]:
+    """Of each list of `_USAGE`, the names the span has (in order): the same for every span
+    of its shape, so worked out once per shape (see `SpanRecord.by_names`)."""
+    return tuple(tuple(name for name in names if name in span) for names in _USAGE)
+
+
 def usage_of(span: SpanRecord) -> Metrics:
     """Token counts from whichever names the span uses; duration from its timing."""
-    inputs = _count(span, _INPUT) or 0
-    outputs = _count(span, _OUTPUT) or 0
-    total = _count(span, _TOTAL)
+    names = span.by_names("usage", _present)
+    inputs = _count(span, names[0]) or 0
+    outputs = _count(span, names[1]) or 0
+    total = _count(span, names[2])
     first_token = next(
-        (v for v in (span.get(n) for n in _FIRST_TOKEN) if isinstance(v, (int, float))), None
+        (v for v in (span.get(n) for n in names[6]) if isinstance(v, (int, float))), None
     )
     return Metrics(
         input_tokens=inputs,
         output_tokens=outputs,
         total_tokens=total if total is not None else inputs + outputs,
-        cache_read_tokens=_count(span, _CACHE_READ) or 0,
-        cache_write_tokens=_count(span, _CACHE_WRITE) or 0,
-        reasoning_tokens=_count(span, _REASONING) or 0,
+        cache_read_tokens=_count(span, names[3]) or 0,
+        cache_write_tokens=_count(span, names[4]) or 0,
+        reasoning_tokens=_count(span, names[5]) or 0,
         duration=span.duration,
         time_to_first_token=float(first_token) if first_token is not None else None,
     )

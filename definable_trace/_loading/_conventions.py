@@ -16,7 +16,7 @@ from .. import _semconv as sc
 from . import _openinference, _openllmetry
 from ._calls import CallData
 from ._logs import LogContent
-from ._openai_v2 import CALL_OPERATIONS, parts_call
+from ._openai_v2 import CALL_OPERATIONS, Memo, parts_call
 from ._records import SpanRecord
 
 __all__ = [
@@ -59,17 +59,20 @@ def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     return None
 
 
-def call_data(span: SpanRecord, convention: str, logs: LogContent | None = None) -> CallData:
+def call_data(
+    span: SpanRecord, convention: str, logs: LogContent | None = None, memo: Memo | None = None
+) -> CallData:
     """The messages and usage of another instrumentation's call span; `logs`: its content
-    from log records (see `_logs`), read when the span itself carries none."""
+    from log records (see `_logs`), read when the span itself carries none; `memo`: messages
+    already rebuilt by calls read before (see `_openai_v2.parts_call`)."""
     if convention == OPENINFERENCE:
         data = _openinference.call(span)
     elif convention == OPENLLMETRY:
-        data = _openllmetry.call(span)
+        data = _openllmetry.call(span, memo)
     else:
-        return parts_call(span, convention, logs)
+        return parts_call(span, convention, logs, memo)
     if logs is not None and data.input is None and data.output is None:
-        found = parts_call(span, convention, logs)
+        found = parts_call(span, convention, logs, memo)
         data.input, data.output = found.input, found.output
     return data
 

@@ -74,6 +74,8 @@ def message_of(
         "tool_call_id": tool_call_id if isinstance(tool_call_id, str) else None,
         "name": name if isinstance(name, str) and name else None,
         "images": images or None,
+        "id": "",  # id and time are derived by `_foreign`: no random id drawn for nothing
+        "created_at": 0,
     }
     return Message(**fields)
 

@@ -55,13 +55,12 @@ class _ListSource:
         self.calls = calls
         self.span_list = spans
         self.failure = error
-        self.tools: list[ToolCall] = []
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
 
     def tool_calls(self) -> list[ToolCall]:
-        return self.tools
+        return []  # never asked: `_attach_tools` sets every turn's tool calls
 
     def error(self) -> str | None:
         return self.failure
@@ -92,19 +91,51 @@ class _Canon:
     def __init__(self, session_id: str) -> None:
         self.session_id = session_id
         self.seen: dict[str, Message] = {}
+        # By position and message object: calls share the `Message`s of what they resent
+        # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
+        self.known: dict[tuple[int, int], Message] = {}
 
     def fingerprint(self, position: int, message: Message) -> str:
-        body = message.model_dump(mode="json", exclude={"id", "created_at", "metrics"})
-        data = orjson.dumps([self.session_id, position, body], option=orjson.OPT_SORT_KEYS)
+        try:
+            data = orjson.dumps(
+                [self.session_id, position, _body(message)], option=orjson.OPT_SORT_KEYS
+            )
+        except TypeError:  # a value orjson has no JSON for (bytes in a damaged tool call)
+            body = message.model_dump(mode="json", exclude=_NOT_BODY)
+            data = orjson.dumps([self.session_id, position, body], option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     def one(self, position: int, message: Message, seconds: int, **update: object) -> Message:
+        known = self.known.get((position, id(message)))
+        if known is not None:  # `message` is alive (the caller holds it): its id is its own
+            return known
         key = self.fingerprint(position, message)
         found = self.seen.get(key)
         if found is None:
             found = message.model_copy(update={"id": key, "created_at": seconds, **update})
             self.seen[key] = found
+        self.known[(position, id(message))] = found
         return found
+
+
+_NOT_BODY = {"id", "created_at", "metrics"}
+
+
+def _body(message: Message) -> dict[str, object]:
+    """What a message's id is derived from: `model_dump(mode="json")` without id, time and
+    metrics. Hand-written for the usual message (no media): its field values are already JSON
+    (strings, None, JSON-read tool call dicts), so the dict of its fields serialises to the
+    same bytes, at a tenth of pydantic's cost (one per message of every call of a file).
+    Media models need pydantic's serialiser. tests/test_loading_speed.py checks both agree."""
+    fields = message.__dict__
+    if not (
+        fields["images"] is None
+        and fields["audio"] is None
+        and fields["videos"] is None
+        and fields["files"] is None
+    ):
+        return message.model_dump(mode="json", exclude=_NOT_BODY)
+    return {key: value for key, value in fields.items() if key not in _NOT_BODY}
 
 
 def build_foreign_turns(
@@ -190,25 +221,33 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
 
 
 class _Call:
-    """A call of another instrumentation as a `ModelCall` source: all known already."""
+    """A call of another instrumentation as a `ModelCall` source: all known already.
+
+    It keeps what the call says, not the `CallData`: that holds the messages as read, before
+    they were made canonical, which nothing needs once the turns are built (on a file of many
+    short sessions they were a third of the objects the garbage collector kept scanning)."""
+
+    __slots__ = ("_facts", "_metrics", "answer", "sent")
 
     def __init__(self, call: CallData, sent: list[Message] | None, answer: Message | None) -> None:
-        self.call = call
-        self.sent = sent
-        self.answer = answer
-
-    def facts(self) -> CallFacts:
-        call = self.call
-        return CallFacts(
+        # The facts as a tuple (untracked by the collector when all strings), made a
+        # `CallFacts` when asked for (`ModelCall` keeps it then).
+        self._facts = (
             call.request_model,
             call.response_model,
             call.response_id,
             call.finish_reason,
             call.error,
         )
+        self._metrics = call.metrics
+        self.sent = sent
+        self.answer = answer
+
+    def facts(self) -> CallFacts:
+        return CallFacts(*self._facts)
 
     def metrics(self) -> Metrics:
-        return self.call.metrics
+        return self._metrics
 
     def input_messages(self) -> list[Message] | None:
         return list(self.sent) if self.sent is not None else None

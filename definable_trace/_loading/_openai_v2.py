@@ -18,15 +18,27 @@ from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
 from ._logs import LogContent
 from ._records import SpanRecord
 
-__all__ = ["CALL_OPERATIONS", "parts_call"]
+__all__ = ["CALL_OPERATIONS", "Memo", "parts_call"]
 
 CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 
-def parts_call(span: SpanRecord, convention: str, logs: LogContent | None = None) -> CallData:
+_UNSET = {"id": "", "ts": 0}
+"""Id and time of a rebuilt message: `_foreign` derives both (a random id per message, drawn
+and thrown away, was a tenth of the load time of a file of other instrumentations' calls)."""
+
+
+Memo = dict[bytes, Message]
+"""Messages rebuilt so far, by their parts' JSON (see `_message`)."""
+
+
+def parts_call(
+    span: SpanRecord, convention: str, logs: LogContent | None = None, memo: Memo | None = None
+) -> CallData:
     """A call span written in the parts format; raises `ValueError` on unreadable JSON.
 
-    `logs`: the call's content from log records, read where the span has none."""
+    `logs`: the call's content from log records, read where the span has none; `memo`: shared
+    by the calls of one load, so that a message sent again is rebuilt once (see `_message`)."""
     system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
     inputs = _parts_list(span, sc.INPUT_MESSAGES, logs)
     outputs = _parts_list(span, sc.OUTPUT_MESSAGES, logs)
@@ -34,11 +46,11 @@ def parts_call(span: SpanRecord, convention: str, logs: LogContent | None = None
     if system is not None or inputs is not None:
         messages = []
         if system:
-            messages.append(sc.message_from_parts({"role": "system", "parts": system}))
-        messages.extend(sc.message_from_parts(m) for m in inputs or () if isinstance(m, dict))
+            messages.append(_message({"role": "system", "parts": system}, memo))
+        messages.extend(_message(m, memo) for m in inputs or () if isinstance(m, dict))
     output = None
     if outputs is not None:
-        output = [sc.message_from_parts(m) for m in outputs if isinstance(m, dict)]
+        output = [_message(m, memo) for m in outputs if isinstance(m, dict)]
     return CallData(
         span=span,
         convention=convention,
@@ -51,6 +63,22 @@ def parts_call(span: SpanRecord, convention: str, logs: LogContent | None = None
         finish_reason=finish_reason_of(span) or _output_finish(outputs),
         error=error_of(span),
     )
+
+
+def _message(data: dict[str, Any], memo: Memo | None) -> Message:
+    """`message_from_parts`, once per distinct message: an application sends its whole
+    history on every call, so the same parts come again and again. The `Message` is shared
+    by those calls (nothing changes it: `_foreign` makes canonical copies)."""
+    if memo is None:
+        return sc.message_from_parts(data, _UNSET)
+    try:
+        key = orjson.dumps(data)
+    except TypeError:  # a value JSON has no form for (bytes of a damaged attribute)
+        return sc.message_from_parts(data, _UNSET)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = sc.message_from_parts(data, _UNSET)
+    return found
 
 
 def _parts_list(span: SpanRecord, key: str, logs: LogContent | None) -> list[Any] | None:

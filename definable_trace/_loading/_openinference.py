@@ -36,14 +36,16 @@ def call(span: SpanRecord) -> CallData:
     outputs = unflatten(attributes, "llm.output_messages.")
     response = _json_object(span, "output.value")
     parameters = _json_object(span, "llm.invocation_parameters")
-    request = _json_object(span, "input.value")
+    request_model = _text(parameters.get("model"))
+    if request_model is None:  # `input.value` is the whole request: parsed only when needed
+        request_model = _text(_json_object(span, "input.value").get("model"))
     return CallData(
         span=span,
         convention=CONVENTION,
         input=[_message(m) for m in inputs] if inputs else None,
         output=[_message(m) for m in outputs] if outputs else None,
         metrics=usage_of(span),
-        request_model=_text(parameters.get("model")) or _text(request.get("model")),
+        request_model=request_model,
         response_model=first_text(span, "llm.model_name") or _text(response.get("model")),
         response_id=_text(response.get("id")),
         finish_reason=finish_reason_of(span) or _choice_finish(response),

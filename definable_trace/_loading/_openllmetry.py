@@ -12,7 +12,7 @@ from __future__ import annotations
 from .._messages import Message
 from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
 from ._flat import content_parts, message_of, tool_call, unflatten
-from ._openai_v2 import CALL_OPERATIONS, parts_call
+from ._openai_v2 import CALL_OPERATIONS, Memo, parts_call
 from ._records import SpanRecord
 
 __all__ = ["CONVENTION", "call", "is_openllmetry", "role_of"]
@@ -27,6 +27,11 @@ _COMPLETION = "gen_ai.completion."
 
 
 def is_openllmetry(span: SpanRecord) -> bool:
+    """Decided by the scope and attribute names: once per shape of span."""
+    return span.by_names("openllmetry", _is_openllmetry)
+
+
+def _is_openllmetry(span: SpanRecord) -> bool:
     scope = span.scope or ""
     if scope.startswith(_SCOPES) and not scope.startswith(_OFFICIAL_SCOPE):
         return True
@@ -53,10 +58,11 @@ def role_of(span: SpanRecord) -> str | None:
     return None
 
 
-def call(span: SpanRecord) -> CallData:
-    """A call span of either era; the parts format wins when both are present."""
+def call(span: SpanRecord, memo: Memo | None = None) -> CallData:
+    """A call span of either era; the parts format wins when both are present. `memo`: see
+    `_openai_v2.parts_call`."""
     if "gen_ai.input.messages" in span or "gen_ai.output.messages" in span:
-        return parts_call(span, CONVENTION)
+        return parts_call(span, CONVENTION, memo=memo)
     attributes = span.attributes
     prompts = unflatten(attributes, _PROMPT)
     completions = unflatten(attributes, _COMPLETION)
