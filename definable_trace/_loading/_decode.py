@@ -108,7 +108,7 @@ class SpanDecoder:
                         AttributeError,
                         ArithmeticError,
                     ) as exc:
-                        name = span.get("name") if isinstance(span, dict) else None
+                        name = span.get("name")
                         name = name if isinstance(name, str) else None  # repr: no deep lists
                         reporter.warn(
                             line,
@@ -162,7 +162,7 @@ class SpanDecoder:
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
             keys = tuple([item["key"] for item in items])
-            values = [item["value"].get("stringValue", _OTHER) for item in items]
+            values: list[Any] = [item["value"].get("stringValue", _OTHER) for item in items]
             plan = self._plans.get(keys)
             if plan is None:
                 plan = self._plan(keys, values)  # TypeError for a key that is not a string
@@ -273,7 +273,7 @@ def _decode_numbers(
     """Where the shape had integers, decode them without searching for them."""
     for i in numbers:
         if values[i] is _OTHER:
-            raw = items[i].get("value")
+            raw: Any = items[i].get("value")  # `__class__ is dict`: the fast check, not narrowed
             number = raw.get("intValue") if raw.__class__ is dict else None
             if number is not None:
                 values[i] = _integer(number)
@@ -283,7 +283,7 @@ def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
     """Replace the `_OTHER` marks with the decoded values (integers first: the common case)."""
     i = values.index(_OTHER)
     while True:
-        raw = items[i].get("value")
+        raw: Any = items[i].get("value")
         number = raw.get("intValue") if raw.__class__ is dict else None
         if number is not None:
             values[i] = _integer(number)

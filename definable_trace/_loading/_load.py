@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Union
 
@@ -112,7 +112,7 @@ def _files(top: str) -> Iterator[str]:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def _collector_paused() -> Generator[None, None, None]:
     """Reading creates hundreds of thousands of objects that all live on, and each default
     young collection (every 700 allocations) would start scans of that growing heap for
     nothing: a quarter of the load time. The collector is never switched off and no full

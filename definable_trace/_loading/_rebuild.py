@@ -329,7 +329,8 @@ def _first_line(exc: BaseException) -> str:
     errors = getattr(exc, "errors", None)  # pydantic: name the field, not the model
     if callable(errors):
         try:
-            first = errors()[0]
+            found: Any = errors()  # pydantic's list of dicts; anything else falls through
+            first = found[0]
             return f"{'.'.join(map(str, first['loc'])) or 'value'}: {first['msg']}"[:200]
         except (IndexError, KeyError, TypeError):
             pass

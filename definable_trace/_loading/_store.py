@@ -119,8 +119,10 @@ class TextStore:
         if not isinstance(value, str):
             chain, n = _unpack(value)
             head = self._heads[chain]
-            if n < len(head) and self._parse(chain) is not None and self._countable[chain]:
-                return head.count(self._countable[chain] or "", 0, n)
+            if n < len(head):
+                self._parse(chain)  # fills `_countable[chain]` on first use
+                if self._countable[chain]:
+                    return head.count(self._countable[chain] or "", 0, n)
         return len(self.items(value))
 
     def _parse(self, chain: int) -> list[Any]:
