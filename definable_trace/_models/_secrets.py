@@ -12,11 +12,12 @@ import base64
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from .._urls import REDACTED, shown_url
 
 __all__ = ["REDACTED", "SplitURL", "safe_url", "scrub", "split_base_url"]
 
-REDACTED = "***"
 
 # Token shapes that are credentials whatever key was configured: OpenAI-style secret keys
 # (sk-..., sk-proj-...), bearer tokens, and URL user info. Kept conservative: a false positive
@@ -36,20 +37,7 @@ def safe_url(url: str | None) -> str | None:
     """`url` without user info and with every query value replaced by `***`."""
     if not url:
         return url
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:  # a malformed port or host: show nothing of it rather than guess
-        return REDACTED
-    if ":" in host:  # IPv6 literal: urlsplit drops its brackets
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port is not None else host
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(name, REDACTED) for name, _ in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return shown_url(url, mask_query=True) or REDACTED
 
 
 def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:

@@ -34,6 +34,7 @@ from typing import Literal
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._urls import shown_url
 from ._export import encode_spans_json
 from ._pipeline import captured_causes
 
@@ -202,17 +203,8 @@ class OtlpHttpSpanExporter(SpanExporter):
 
 
 def safe_url(url: str) -> str:
-    """`url` without a `user:password@` part, fit for a log line."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "the collector URL"
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """`url` without a `user:password@` part or query, fit for a log line."""
+    return shown_url(url) or "the collector URL"
 
 
 def _connection_cause(exc: BaseException) -> str:
