@@ -78,24 +78,11 @@ def read_file(
     """Stream the spans of one file into `sink`; return the warnings about this file."""
     name = os.fspath(path)
     try:
-        raw = open(name, "rb", buffering=_BUFFER)  # noqa: SIM115 - closed below
+        raw = io.BufferedReader(io.FileIO(name, "rb"), buffer_size=_BUFFER)
     except OSError as exc:
         raise TraceFormatError(f"cannot open: {exc.strerror or exc}", path=name) from exc
     with raw:
-        head = raw.read(_SNIFF)
-        raw.seek(0)
-        stream: Iterable[bytes] = raw
-        if head.startswith(_GZIP_MAGIC):
-            stream = _gunzip_lines(raw)
-        elif b"\x00" in head:
-            raise TraceFormatError(
-                "binary file, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
-                path=name,
-                line=1,
-            )
-        reader = _FileReader(name, sink, decoder, logs)
-        reader.read(stream)
-        return reader.finish()
+        return _read_buffered(raw, name, sink, decoder, logs, "file")
 
 
 def read_documents(
@@ -391,16 +378,28 @@ def read_stream(
     decoder: SpanDecoder,
     logs: LogSink | None = None,
 ) -> list[TraceWarning]:
-    """`read_file` for an open stream that cannot seek back (stdin): the format is sniffed
-    from a peek at its start instead of a read and a rewind."""
+    """`read_file` for an open stream that cannot seek back (stdin)."""
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
+    return _read_buffered(buffered, name, sink, decoder, logs, "input")
+
+
+def _read_buffered(
+    buffered: io.BufferedReader[Any],
+    name: str,
+    sink: SpanSink,
+    decoder: SpanDecoder,
+    logs: LogSink | None,
+    noun: str,
+) -> list[TraceWarning]:
+    """A file's or a stream's spans: the format is sniffed from a peek at the start (no read
+    and rewind, so a pipe works too), gzip decompressed as it comes."""
     head = buffered.peek(_SNIFF)[:_SNIFF]
     stream: Iterable[bytes] = buffered
     if head.startswith(_GZIP_MAGIC):
         stream = _gunzip_lines(buffered)
     elif b"\x00" in head:
         raise TraceFormatError(
-            "binary input, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
+            f"binary {noun}, not OTLP JSON (JSON lines or a JSON document, optionally gzip)",
             path=name,
             line=1,
         )
