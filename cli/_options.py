@@ -30,6 +30,7 @@ __all__ = [
     "timeout_option",
     "tools_option",
     "trace_out_option",
+    "user_import",
     "user_model_factory",
 ]
 
@@ -187,14 +188,24 @@ def user_model_factory(spec: str | None) -> Callable[[str], Any] | None:
     """`--model-factory` imported; a failure of the user's module is one line and exit 2."""
     if spec is None:
         return None
-    from definable_trace import DefinableTraceError
     from definable_trace.replay import load_model_factory
 
+    return user_import("--model-factory", spec, load_model_factory)
+
+
+_T = TypeVar("_T")
+
+
+def user_import(flag: str, spec: str, load: Callable[[str], _T]) -> _T:
+    """`load(spec)` of the user's `module:attr`: our own errors pass as they are (they name
+    what was wrong), anything the user's module raised while importing is one line, exit 2."""
+    from definable_trace import DefinableTraceError
+
     try:
-        return load_model_factory(spec)
+        return load(spec)
     except DefinableTraceError:
         raise
     except Exception as exc:  # the user's module raised while importing: not our bug
         raise UsageFailure(
-            f"--model-factory {spec!r}: cannot import it: {type(exc).__name__}: {exc}"
+            f"{flag} {spec!r}: cannot import it: {type(exc).__name__}: {exc}"
         ) from exc

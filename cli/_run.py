@@ -37,6 +37,7 @@ from ._options import (
     session_option,
     tools_option,
     trace_out_option,
+    user_import,
     user_model_factory,
 )
 from ._stores import SourceInput, is_source, listed_sessions
@@ -125,19 +126,11 @@ class _RunCommand:
 
 def _tools(specs: tuple[str, ...]) -> tuple[Any, ...]:
     """`--tools` imported; any failure of the user's module is one line and exit 2."""
-    from definable_trace import DefinableTraceError
     from definable_trace.replay import load_tools
 
     tools: list[Any] = []
     for spec in specs:
-        try:
-            tools.extend(load_tools([spec]))
-        except DefinableTraceError:
-            raise
-        except Exception as exc:  # the user's module raised while importing: not our bug
-            raise UsageFailure(
-                f"--tools {spec!r}: cannot import it: {type(exc).__name__}: {exc}"
-            ) from exc
+        tools.extend(user_import("--tools", spec, lambda one: load_tools([one])))
     return tuple(tools)
 
 
