@@ -46,12 +46,12 @@ _SEMCONV_ROLES = {
 def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     """(convention, role) of a span, or None when it is no GenAI span we know."""
     if is_ours(span):
-        return DEFINABLE, _OUR_ROLES.get(span.text("gen_ai.operation.name") or "")
+        return DEFINABLE, _OUR_ROLES.get(span.text(sc.GEN_AI_OPERATION_NAME) or "")
     if _openinference.KIND in span:
         return OPENINFERENCE, _openinference.role_of(span)
     if _openllmetry.is_openllmetry(span):
         return OPENLLMETRY, _openllmetry.role_of(span)
-    operation = span.text("gen_ai.operation.name")
+    operation = span.text(sc.GEN_AI_OPERATION_NAME)
     if operation is not None:
         return OPENAI_V2, _SEMCONV_ROLES.get(operation)
     if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:

@@ -30,15 +30,15 @@ from ._decode import any_value
 
 __all__ = ["LogContent", "LogIndex"]
 
-DETAILS = "gen_ai.client.inference.operation.details"
+DETAILS = sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
 _MESSAGE_EVENTS = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
+    sc.EVENT_GEN_AI_SYSTEM_MESSAGE: "system",
+    sc.EVENT_GEN_AI_USER_MESSAGE: "user",
+    sc.EVENT_GEN_AI_ASSISTANT_MESSAGE: "assistant",
+    sc.EVENT_GEN_AI_TOOL_MESSAGE: "tool",
 }
-CHOICE = "gen_ai.choice"
-_EVENT_NAME = "event.name"
+CHOICE = sc.EVENT_GEN_AI_CHOICE
+_EVENT_NAME = sc.EVENT_NAME
 _CONTENT_KEYS = (sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES, sc.SYSTEM_INSTRUCTIONS)
 
 Key = tuple[str, str]

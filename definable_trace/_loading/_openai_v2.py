@@ -57,9 +57,9 @@ def parts_call(
         input=messages,
         output=output,
         metrics=usage_of(span),
-        request_model=first_text(span, "gen_ai.request.model"),
-        response_model=first_text(span, "gen_ai.response.model"),
-        response_id=first_text(span, "gen_ai.response.id"),
+        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
+        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
         finish_reason=finish_reason_of(span) or _output_finish(outputs),
         error=error_of(span),
     )
