@@ -19,11 +19,10 @@ from .. import _semconv as sc
 from .._messages import Message
 from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID
 from . import _conventions as conv
-from ._calls import CallData
+from ._calls import CallData, Memo
 from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
 from ._logs import LogIndex
-from ._openai_v2 import Memo
 from ._ours import OurRun, build_our_turns, lineage_of
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Session, Turn

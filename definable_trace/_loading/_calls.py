@@ -1,4 +1,5 @@
-"""What every convention reads the same way: usage, models, finish reason, errors, tool spans.
+"""What every convention reads the same way: usage, models, finish reason, errors, tool spans;
+and `Convention`, the one interface each convention module implements.
 
 Token counts have had many names (semconv renamed them, OpenLLMetry and OpenInference have
 their own); each list below is read in order and the first present wins, so a span written by
@@ -7,7 +8,9 @@ any version of any of them gives the same `Metrics`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -16,8 +19,13 @@ from .._messages import Message, Metrics
 from ._records import SpanRecord
 from ._sessions import ToolCall
 
+if TYPE_CHECKING:
+    from ._logs import LogContent
+
 __all__ = [
     "CallData",
+    "Convention",
+    "Memo",
     "error_of",
     "finish_reason_of",
     "first_text",
@@ -78,6 +86,29 @@ class CallData:
     response_id: str | None
     finish_reason: str | None
     error: str | None
+
+
+Memo = dict[bytes, Message]
+"""Messages rebuilt so far, by their parts' JSON (see `_openai_v2._message`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """One instrumentation's way of writing GenAI spans, as the loader needs it: a module per
+    convention builds one, and `_conventions.CONVENTIONS` lists them in the order they are
+    asked (the first that `claims` a span owns it; the generic semconv reader is last).
+
+    `role_of`: "run" (our `invoke_agent` only), "call", "tool", "agent" (a span grouping
+    calls), or None for a span that plays no part in a conversation. `call`: a call span's
+    messages and usage; `logs` holds the call's content from log records (read when the span
+    has none), `memo` the messages rebuilt by calls read before; raises `ValueError` on
+    unreadable content.
+    """
+
+    name: str
+    claims: Callable[[SpanRecord], bool]
+    role_of: Callable[[SpanRecord], str | None]
+    call: Callable[[SpanRecord, LogContent | None, Memo | None], CallData]
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
 from ._flat import content_parts, message_of, tool_call, unflatten
-from ._openai_v2 import CALL_OPERATIONS, Memo, parts_call
+from ._logs import LogContent
+from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
 from ._records import SpanRecord
 
-__all__ = ["CONVENTION", "call", "is_openllmetry", "role_of"]
+__all__ = ["CONVENTION", "NAME"]
 
-CONVENTION = "openllmetry"
+NAME = "openllmetry"
 _OFFICIAL_SCOPE = sc.SCOPE_OPENAI_V2  # the official one, not Traceloop's
 _SCOPES = (sc.SCOPE_OPENLLMETRY_OPENAI, sc.NAMESPACE_TRACELOOP)
 _MARKERS = (sc.LLM_REQUEST_TYPE, sc.TRACELOOP_SPAN_KIND, sc.TRACELOOP_WORKFLOW_NAME)
@@ -29,9 +30,9 @@ _PROMPT_ROLE = _PROMPT + "0.role"
 _COMPLETION_ROLE = _COMPLETION + "0.role"
 
 
-def is_openllmetry(span: SpanRecord) -> bool:
+def _claims(span: SpanRecord) -> bool:
     """Decided by the scope and attribute names: once per shape of span."""
-    return span.by_names("openllmetry", _is_openllmetry)
+    return span.by_names(NAME, _is_openllmetry)
 
 
 def _is_openllmetry(span: SpanRecord) -> bool:
@@ -47,7 +48,7 @@ def _is_openllmetry(span: SpanRecord) -> bool:
     )
 
 
-def role_of(span: SpanRecord) -> str | None:
+def _role_of(span: SpanRecord) -> str | None:
     """ "call", "tool", "agent", or None for a span that plays no part in a conversation."""
     kind = span.text(sc.TRACELOOP_SPAN_KIND)
     if kind is not None:
@@ -61,17 +62,23 @@ def role_of(span: SpanRecord) -> str | None:
     return None
 
 
-def call(span: SpanRecord, memo: Memo | None = None) -> CallData:
+def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
     """A call span of either era; the parts format wins when both are present. `memo`: see
     `_openai_v2.parts_call`."""
     if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:
-        return parts_call(span, CONVENTION, memo=memo)
+        data = parts_call(span, NAME, memo=memo)
+    else:
+        data = _flat_call(span)
+    return with_log_content(data, logs, memo)
+
+
+def _flat_call(span: SpanRecord) -> CallData:
     attributes = span.attributes
     prompts = unflatten(attributes, _PROMPT)
     completions = unflatten(attributes, _COMPLETION)
     return CallData(
         span=span,
-        convention=CONVENTION,
+        convention=NAME,
         input=[_message(p) for p in prompts] if prompts else None,
         output=[_message(c) for c in completions] if completions else None,
         metrics=usage_of(span),
@@ -100,3 +107,6 @@ def _finish(completions: list[dict[str, object]]) -> str | None:
         if isinstance(reason, str):
             return reason
     return None
+
+
+CONVENTION = Convention(NAME, _claims, _role_of, _call)
