@@ -20,7 +20,7 @@ from ._events import RunCompleted, RunContent, RunError, RunEvent, RunOutput
 from ._loop import ModelStep, RunState, ToolStep, prepare_history, resolve_session, run_steps
 from ._messages import Audio, File, Image, Media, Message, Video
 from ._models._base import Model, ModelDelta, ModelResponse
-from ._semconv import call_function
+from ._semconv import ToolCallPart
 from ._tools import Tool, ToolResult, as_tool
 from ._tracing._setup import get_settings
 from ._tracing._spans import RunInfo, RunSpans, ToolSpan
@@ -389,11 +389,11 @@ def _content_event(spans: RunSpans, delta: ModelDelta) -> RunContent:
 
 
 def _arguments(call: dict[str, Any]) -> str:
-    return str(call_function(call).get("arguments") or "")
+    return str(ToolCallPart.from_openai(call).arguments or "")
 
 
 def _unknown_tool(step: ToolStep) -> ToolResult:
-    name = str(call_function(step.call).get("name", ""))
+    name = ToolCallPart.from_openai(step.call).name or ""
     return ToolResult(f"Error: there is no tool named {name!r}", error="ToolNotFound")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -33,6 +34,7 @@ __all__ = [
     "ATTR_TURN_INDEX",
     "USAGE_COUNTS",
     "Redactor",
+    "ToolCallPart",
     "call_function",
     "message_from_parts",
     "message_meta",
@@ -215,6 +217,46 @@ def call_function(call: Mapping[str, Any]) -> dict[str, Any]:
     """The `function` object of an OpenAI-style tool call (`{}` when it has none)."""
     function = call.get("function")
     return cast("dict[str, Any]", function) if isinstance(function, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallPart:
+    """One tool call, typed: what `Message.tool_calls` holds as OpenAI-shaped dicts
+    (`{"id", "type": "function", "function": {"name", "arguments"}}`), the shape users and
+    round trips need, read in one place instead of re-parsing the nesting at every use.
+
+    `id`/`name`: None when absent or not a string (damaged input). `arguments`: as found, a
+    JSON string when OpenAI's shape is followed (another writer may have put an object).
+    """
+
+    id: str | None
+    name: str | None
+    arguments: object = None
+
+    @classmethod
+    def from_openai(cls, call: Mapping[str, Any]) -> ToolCallPart:
+        function = call_function(call)
+        call_id, name = call.get("id"), function.get("name")
+        return cls(
+            call_id if isinstance(call_id, str) else None,
+            name if isinstance(name, str) else None,
+            function.get("arguments"),
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI dict; arguments that are no string become their compact JSON (`{}` for
+        none), as the API sends them."""
+        arguments = self.arguments
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+        return {
+            "id": self.id if self.id is not None else "",
+            "type": "function",
+            "function": {
+                "name": self.name if self.name is not None else "",
+                "arguments": arguments,
+            },
+        }
 
 
 def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:

@@ -192,14 +192,13 @@ def _parts(role: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         parts.extend({"type": "text", "content": t} for t in texts if isinstance(t, str))
     for call in body.get("tool_calls") or ():
         if isinstance(call, dict):
-            found = call.get("function")
-            function: dict[str, Any] = found if isinstance(found, dict) else {}
+            part = sc.ToolCallPart.from_openai(call)
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": function.get("name"),
-                    "arguments": function.get("arguments"),
+                    "id": part.id,
+                    "name": part.name,
+                    "arguments": part.arguments,
                 }
             )
     return parts
