@@ -187,6 +187,9 @@ EVENT_GEN_AI_ASSISTANT_MESSAGE = "gen_ai.assistant.message"
 EVENT_GEN_AI_TOOL_MESSAGE = "gen_ai.tool.message"
 EVENT_GEN_AI_CHOICE = "gen_ai.choice"
 EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
+# Where a session id may be, first found wins (our spans write the first two, equal; OpenLLMetry
+# and Langfuse the others): a convention with a session attribute of its own adds it here.
+SESSION_KEYS = (GEN_AI_CONVERSATION_ID, SESSION_ID, TRACELOOP_SESSION_ID, LANGFUSE_SESSION_ID)
 
 # Short names for the content attributes.
 INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES
