@@ -398,7 +398,8 @@ def _unknown_tool(step: ToolStep) -> ToolResult:
 
 
 def _tool_message(span: ToolSpan, step: ToolStep, result: ToolResult) -> tuple[Message, str | None]:
-    message = Message(role="tool", content=result.content, tool_call_id=step.call.get("id"))
+    call_id = ToolCallPart.from_openai(step.call).id
+    message = Message(role="tool", content=result.content, tool_call_id=call_id)
     span.finish(message, result.error)
     return message, result.error
 
