@@ -20,7 +20,7 @@ from ._events import RunCompleted, RunContent, RunError, RunEvent, RunOutput
 from ._loop import ModelStep, RunState, ToolStep, prepare_history, resolve_session, run_steps
 from ._messages import Audio, File, Image, Media, Message, Video
 from ._models._base import Model, ModelDelta, ModelResponse
-from ._semconv import call_function
+from ._semconv import ToolCallPart
 from ._tools import Tool, ToolResult, as_tool
 from ._tracing._setup import get_settings
 from ._tracing._spans import RunInfo, RunSpans, ToolSpan
@@ -389,16 +389,17 @@ def _content_event(spans: RunSpans, delta: ModelDelta) -> RunContent:
 
 
 def _arguments(call: dict[str, Any]) -> str:
-    return str(call_function(call).get("arguments") or "")
+    return str(ToolCallPart.from_openai(call).arguments or "")
 
 
 def _unknown_tool(step: ToolStep) -> ToolResult:
-    name = str(call_function(step.call).get("name", ""))
+    name = ToolCallPart.from_openai(step.call).name or ""
     return ToolResult(f"Error: there is no tool named {name!r}", error="ToolNotFound")
 
 
 def _tool_message(span: ToolSpan, step: ToolStep, result: ToolResult) -> tuple[Message, str | None]:
-    message = Message(role="tool", content=result.content, tool_call_id=step.call.get("id"))
+    call_id = ToolCallPart.from_openai(step.call).id
+    message = Message(role="tool", content=result.content, tool_call_id=call_id)
     span.finish(message, result.error)
     return message, result.error
 

@@ -29,7 +29,7 @@ from ._events import (
 )
 from ._messages import Message, Metrics
 from ._models._base import ModelResponse
-from ._semconv import call_function
+from ._semconv import ToolCallPart
 from ._tools import Tool
 
 __all__ = [
@@ -215,7 +215,7 @@ def run_steps(state: RunState) -> Generator[Step, Any, RunOutput]:
 
 def _tool_call(state: RunState, call: dict[str, Any]) -> Generator[Step, Any, Message]:
     yield ToolCallStarted(state.run_id, state.session_id, tool_call=call)
-    name = str(call_function(call).get("name", ""))
+    name = ToolCallPart.from_openai(call).name or ""
     result: Message
     error: str | None
     result, error = yield ToolStep(call, state.tools.get(name))

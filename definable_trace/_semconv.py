@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
@@ -33,6 +34,7 @@ __all__ = [
     "ATTR_TURN_INDEX",
     "USAGE_COUNTS",
     "Redactor",
+    "ToolCallPart",
     "call_function",
     "message_from_parts",
     "message_meta",
@@ -137,6 +139,57 @@ LLM_REQUEST_TYPE = "llm.request.type"  # OpenLLMetry
 LLM_MODEL_NAME = "llm.model_name"  # OpenInference
 LLM_SYSTEM = "llm.system"  # OpenInference
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+# Deprecated semconv names (the package still spells them; older writers set them).
+GEN_AI_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
+GEN_AI_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"
+# `gen_ai.*`-looking names that no semconv release has (OpenLLMetry's and others' own), and
+# prefixes of flattened content: `LEGACY_` keeps them out of the check of `GEN_AI_*` names
+# against the semconv package (tests/test_semconv_table.py).
+NAMESPACE_GEN_AI = "gen_ai."
+LEGACY_GEN_AI_USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens"
+LEGACY_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read_input_tokens"
+LEGACY_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation_input_tokens"
+LEGACY_GEN_AI_USAGE_REASONING_TOKENS = "gen_ai.usage.reasoning_tokens"
+LEGACY_GEN_AI_SERVER_TIME_TO_FIRST_TOKEN = "gen_ai.server.time_to_first_token"
+LEGACY_GEN_AI_PROMPT_PREFIX = "gen_ai.prompt."  # OpenLLMetry before 0.55: `….{i}.role` etc.
+LEGACY_GEN_AI_COMPLETION_PREFIX = "gen_ai.completion."
+# OpenLLMetry (`opentelemetry-semantic-conventions-ai`'s `llm.*` names) and its scopes.
+LLM_USAGE_PROMPT_TOKENS = "llm.usage.prompt_tokens"
+LLM_USAGE_COMPLETION_TOKENS = "llm.usage.completion_tokens"
+LLM_USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
+LLM_USAGE_REASONING_TOKENS = "llm.usage.reasoning_tokens"
+LLM_REQUEST_MODEL = "llm.request.model"
+LLM_RESPONSE_MODEL = "llm.response.model"
+LLM_FINISH_REASON = "llm.finish_reason"
+TRACELOOP_ENTITY_INPUT = "traceloop.entity.input"
+TRACELOOP_ENTITY_OUTPUT = "traceloop.entity.output"
+NAMESPACE_TRACELOOP = "traceloop."  # an attribute prefix, and a scope name prefix
+SCOPE_OPENLLMETRY_OPENAI = "opentelemetry.instrumentation.openai"
+SCOPE_OPENAI_V2 = "opentelemetry.instrumentation.openai_v2"  # the official one, not Traceloop's
+# OpenInference (`openinference-semantic-conventions`' `SpanAttributes`/`ToolCallAttributes`).
+LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"
+LLM_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
+LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total"
+LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
+LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING = "llm.token_count.completion_details.reasoning"
+LLM_INVOCATION_PARAMETERS = "llm.invocation_parameters"
+LLM_INPUT_MESSAGES_PREFIX = "llm.input_messages."  # `….{i}.message.role` etc.
+LLM_OUTPUT_MESSAGES_PREFIX = "llm.output_messages."
+TOOL_NAME = "tool.name"
+TOOL_PARAMETERS = "tool.parameters"
+TOOL_CALL_ID = "tool_call.id"
+# GenAI events as log records (the event name, in `event.name` or the record's own field).
+EVENT_NAME = "event.name"
+EVENT_GEN_AI_SYSTEM_MESSAGE = "gen_ai.system.message"
+EVENT_GEN_AI_USER_MESSAGE = "gen_ai.user.message"
+EVENT_GEN_AI_ASSISTANT_MESSAGE = "gen_ai.assistant.message"
+EVENT_GEN_AI_TOOL_MESSAGE = "gen_ai.tool.message"
+EVENT_GEN_AI_CHOICE = "gen_ai.choice"
+EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = "gen_ai.client.inference.operation.details"
+# Where a session id may be, first found wins (our spans write the first two, equal; OpenLLMetry
+# and Langfuse the others): a convention with a session attribute of its own adds it here.
+SESSION_KEYS = (GEN_AI_CONVERSATION_ID, SESSION_ID, TRACELOOP_SESSION_ID, LANGFUSE_SESSION_ID)
 
 # Short names for the content attributes.
 INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES
@@ -167,6 +220,46 @@ def call_function(call: Mapping[str, Any]) -> dict[str, Any]:
     """The `function` object of an OpenAI-style tool call (`{}` when it has none)."""
     function = call.get("function")
     return cast("dict[str, Any]", function) if isinstance(function, dict) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallPart:
+    """One tool call, typed: what `Message.tool_calls` holds as OpenAI-shaped dicts
+    (`{"id", "type": "function", "function": {"name", "arguments"}}`), the shape users and
+    round trips need, read in one place instead of re-parsing the nesting at every use.
+
+    `id`/`name`: None when absent or not a string (damaged input). `arguments`: as found, a
+    JSON string when OpenAI's shape is followed (another writer may have put an object).
+    """
+
+    id: str | None
+    name: str | None
+    arguments: object = None
+
+    @classmethod
+    def from_openai(cls, call: Mapping[str, Any]) -> ToolCallPart:
+        function = call_function(call)
+        call_id, name = call.get("id"), function.get("name")
+        return cls(
+            call_id if isinstance(call_id, str) else None,
+            name if isinstance(name, str) else None,
+            function.get("arguments"),
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI dict; arguments that are no string become their compact JSON (`{}` for
+        none), as the API sends them."""
+        arguments = self.arguments
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+        return {
+            "id": self.id if self.id is not None else "",
+            "type": "function",
+            "function": {
+                "name": self.name if self.name is not None else "",
+                "arguments": arguments,
+            },
+        }
 
 
 def message_to_parts(message: Message, redact: Redactor | None = None) -> dict[str, Any]:

@@ -15,14 +15,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import _semconv as sc
 from .._messages import Message
 from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID
 from . import _conventions as conv
-from ._calls import CallData
+from ._calls import CallData, Memo
 from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
 from ._logs import LogIndex
-from ._openai_v2 import Memo
 from ._ours import OurRun, build_our_turns, lineage_of
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Session, Turn
@@ -267,8 +267,8 @@ class _Assembler:
         if inferred:
             self._summary(
                 inferred,
-                "trace(s) name no session (gen_ai.conversation.id, session.id, "
-                "traceloop.association.properties.session_id): each is read as its own session, "
+                f"trace(s) name no session ({sc.GEN_AI_CONVERSATION_ID}, {sc.SESSION_ID}, "
+                f"{sc.TRACELOOP_SESSION_ID}): each is read as its own session, "
                 "named by its trace id",
             )
         empty = [s for s in sessions if not s.has_content]
@@ -349,7 +349,7 @@ def _move_tools(source: _Bucket, targets: list[tuple[int, _Bucket]]) -> None:
 
 def _has_content(run: OurRun) -> bool:
     last = max(run.chats, key=lambda s: (s.start_ns, s.end_ns))
-    return "gen_ai.input.messages" in last or "gen_ai.output.messages" in last
+    return sc.INPUT_MESSAGES in last or sc.OUTPUT_MESSAGES in last
 
 
 def _convention(conventions: set[str]) -> str:
@@ -364,7 +364,7 @@ def _agent_name(bucket: _Bucket, runs: list[OurRun]) -> str | None:
     heads += [g for c in bucket.calls for g in bucket.groupers.get(c.span.span_id, ())]
     heads += [c.span for c in bucket.calls]
     for span in sorted(heads, key=lambda s: s.start_ns):
-        name = span.text("gen_ai.agent.name")
+        name = span.text(sc.GEN_AI_AGENT_NAME)
         if name:
             return name
     return None

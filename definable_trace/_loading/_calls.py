@@ -1,4 +1,5 @@
-"""What every convention reads the same way: usage, models, finish reason, errors, tool spans.
+"""What every convention reads the same way: usage, models, finish reason, errors, tool spans;
+and `Convention`, the one interface each convention module implements.
 
 Token counts have had many names (semconv renamed them, OpenLLMetry and OpenInference have
 their own); each list below is read in order and the first present wins, so a span written by
@@ -7,16 +8,24 @@ any version of any of them gives the same `Metrics`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
+from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._records import SpanRecord
 from ._sessions import ToolCall
 
+if TYPE_CHECKING:
+    from ._logs import LogContent
+
 __all__ = [
     "CallData",
+    "Convention",
+    "Memo",
     "error_of",
     "finish_reason_of",
     "first_text",
@@ -25,36 +34,39 @@ __all__ = [
 ]
 
 _INPUT = (
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.prompt_tokens",
-    "llm.token_count.prompt",
-    "llm.usage.prompt_tokens",
+    sc.GEN_AI_USAGE_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_PROMPT_TOKENS,
+    sc.LLM_TOKEN_COUNT_PROMPT,
+    sc.LLM_USAGE_PROMPT_TOKENS,
 )
 _OUTPUT = (
-    "gen_ai.usage.output_tokens",
-    "gen_ai.usage.completion_tokens",
-    "llm.token_count.completion",
-    "llm.usage.completion_tokens",
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    sc.GEN_AI_USAGE_COMPLETION_TOKENS,
+    sc.LLM_TOKEN_COUNT_COMPLETION,
+    sc.LLM_USAGE_COMPLETION_TOKENS,
 )
-_TOTAL = ("gen_ai.usage.total_tokens", "llm.usage.total_tokens", "llm.token_count.total")
+_TOTAL = (sc.LEGACY_GEN_AI_USAGE_TOTAL_TOKENS, sc.LLM_USAGE_TOTAL_TOKENS, sc.LLM_TOKEN_COUNT_TOTAL)
 _CACHE_READ = (
-    "gen_ai.usage.cache_read.input_tokens",
-    "gen_ai.usage.cache_read_input_tokens",
-    "llm.token_count.prompt_details.cache_read",
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.LEGACY_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ,
 )
 _CACHE_WRITE = (
-    "gen_ai.usage.cache_creation.input_tokens",
-    "gen_ai.usage.cache_write.input_tokens",
-    "gen_ai.usage.cache_creation_input_tokens",
-    "llm.token_count.prompt_details.cache_write",
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    sc.LEGACY_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE,
 )
 _REASONING = (
-    "gen_ai.usage.reasoning.output_tokens",
-    "gen_ai.usage.reasoning_tokens",
-    "llm.usage.reasoning_tokens",
-    "llm.token_count.completion_details.reasoning",
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    sc.LEGACY_GEN_AI_USAGE_REASONING_TOKENS,
+    sc.LLM_USAGE_REASONING_TOKENS,
+    sc.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING,
 )
-_FIRST_TOKEN = ("gen_ai.response.time_to_first_chunk", "gen_ai.server.time_to_first_token")
+_FIRST_TOKEN = (
+    sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    sc.LEGACY_GEN_AI_SERVER_TIME_TO_FIRST_TOKEN,
+)
 
 
 @dataclass
@@ -74,6 +86,29 @@ class CallData:
     response_id: str | None
     finish_reason: str | None
     error: str | None
+
+
+Memo = dict[bytes, Message]
+"""Messages rebuilt so far, by their parts' JSON (see `_openai_v2._message`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Convention:
+    """One instrumentation's way of writing GenAI spans, as the loader needs it: a module per
+    convention builds one, and `_conventions.CONVENTIONS` lists them in the order they are
+    asked (the first that `claims` a span owns it; the generic semconv reader is last).
+
+    `role_of`: "run" (our `invoke_agent` only), "call", "tool", "agent" (a span grouping
+    calls), or None for a span that plays no part in a conversation. `call`: a call span's
+    messages and usage; `logs` holds the call's content from log records (read when the span
+    has none), `memo` the messages rebuilt by calls read before; raises `ValueError` on
+    unreadable content.
+    """
+
+    name: str
+    claims: Callable[[SpanRecord], bool]
+    role_of: Callable[[SpanRecord], str | None]
+    call: Callable[[SpanRecord, LogContent | None, Memo | None], CallData]
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
@@ -126,22 +161,22 @@ def first_text(span: SpanRecord, *names: str) -> str | None:
 
 
 def finish_reason_of(span: SpanRecord) -> str | None:
-    return first_text(span, "gen_ai.response.finish_reasons", "llm.finish_reason")
+    return first_text(span, sc.GEN_AI_RESPONSE_FINISH_REASONS, sc.LLM_FINISH_REASON)
 
 
 def error_of(span: SpanRecord) -> str | None:
     """Why the span failed, when its status says it did."""
     if not span.failed:
         return None
-    return span.status_message or first_text(span, "error.type") or "error"
+    return span.status_message or first_text(span, sc.ERROR_TYPE) or "error"
 
 
 def tool_call_of(span: SpanRecord) -> ToolCall:
     """A tool span (GenAI semconv, OpenInference `TOOL`, Traceloop `tool`) as a `ToolCall`."""
-    name = first_text(span, "gen_ai.tool.name", "tool.name", "traceloop.entity.name")
+    name = first_text(span, sc.GEN_AI_TOOL_NAME, sc.TOOL_NAME, sc.TRACELOOP_ENTITY_NAME)
     return ToolCall(
         name=name or span.name,
-        call_id=first_text(span, "gen_ai.tool.call.id", "tool_call.id"),
+        call_id=first_text(span, sc.GEN_AI_TOOL_CALL_ID, sc.TOOL_CALL_ID),
         arguments=_text_or_none(_first_of(span, _ARGUMENTS)),
         result=_text_or_none(_first_of(span, _RESULT)),
         error=error_of(span),
@@ -151,12 +186,12 @@ def tool_call_of(span: SpanRecord) -> ToolCall:
 
 
 _ARGUMENTS = (
-    "gen_ai.tool.call.arguments",
-    "tool.parameters",
-    "input.value",
-    "traceloop.entity.input",
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.TOOL_PARAMETERS,
+    sc.INPUT_VALUE,
+    sc.TRACELOOP_ENTITY_INPUT,
 )
-_RESULT = ("gen_ai.tool.call.result", "output.value", "traceloop.entity.output")
+_RESULT = (sc.GEN_AI_TOOL_CALL_RESULT, sc.OUTPUT_VALUE, sc.TRACELOOP_ENTITY_OUTPUT)
 
 
 def _first_of(span: SpanRecord, names: tuple[str, ...]) -> object:

@@ -1,10 +1,11 @@
 """Which instrumentation wrote a span, and what part it plays: decided per span, so a file may mix.
 
-Order matters: our spans are recognised by `definable_trace.run.id` (a chat span: by our meta
-lists); OpenInference by `openinference.span.kind`; OpenLLMetry by its `traceloop.*` /
-`llm.request.type` attributes or instrumentation scope; what is left with GenAI semconv
-operations or messages is read as the official openai-v2 instrumentation (any other semconv
-writer reads the same way).
+Every convention is one module that builds a `Convention` (`_calls`), listed once in
+`CONVENTIONS`. Order matters: the first that claims a span owns it. Our spans are recognised by
+`definable_trace.run.id` (a chat span: by our meta lists); OpenInference by
+`openinference.span.kind`; OpenLLMetry by its `traceloop.*` / `llm.request.type` attributes or
+instrumentation scope; what is left with GenAI semconv operations or messages is read as the
+official openai-v2 instrumentation (any other semconv writer reads the same way).
 
 Roles: "run" (our `invoke_agent`), "call" (a model call), "tool", "agent" (a span that groups
 calls: another framework's `invoke_agent`, a Traceloop workflow, an OpenInference chain).
@@ -12,14 +13,14 @@ calls: another framework's `invoke_agent`, a Traceloop workflow, an OpenInferenc
 
 from __future__ import annotations
 
-from .. import _semconv as sc
-from . import _openinference, _openllmetry
-from ._calls import CallData
+from . import _definable, _openai_v2, _openinference, _openllmetry
+from ._calls import CallData, Convention, Memo
 from ._logs import LogContent
-from ._openai_v2 import CALL_OPERATIONS, Memo, parts_call
+from ._openai_v2 import parts_call
 from ._records import SpanRecord
 
 __all__ = [
+    "CONVENTIONS",
     "DEFINABLE",
     "MIXED",
     "OPENAI_V2",
@@ -29,55 +30,38 @@ __all__ = [
     "classify",
 ]
 
-DEFINABLE = "definable"
-OPENAI_V2 = "openai-v2"
-OPENINFERENCE = _openinference.CONVENTION
-OPENLLMETRY = _openllmetry.CONVENTION
+CONVENTIONS: tuple[Convention, ...] = (
+    _definable.CONVENTION,
+    _openinference.CONVENTION,
+    _openllmetry.CONVENTION,
+    _openai_v2.CONVENTION,  # the generic semconv reader: last
+)
+"""The registry: adding a convention is one module and one line here."""
+
+DEFINABLE = _definable.NAME
+OPENAI_V2 = _openai_v2.NAME
+OPENINFERENCE = _openinference.NAME
+OPENLLMETRY = _openllmetry.NAME
 MIXED = "mixed"
 
-_OUR_ROLES = {"invoke_agent": "run", "chat": "call", "execute_tool": "tool"}
-_SEMCONV_ROLES = {
-    **dict.fromkeys(CALL_OPERATIONS, "call"),
-    "execute_tool": "tool",
-    "invoke_agent": "agent",
-}
+_BY_NAME = {c.name: c for c in CONVENTIONS}
 
 
 def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     """(convention, role) of a span, or None when it is no GenAI span we know."""
-    if is_ours(span):
-        return DEFINABLE, _OUR_ROLES.get(span.text("gen_ai.operation.name") or "")
-    if _openinference.KIND in span:
-        return OPENINFERENCE, _openinference.role_of(span)
-    if _openllmetry.is_openllmetry(span):
-        return OPENLLMETRY, _openllmetry.role_of(span)
-    operation = span.text("gen_ai.operation.name")
-    if operation is not None:
-        return OPENAI_V2, _SEMCONV_ROLES.get(operation)
-    if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:
-        return OPENAI_V2, "call"
+    for convention in CONVENTIONS:
+        if convention.claims(span):
+            return convention.name, convention.role_of(span)
     return None
 
 
 def call_data(
     span: SpanRecord, convention: str, logs: LogContent | None = None, memo: Memo | None = None
 ) -> CallData:
-    """The messages and usage of another instrumentation's call span; `logs`: its content
-    from log records (see `_logs`), read when the span itself carries none; `memo`: messages
-    already rebuilt by calls read before (see `_openai_v2.parts_call`)."""
-    if convention == OPENINFERENCE:
-        data = _openinference.call(span)
-    elif convention == OPENLLMETRY:
-        data = _openllmetry.call(span, memo)
-    else:
+    """The messages and usage of a call span of `convention` (a name `classify` gave); `logs`:
+    its content from log records (see `_logs`), read when the span itself carries none; `memo`:
+    messages already rebuilt by calls read before (see `_openai_v2.parts_call`)."""
+    found = _BY_NAME.get(convention)
+    if found is None:  # not a registered name: read as semconv parts, under that name
         return parts_call(span, convention, logs, memo)
-    if logs is not None and data.input is None and data.output is None:
-        found = parts_call(span, convention, logs, memo)
-        data.input, data.output = found.input, found.output
-    return data
-
-
-def is_ours(span: SpanRecord) -> bool:
-    """A span our agent wrote: a run or tool span (`definable_trace.run.id`), or a chat span,
-    which carries our meta lists (since the run id moved to its parent, the run span)."""
-    return sc.ATTR_RUN_ID in span or sc.ATTR_INPUT_META in span or sc.ATTR_OUTPUT_META in span
+    return found.call(span, logs, memo)

@@ -22,13 +22,8 @@ from ._store import TextStore
 
 __all__ = ["SESSION_KEYS", "SpanDecoder"]
 
-SESSION_KEYS = (
-    sc.GEN_AI_CONVERSATION_ID,
-    sc.SESSION_ID,
-    sc.TRACELOOP_SESSION_ID,
-    sc.LANGFUSE_SESSION_ID,
-)
-"""Where a session id may be, first found wins (our spans write the first two, equal)."""
+SESSION_KEYS = sc.SESSION_KEYS
+"""Where a session id may be, first found wins (the table's list, see `_semconv`)."""
 
 _SHARE, _INTERN, _SESSION = 1, 2, 3
 _ACTIONS = {

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from .._messages import Image, Message
+from .._semconv import ToolCallPart
 
 __all__ = ["content_parts", "message_of", "tool_call", "unflatten"]
 
@@ -88,10 +89,8 @@ def _role(role: Any) -> str:
 
 def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     """One OpenAI-style tool call dict, as our `Message.tool_calls` holds them."""
-    if not isinstance(arguments, str):
-        arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
-    return {
-        "id": call_id if isinstance(call_id, str) else "",
-        "type": "function",
-        "function": {"name": name if isinstance(name, str) else "", "arguments": arguments},
-    }
+    return ToolCallPart(
+        call_id if isinstance(call_id, str) else None,
+        name if isinstance(name, str) else None,
+        arguments,
+    ).to_openai()

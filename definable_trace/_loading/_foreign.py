@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from .._messages import Message, Metrics
+from .._semconv import ToolCallPart
 from ._calls import CallData, tool_call_of
 from ._records import SpanRecord
 from ._sessions import CallFacts, ModelCall, ToolCall, Turn
@@ -278,15 +279,15 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
     found: list[ToolCall] = []
     for message in messages:
         for call in message.tool_calls or ():
-            call_id = call.get("id") or None
+            part = ToolCallPart.from_openai(call)
+            call_id = part.id or None
             if call_id in known:
                 continue
-            function = call.get("function") or {}
             found.append(
                 ToolCall(
-                    name=function.get("name") or "",
+                    name=part.name or "",
                     call_id=call_id,
-                    arguments=function.get("arguments"),
+                    arguments=part.arguments if isinstance(part.arguments, str) else None,
                     result=results.get(call_id),
                     error=None,
                     start=None,

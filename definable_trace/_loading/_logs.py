@@ -30,15 +30,15 @@ from ._decode import any_value
 
 __all__ = ["LogContent", "LogIndex"]
 
-DETAILS = "gen_ai.client.inference.operation.details"
+DETAILS = sc.EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS
 _MESSAGE_EVENTS = {
-    "gen_ai.system.message": "system",
-    "gen_ai.user.message": "user",
-    "gen_ai.assistant.message": "assistant",
-    "gen_ai.tool.message": "tool",
+    sc.EVENT_GEN_AI_SYSTEM_MESSAGE: "system",
+    sc.EVENT_GEN_AI_USER_MESSAGE: "user",
+    sc.EVENT_GEN_AI_ASSISTANT_MESSAGE: "assistant",
+    sc.EVENT_GEN_AI_TOOL_MESSAGE: "tool",
 }
-CHOICE = "gen_ai.choice"
-_EVENT_NAME = "event.name"
+CHOICE = sc.EVENT_GEN_AI_CHOICE
+_EVENT_NAME = sc.EVENT_NAME
 _CONTENT_KEYS = (sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES, sc.SYSTEM_INSTRUCTIONS)
 
 Key = tuple[str, str]
@@ -192,14 +192,13 @@ def _parts(role: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         parts.extend({"type": "text", "content": t} for t in texts if isinstance(t, str))
     for call in body.get("tool_calls") or ():
         if isinstance(call, dict):
-            found = call.get("function")
-            function: dict[str, Any] = found if isinstance(found, dict) else {}
+            part = sc.ToolCallPart.from_openai(call)
             parts.append(
                 {
                     "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": function.get("name"),
-                    "arguments": function.get("arguments"),
+                    "id": part.id,
+                    "name": part.name,
+                    "arguments": part.arguments,
                 }
             )
     return parts

@@ -4,6 +4,9 @@ OpenLLMetry since 0.55): `gen_ai.input.messages` / `gen_ai.output.messages` on t
 Unlike our spans, the system prompt is usually a `system` message inside the input (newer
 writers may use `gen_ai.system_instructions`; both are read), there is no meta list, and tool
 call arguments are objects. The same `message_from_parts` as for our spans reads them.
+
+As a convention (`CONVENTION`) it is the generic one, asked last: a span no other convention
+claims is read here when it has a GenAI operation name or messages (any semconv writer).
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
 from ._logs import LogContent
 from ._records import SpanRecord
 
-__all__ = ["CALL_OPERATIONS", "Memo", "parts_call"]
+__all__ = ["CALL_OPERATIONS", "CONVENTION", "NAME", "Memo", "parts_call", "with_log_content"]
 
+NAME = "openai-v2"
 CALL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+_ROLES = {
+    **dict.fromkeys(CALL_OPERATIONS, "call"),
+    "execute_tool": "tool",
+    "invoke_agent": "agent",
+}
 
 
 _UNSET = {"id": "", "ts": 0}
@@ -28,8 +37,32 @@ _UNSET = {"id": "", "ts": 0}
 and thrown away, was a tenth of the load time of a file of other instrumentations' calls)."""
 
 
-Memo = dict[bytes, Message]
-"""Messages rebuilt so far, by their parts' JSON (see `_message`)."""
+def _claims(span: SpanRecord) -> bool:
+    return (
+        span.text(sc.GEN_AI_OPERATION_NAME) is not None
+        or sc.INPUT_MESSAGES in span
+        or sc.OUTPUT_MESSAGES in span
+    )
+
+
+def _role_of(span: SpanRecord) -> str | None:
+    operation = span.text(sc.GEN_AI_OPERATION_NAME)
+    if operation is not None:
+        return _ROLES.get(operation)
+    return "call"  # no operation name, but messages
+
+
+def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
+    return parts_call(span, NAME, logs, memo)
+
+
+def with_log_content(data: CallData, logs: LogContent | None, memo: Memo | None) -> CallData:
+    """`data`, its messages taken from the call's log records when its span carried none (a
+    convention of its own attributes whose writer put the content in GenAI events)."""
+    if logs is not None and data.input is None and data.output is None:
+        found = parts_call(data.span, data.convention, logs, memo)
+        data.input, data.output = found.input, found.output
+    return data
 
 
 def parts_call(
@@ -57,9 +90,9 @@ def parts_call(
         input=messages,
         output=output,
         metrics=usage_of(span),
-        request_model=first_text(span, "gen_ai.request.model"),
-        response_model=first_text(span, "gen_ai.response.model"),
-        response_id=first_text(span, "gen_ai.response.id"),
+        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
+        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
         finish_reason=finish_reason_of(span) or _output_finish(outputs),
         error=error_of(span),
     )
@@ -100,3 +133,6 @@ def _output_finish(outputs: list[Any] | None) -> str | None:
         if isinstance(reason, str):
             return reason
     return None
+
+
+CONVENTION = Convention(NAME, _claims, _role_of, _call)

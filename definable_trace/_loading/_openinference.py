@@ -14,39 +14,50 @@ from typing import Any
 
 import orjson
 
+from .. import _semconv as sc
 from .._messages import Image, Message
-from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
 from ._flat import message_of, tool_call, unflatten
+from ._logs import LogContent
+from ._openai_v2 import with_log_content
 from ._records import SpanRecord
 
-__all__ = ["CONVENTION", "KIND", "call", "role_of"]
+__all__ = ["CONVENTION", "KIND", "NAME"]
 
-CONVENTION = "openinference"
-KIND = "openinference.span.kind"
+NAME = "openinference"
+KIND = sc.OPENINFERENCE_SPAN_KIND
 _ROLES = {"LLM": "call", "TOOL": "tool", "AGENT": "agent", "CHAIN": "agent"}
 
 
-def role_of(span: SpanRecord) -> str | None:
+def _claims(span: SpanRecord) -> bool:
+    return KIND in span
+
+
+def _role_of(span: SpanRecord) -> str | None:
     return _ROLES.get(span.text(KIND) or "")
 
 
-def call(span: SpanRecord) -> CallData:
+def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
+    return with_log_content(_flat_call(span), logs, memo)
+
+
+def _flat_call(span: SpanRecord) -> CallData:
     attributes = span.attributes
-    inputs = unflatten(attributes, "llm.input_messages.")
-    outputs = unflatten(attributes, "llm.output_messages.")
-    response = _json_object(span, "output.value")
-    parameters = _json_object(span, "llm.invocation_parameters")
+    inputs = unflatten(attributes, sc.LLM_INPUT_MESSAGES_PREFIX)
+    outputs = unflatten(attributes, sc.LLM_OUTPUT_MESSAGES_PREFIX)
+    response = _json_object(span, sc.OUTPUT_VALUE)
+    parameters = _json_object(span, sc.LLM_INVOCATION_PARAMETERS)
     request_model = _text(parameters.get("model"))
     if request_model is None:  # `input.value` is the whole request: parsed only when needed
-        request_model = _text(_json_object(span, "input.value").get("model"))
+        request_model = _text(_json_object(span, sc.INPUT_VALUE).get("model"))
     return CallData(
         span=span,
-        convention=CONVENTION,
+        convention=NAME,
         input=[_message(m) for m in inputs] if inputs else None,
         output=[_message(m) for m in outputs] if outputs else None,
         metrics=usage_of(span),
         request_model=request_model,
-        response_model=first_text(span, "llm.model_name") or _text(response.get("model")),
+        response_model=first_text(span, sc.LLM_MODEL_NAME) or _text(response.get("model")),
         response_id=_text(response.get("id")),
         finish_reason=finish_reason_of(span) or _choice_finish(response),
         error=error_of(span),
@@ -106,3 +117,6 @@ def _choice_finish(response: dict[str, Any]) -> str | None:
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         return _text(choices[0].get("finish_reason"))
     return None
+
+
+CONVENTION = Convention(NAME, _claims, _role_of, _call)

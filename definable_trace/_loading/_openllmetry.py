@@ -9,26 +9,30 @@ a function's arguments and return value, never messages, and are not read as suc
 
 from __future__ import annotations
 
+from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
 from ._flat import content_parts, message_of, tool_call, unflatten
-from ._openai_v2 import CALL_OPERATIONS, Memo, parts_call
+from ._logs import LogContent
+from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
 from ._records import SpanRecord
 
-__all__ = ["CONVENTION", "call", "is_openllmetry", "role_of"]
+__all__ = ["CONVENTION", "NAME"]
 
-CONVENTION = "openllmetry"
-_OFFICIAL_SCOPE = "opentelemetry.instrumentation.openai_v2"  # the official one, not Traceloop's
-_SCOPES = ("opentelemetry.instrumentation.openai", "traceloop.")
-_MARKERS = ("llm.request.type", "traceloop.span.kind", "traceloop.workflow.name")
+NAME = "openllmetry"
+_OFFICIAL_SCOPE = sc.SCOPE_OPENAI_V2  # the official one, not Traceloop's
+_SCOPES = (sc.SCOPE_OPENLLMETRY_OPENAI, sc.NAMESPACE_TRACELOOP)
+_MARKERS = (sc.LLM_REQUEST_TYPE, sc.TRACELOOP_SPAN_KIND, sc.TRACELOOP_WORKFLOW_NAME)
 _SPAN_KINDS = {"workflow": "agent", "task": "agent", "agent": "agent", "tool": "tool"}
-_PROMPT = "gen_ai.prompt."
-_COMPLETION = "gen_ai.completion."
+_PROMPT = sc.LEGACY_GEN_AI_PROMPT_PREFIX
+_COMPLETION = sc.LEGACY_GEN_AI_COMPLETION_PREFIX
+_PROMPT_ROLE = _PROMPT + "0.role"
+_COMPLETION_ROLE = _COMPLETION + "0.role"
 
 
-def is_openllmetry(span: SpanRecord) -> bool:
+def _claims(span: SpanRecord) -> bool:
     """Decided by the scope and attribute names: once per shape of span."""
-    return span.by_names("openllmetry", _is_openllmetry)
+    return span.by_names(NAME, _is_openllmetry)
 
 
 def _is_openllmetry(span: SpanRecord) -> bool:
@@ -38,43 +42,49 @@ def _is_openllmetry(span: SpanRecord) -> bool:
     if any(marker in span for marker in _MARKERS):
         return True
     return (
-        "gen_ai.prompt.0.role" in span
-        or "gen_ai.completion.0.role" in span
-        or any(key.startswith("traceloop.") for key in span.attribute_names)
+        _PROMPT_ROLE in span
+        or _COMPLETION_ROLE in span
+        or any(key.startswith(sc.NAMESPACE_TRACELOOP) for key in span.attribute_names)
     )
 
 
-def role_of(span: SpanRecord) -> str | None:
+def _role_of(span: SpanRecord) -> str | None:
     """ "call", "tool", "agent", or None for a span that plays no part in a conversation."""
-    kind = span.text("traceloop.span.kind")
+    kind = span.text(sc.TRACELOOP_SPAN_KIND)
     if kind is not None:
         return _SPAN_KINDS.get(kind)
-    request_type = span.text("llm.request.type")
-    operation = span.text("gen_ai.operation.name")
+    request_type = span.text(sc.LLM_REQUEST_TYPE)
+    operation = span.text(sc.GEN_AI_OPERATION_NAME)
     if request_type in ("chat", "completion") or operation in CALL_OPERATIONS:
         return "call"
-    if "gen_ai.input.messages" in span or "gen_ai.prompt.0.role" in span:
+    if sc.INPUT_MESSAGES in span or _PROMPT_ROLE in span:
         return "call"
     return None
 
 
-def call(span: SpanRecord, memo: Memo | None = None) -> CallData:
+def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
     """A call span of either era; the parts format wins when both are present. `memo`: see
     `_openai_v2.parts_call`."""
-    if "gen_ai.input.messages" in span or "gen_ai.output.messages" in span:
-        return parts_call(span, CONVENTION, memo=memo)
+    if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:
+        data = parts_call(span, NAME, memo=memo)
+    else:
+        data = _flat_call(span)
+    return with_log_content(data, logs, memo)
+
+
+def _flat_call(span: SpanRecord) -> CallData:
     attributes = span.attributes
     prompts = unflatten(attributes, _PROMPT)
     completions = unflatten(attributes, _COMPLETION)
     return CallData(
         span=span,
-        convention=CONVENTION,
+        convention=NAME,
         input=[_message(p) for p in prompts] if prompts else None,
         output=[_message(c) for c in completions] if completions else None,
         metrics=usage_of(span),
-        request_model=first_text(span, "gen_ai.request.model", "llm.request.model"),
-        response_model=first_text(span, "gen_ai.response.model", "llm.response.model"),
-        response_id=first_text(span, "gen_ai.response.id"),
+        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
+        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
+        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
         finish_reason=finish_reason_of(span) or _finish(completions),
         error=error_of(span),
     )
@@ -97,3 +107,6 @@ def _finish(completions: list[dict[str, object]]) -> str | None:
         if isinstance(reason, str):
             return reason
     return None
+
+
+CONVENTION = Convention(NAME, _claims, _role_of, _call)

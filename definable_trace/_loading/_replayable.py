@@ -31,10 +31,10 @@ __all__ = ["unreplayable"]
 
 _LISTS = (sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES, sc.SYSTEM_INSTRUCTIONS)
 _FLAT_PREFIXES = (
-    "gen_ai.prompt.",
-    "gen_ai.completion.",
-    "llm.input_messages.",
-    "llm.output_messages.",
+    sc.LEGACY_GEN_AI_PROMPT_PREFIX,
+    sc.LEGACY_GEN_AI_COMPLETION_PREFIX,
+    sc.LLM_INPUT_MESSAGES_PREFIX,
+    sc.LLM_OUTPUT_MESSAGES_PREFIX,
 )
 _FLAT_FIELDS = ("content", ".text", "arguments")
 _LIMITS = frozenset(1 << n for n in range(10, 17))
@@ -72,7 +72,8 @@ def _no_content(call: _Call) -> bool:
 
 
 def _by_reference(span: SpanRecord) -> str | None:
-    refs = [k for k in span.attribute_names if k.endswith("_ref") and k.startswith("gen_ai.")]
+    names = span.attribute_names
+    refs = [k for k in names if k.endswith("_ref") and k.startswith(sc.NAMESPACE_GEN_AI)]
     if not refs:
         return None
     return f"message content stored by reference ({', '.join(sorted(refs))}), not in the trace"

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import orjson
 
 from .._messages import Message
+from .._semconv import ToolCallPart
 from ._sessions import Lineage
 
 __all__ = ["BRANCH", "Placement", "Unit", "message_key", "stitch"]
@@ -67,16 +68,15 @@ def message_key(message: Message) -> bytes:
     """What makes two messages the same across conventions."""
     calls = []
     for call in message.tool_calls or ():
-        function = call.get("function") or {}
-        calls.append([call.get("id") or "", function.get("name") or "", _arguments(function)])
+        part = ToolCallPart.from_openai(call)
+        calls.append([part.id or "", part.name or "", _arguments(part.arguments)])
     return orjson.dumps(
         [message.role, message.content or "", calls, message.tool_call_id or ""],
         option=orjson.OPT_SORT_KEYS,
     )
 
 
-def _arguments(function: dict[str, object]) -> object:
-    arguments = function.get("arguments")
+def _arguments(arguments: object) -> object:
     if isinstance(arguments, str):
         try:
             return orjson.loads(arguments)
