@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import orjson
 
 from ._messages import Message
+from ._semconv import ToolCallPart
 
 if TYPE_CHECKING:
     from ._loading import Session, Turn
@@ -135,13 +136,12 @@ def view_of_messages(
         if message.metrics is not None:
             input_tokens += message.metrics.input_tokens
             output_tokens += message.metrics.output_tokens
-        for call in message.tool_calls or ():
-            function = call.get("function") or {}
+        for call in map(ToolCallPart.from_openai, message.tool_calls or ()):
             calls.append(
                 ToolCallView(
-                    name=str(function.get("name") or ""),
-                    arguments=canonical_arguments(str(function.get("arguments") or "")),
-                    result=results.get(call.get("id")),
+                    name=call.name or "",
+                    arguments=canonical_arguments(str(call.arguments or "")),
+                    result=results.get(call.id),
                 )
             )
     user = next((m for m in messages if m.role == "user"), None)

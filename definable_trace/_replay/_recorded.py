@@ -11,6 +11,7 @@ from .._diff import (
 from .._errors import DivergenceError, ModelResponseError
 from .._messages import Message
 from .._models._base import Model, ModelDelta, ModelResponse
+from .._semconv import ToolCallPart
 from ._types import _new_id, _now
 
 if TYPE_CHECKING:
@@ -110,9 +111,8 @@ def _calls_key(message: Message) -> tuple[tuple[str, str], ...]:
 
 
 def _call_key(call: dict[str, Any]) -> tuple[str, str]:
-    function = call.get("function") or {}
-    name = str(function.get("name") or "")
-    return name, canonical_arguments(str(function.get("arguments") or ""))
+    part = ToolCallPart.from_openai(call)
+    return part.name or "", canonical_arguments(str(part.arguments or ""))
 
 
 def _describe(message: Message) -> str:

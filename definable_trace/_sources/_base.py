@@ -27,12 +27,7 @@ DEFAULT_WINDOW = timedelta(hours=24)
 
 # The attributes a store is searched by for a session id, in the loader's order: our spans
 # write the first two (equal); OpenLLMetry and Langfuse write the others.
-SESSION_KEYS = (
-    sc.GEN_AI_CONVERSATION_ID,
-    sc.SESSION_ID,
-    "traceloop.association.properties.session_id",
-    "langfuse.session.id",
-)
+SESSION_KEYS = sc.SESSION_KEYS
 
 Document = dict[str, Any]
 
