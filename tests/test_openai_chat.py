@@ -396,7 +396,7 @@ def test_a_dropped_model_is_freed_at_once(server: FakeOpenAIServer) -> None:
     ],
 )
 def test_urls_are_shown_without_credentials(url: str, shown_as: str) -> None:
-    from definable_trace._models._secrets import safe_url
+    from definable_trace._models._redaction import safe_url
 
     assert safe_url(url) == shown_as
 
@@ -405,7 +405,7 @@ def test_url_user_info_and_query_are_taken_out_of_the_base_url() -> None:
     """Percent-escapes in user info are undone before the `Basic` header is built."""
     import base64
 
-    from definable_trace._models._secrets import split_base_url
+    from definable_trace._models._redaction import split_base_url
 
     split = split_base_url("http://us%3Aer:p%40ss@h.example/v1?api-version=2")
     assert split.url == "http://h.example/v1" and split.query == {"api-version": "2"}

@@ -2,7 +2,7 @@
 
 The SDK is imported when the first client is built, not when this module is, so that the CLI's
 read-only commands start fast. SDK exceptions are translated in `_openai_errors`; what the model
-shows of its endpoint (repr, span attributes, error texts) is credential-free (`_secrets`).
+shows of its endpoint (repr, span attributes, error texts) is credential-free (`_redaction`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ._base import Model, ModelDelta, ModelResponse
 from ._loops import LoopClients
 from ._openai_errors import CallContext, translate_errors
 from ._openai_parse import StreamAccumulator, from_completion
-from ._secrets import safe_url, split_base_url
+from ._redaction import safe_url, split_base_url
 
 if TYPE_CHECKING:
     from types import TracebackType

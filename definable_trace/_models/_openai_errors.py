@@ -22,7 +22,7 @@ from .._errors import (
     ModelRateLimitError,
     ModelResponseError,
 )
-from ._secrets import scrub
+from ._redaction import scrub
 
 __all__ = ["CallContext", "translate_errors"]
 
