@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,23 @@ def test_ctrl_c_at_the_prompt_exits_130(tmp_path: Path, server: FakeOpenAIServer
     terminal.type(b"\x03")
     assert terminal.exit_code() == 130
     assert not out.exists()
+
+
+def test_sigterm_keeps_the_answered_turns(tmp_path: Path, server: FakeOpenAIServer) -> None:
+    """`kill PID` on a chat waiting at its prompt: exit 143, every answered turn in the file
+    (before, SIGTERM lost all of them: nothing was flushed)."""
+    server.add(Reply("one"), Reply("two"))
+    out = tmp_path / "chat.jsonl"
+    terminal = Terminal("chat", "--base-url", server.base_url, "--session-id", "t1",
+                        "--trace-out", out)  # fmt: skip
+    for question, answer in ((b"first?\r", b"one"), (b"second?\r", b"two")):
+        terminal.read_until(b"You: ")
+        terminal.type(question)
+        terminal.read_until(answer)
+    terminal.read_until(b"You: ")
+    os.kill(terminal.pid, signal.SIGTERM)
+    assert terminal.exit_code() == 143
+    assert b"Traceback" not in terminal.seen
+    session = load_traces(out).session("t1")
+    assert [t.input.content for t in session.turns if t.input] == ["first?", "second?"]
+    assert [t.messages[-1].content for t in session.turns] == ["one", "two"]
