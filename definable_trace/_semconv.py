@@ -191,6 +191,18 @@ EVENT_GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS = "gen_ai.client.inference.opera
 # and Langfuse the others): a convention with a session attribute of its own adds it here.
 SESSION_KEYS = (GEN_AI_CONVERSATION_ID, SESSION_ID, TRACELOOP_SESSION_ID, LANGFUSE_SESSION_ID)
 
+# OTLP's enum names (what protobuf's JSON mapping and Phoenix write) as the integers OTLP/JSON
+# uses: read by the loader and by the trace-store adapters alike.
+OTLP_SPAN_KINDS = {
+    "SPAN_KIND_UNSPECIFIED": 0,
+    "SPAN_KIND_INTERNAL": 1,
+    "SPAN_KIND_SERVER": 2,
+    "SPAN_KIND_CLIENT": 3,
+    "SPAN_KIND_PRODUCER": 4,
+    "SPAN_KIND_CONSUMER": 5,
+}
+OTLP_STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
 # Short names for the content attributes.
 INPUT_MESSAGES = GEN_AI_INPUT_MESSAGES
 OUTPUT_MESSAGES = GEN_AI_OUTPUT_MESSAGES

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .. import _semconv as sc
 from .._errors import SourceError
 from ._address import StoreAddress
 from ._base import SESSION_KEYS, Document, Documents, SessionSummary, TimeWindow
@@ -34,15 +35,8 @@ __all__ = ["PhoenixSource", "otlp_span"]
 _PAGE = 1000  # spans per request (Phoenix's maximum)
 _TRACES_PER_REQUEST = 50  # trace_id= filters per request (URL length)
 _SCOPE = {"name": "phoenix.rest.otlpv1"}
-_KINDS = {
-    "SPAN_KIND_UNSPECIFIED": 0,
-    "SPAN_KIND_INTERNAL": 1,
-    "SPAN_KIND_SERVER": 2,
-    "SPAN_KIND_CLIENT": 3,
-    "SPAN_KIND_PRODUCER": 4,
-    "SPAN_KIND_CONSUMER": 5,
-}
-_STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_KINDS = sc.OTLP_SPAN_KINDS
+_STATUS = sc.OTLP_STATUS_CODES
 # Phoenix's snake_case value keys and their OTLP/JSON names.
 _VALUE_KEYS = {
     "string_value": "stringValue",
