@@ -26,7 +26,7 @@ import bisect
 import heapq
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -47,9 +47,17 @@ STDIN = "-"  # as `_load.STDIN`, which imports this module
 
 __all__ = ["load_one_session"]
 
-_BLOCK = 1 << 23  # bytes read at a time: the memory the scan needs besides the lines kept
+_BLOCK = 1 << 20  # bytes read at a time: the memory the scan needs besides the lines kept
+_FEW = 2  # trace ids looked for one memory search each (~0.1 s a GB); more: one regex pass (~0.3)
+_LONG_LINES = 1024  # bytes a line from which finding each newline beats counting them
 _TRACE_ID = re.compile(rb'"traceId":\s*"([^"\\]{1,64})"')  # a literal prefix: fast search
 _PLAIN_ID = re.compile(r"[A-Za-z0-9 _.:@#+=,;()\[\]{}|~-]{1,512}")  # one JSON spelling only
+_PLAIN_TRACE = re.compile(rb"[A-Za-z0-9_.:-]{1,64}")  # (hex, in practice)
+_FIRST_LINE = 1 << 20  # bytes of the first line read to tell JSON lines from one document
+
+# Where in a block (buffer, end, offset of the block in the file) a scan finds what it looks
+# for: positions before `end`, in increasing order.
+_Hits = Callable[[bytearray, int, int], Iterator[int]]
 
 
 def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSet:
@@ -65,6 +73,8 @@ def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSe
     # Pass 1 in every file first: a trace named in one file may have spans in another.
     named = {path: dict(_scan(path, _needle_hits([needle]))) for path in paths}
     traces = _traces_of((line for lines in named.values() for line in lines.values()), needle)
+    if not all(_PLAIN_TRACE.fullmatch(trace) for trace in traces):
+        return _everything(sources, session_id)  # a trace id JSON may spell in several ways
     picked = [(path, _second_pass(path, sorted(named[path]), traces)) for path in paths]
     picked = [(path, lines) for path, lines in picked if lines]
     if not picked:
@@ -106,11 +116,15 @@ def _only(traces: TraceSet, session_id: str) -> TraceSet:
 
 def _json_lines(path: str) -> bool:
     """Plain JSON lines (not gzip, not one pretty-printed document): the first non-blank line
-    is a JSON value of its own. Unreadable files are left to the full load to report."""
+    is a JSON value of its own, or at least starts like one and is longer than a document's
+    first line would be (a huge export batch is not read twice to find out). Unreadable files
+    are left to the full load to report."""
     try:
         with open(path, "rb") as f:
-            for line in f:
+            while line := f.readline(_FIRST_LINE):
                 if line.strip():
+                    if len(line) == _FIRST_LINE and not line.endswith(b"\n"):
+                        return line.lstrip()[:1] in (b"{", b"[")
                     orjson.loads(line)
                     return True
     except (OSError, orjson.JSONDecodeError):
@@ -118,30 +132,58 @@ def _json_lines(path: str) -> bool:
     return False
 
 
-def _needle_hits(needles: list[bytes]) -> Any:
+def _needle_hits(needles: list[bytes]) -> _Hits:
     return lambda block, end, base: _finds(block, end, needles)
 
 
 def _second_pass(path: str, starts: list[int], traces: set[bytes]) -> list[tuple[int, bytes]]:
     """(line number, line) of the lines found by the first pass (`starts`: their offsets)
     and of every line holding one of `traces`, in file order. The first pass only finds (no
-    line counting: a third of a pass's time); this one counts lines for both."""
-    needles = [b'"' + t + b'"' for t in traces]
-
-    def hits(block: bytes | bytearray, end: int, base: int) -> Iterator[int]:
-        known = starts[bisect.bisect_left(starts, base) : bisect.bisect_left(starts, base + end)]
-        if len(needles) <= _FEW:  # a memory search per id beats matching every trace id
-            found = _finds(block, end, needles)
-        else:
-            found = _trace_hits(block, end, traces)
-        return heapq.merge((start - base for start in known), found)
-
+    line counting); this one counts lines for both. Without trace ids to look for it stops
+    after the last line found by the first pass."""
     if not starts and not traces:
         return []
-    return list(_scan(path, hits, count=True))
+    trace_hits = _trace_finder(traces)
+
+    def hits(block: bytearray, end: int, base: int) -> Iterator[int]:
+        known = starts[bisect.bisect_left(starts, base) : bisect.bisect_left(starts, base + end)]
+        if trace_hits is None:
+            return (start - base for start in known)
+        return heapq.merge((start - base for start in known), trace_hits(block, end, base))
+
+    until = None if traces else starts[-1] + 1
+    return list(_scan(path, hits, count=True, until=until))
 
 
-_FEW = 3
+def _trace_finder(traces: set[bytes]) -> _Hits | None:
+    """Where in a block the lines naming `traces` are. A memory search per id (`bytes.find`,
+    about 0.1 s a gigabyte each) for a few ids; beyond, one regular expression matching any
+    of them as the value of an `...Id` key (about 0.3 s a gigabyte whatever their number:
+    `re` looks for its literal prefix `Id"`, then tries the ids there, as a tree)."""
+    if not traces:
+        return None
+    if len(traces) <= _FEW:
+        return _needle_hits([b'"' + t + b'"' for t in sorted(traces)])
+    pattern = re.compile(rb'Id"\s*:\s*"(?:' + _tree(sorted(traces)) + rb')"')
+    return lambda block, end, base: (m.start() for m in pattern.finditer(block, 0, end))
+
+
+def _tree(words: list[bytes]) -> bytes:
+    """An alternation of `words` (distinct) as a tree of common prefixes, a group to concatenate:
+    `re` tries alternatives one by one, so a flat `a|b|...` of 500 ids costs five times more."""
+    if len(words) == 1:
+        return re.escape(words[0])
+    low, high = min(words), max(words)  # the prefix all share is the one these two share
+    same = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))
+    prefix = low[:same]
+    groups: dict[bytes, list[bytes]] = {}
+    for word in words:
+        groups.setdefault(word[len(prefix) : len(prefix) + 1], []).append(word[len(prefix) + 1 :])
+    parts = [
+        head and re.escape(head) + _tree(tails)  # `head` empty: a word that ends here
+        for head, tails in sorted(groups.items())
+    ]
+    return re.escape(prefix) + b"(?:" + b"|".join(parts) + b")"
 
 
 def _traces_of(lines: Iterable[bytes], needle: bytes) -> set[bytes]:
@@ -160,7 +202,8 @@ def _traces_of(lines: Iterable[bytes], needle: bytes) -> set[bytes]:
                 for span in scope.get("spans") or ()
             ]
             traces.update(
-                str(s["traceId"]).encode()
+                # not a string: `b""`, which no plain id matches (the whole load decides)
+                s["traceId"].encode() if isinstance(s["traceId"], str) else b""
                 for s in spans
                 if s.get("traceId") == session or _names(s, session)  # an id made of a trace's
             )
@@ -179,7 +222,7 @@ def _names(span: dict[str, Any], session: str) -> bool:
     return False
 
 
-def _finds(block: bytes | bytearray, end: int, needles: list[bytes]) -> Iterator[int]:
+def _finds(block: bytearray, end: int, needles: list[bytes]) -> Iterator[int]:
     found: list[int] = []
     for needle in needles:
         at = block.find(needle, 0, end)
@@ -189,20 +232,28 @@ def _finds(block: bytes | bytearray, end: int, needles: list[bytes]) -> Iterator
     return iter(sorted(found) if len(needles) > 1 else found)
 
 
-def _trace_hits(block: bytes | bytearray, end: int, traces: set[bytes]) -> Iterator[int]:
-    if traces.isdisjoint(_TRACE_ID.findall(block, 0, end)):  # the common case, all in C
-        return
-    for match in _TRACE_ID.finditer(block, 0, end):
-        if match.group(1) in traces:
-            yield match.start()
-
-
-def _scan(path: str, hits: Any, count: bool = False) -> Iterator[tuple[int, bytes]]:
+def _scan(
+    path: str, hits: _Hits, count: bool = False, until: int | None = None
+) -> Iterator[tuple[int, bytes]]:
     """The lines in which `hits(block, end, base)` finds positions, in order (before `end`;
     `base` is the block's offset in the file), as (line number, line) when `count`, else
-    (offset of the line, line). Blocks end at a line end, so no line is split between two;
-    one buffer is read into again and again (no copy of the file but of the lines kept)."""
-    lines_before = 0
+    (offset of the line, line); reading stops at the first block starting at or after
+    `until`. Blocks end at a line end, so no line is split between two; one buffer is read
+    into again and again (no copy of the file but of the lines kept)."""
+    lines = _Lines()
+    for base, block, cut in _blocks(path):
+        if until is not None and base >= until:
+            return
+        lines.block(block, cut)
+        for start, line in _hit_lines(block, cut, hits(block, cut, base)):
+            yield (lines.number(start) if count else base + start), line
+        if count:
+            lines.finish()
+
+
+def _blocks(path: str) -> Iterator[tuple[int, bytearray, int]]:
+    """(offset in the file, buffer, cut) for consecutive blocks of whole lines: `buffer[:cut]`,
+    valid until the next block is asked for. A line longer than the buffer grows it."""
     base = 0  # the block's offset in the file
     buffer = bytearray(_BLOCK)
     filled = 0  # bytes in the buffer: the rest of the last line of the previous block, then new
@@ -215,13 +266,7 @@ def _scan(path: str, hits: Any, count: bool = False) -> Iterator[tuple[int, byte
             end = filled + read
             cut = end if not read else buffer.rfind(b"\n", 0, end) + 1
             if cut:
-                for start, line in _hit_lines(buffer, cut, hits(buffer, cut, base)):
-                    if count:
-                        yield lines_before + buffer.count(b"\n", 0, start) + 1, line
-                    else:
-                        yield base + start, line
-                if count:
-                    lines_before += buffer.count(b"\n", 0, cut)
+                yield base, buffer, cut
                 base += cut
                 buffer[: end - cut] = buffer[cut:end]
                 filled = end - cut
@@ -229,6 +274,47 @@ def _scan(path: str, hits: Any, count: bool = False) -> Iterator[tuple[int, byte
                 filled = end
             if not read:
                 return
+
+
+class _Lines:
+    """Line numbers, counted block by block as far as they are asked for. `bytes.count` looks
+    at each byte in turn (about 0.25 s a gigabyte); on lines of kilobytes (export batches)
+    finding each newline (`memchr`) costs a fraction of that, so the way is chosen from the
+    lines per byte of the blocks before."""
+
+    def __init__(self) -> None:
+        self.before = 0  # newlines before the current block
+        self.counted = 0  # newlines in the current block before `self.at`
+        self.at = 0
+        self.long = False  # the previous block's lines were long: find each newline
+        self.buffer: bytearray = bytearray()
+        self.cut = 0
+
+    def block(self, buffer: bytearray, cut: int) -> None:
+        self.buffer, self.cut = buffer, cut
+        self.counted = self.at = 0
+
+    def number(self, start: int) -> int:
+        """The 1-based number of the line starting at `start` in the current block."""
+        self.counted += _newlines(self.buffer, self.at, start, self.long)
+        self.at = start
+        return self.before + self.counted + 1
+
+    def finish(self) -> None:
+        self.counted += _newlines(self.buffer, self.at, self.cut, self.long)
+        self.long = self.counted * _LONG_LINES < self.cut
+        self.before += self.counted
+
+
+def _newlines(block: bytearray, start: int, end: int, long: bool) -> int:
+    if not long:
+        return block.count(b"\n", start, end)
+    found = 0
+    at = block.find(b"\n", start, end)
+    while at >= 0:
+        found += 1
+        at = block.find(b"\n", at + 1, end)
+    return found
 
 
 def _hit_lines(block: bytearray, cut: int, hits: Iterator[int]) -> Iterator[tuple[int, bytes]]:
