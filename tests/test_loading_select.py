@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from loading_mutations import SOURCES
 from test_loading_support import write_lines
 
 from definable_trace.loading import SessionNotFoundError, load_traces
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -77,8 +80,6 @@ def test_a_session_over_several_files_is_read_from_each(tmp_path: Path, mixed: P
 def test_gzip_and_documents_fall_back_to_the_whole_load(tmp_path: Path, mixed: Path) -> None:
     import gzip
 
-    import orjson
-
     packed = tmp_path / "t.jsonl.gz"
     packed.write_bytes(gzip.compress(mixed.read_bytes()))
     whole = load_traces(mixed)
@@ -109,3 +110,135 @@ def test_counts_and_totals_for_listing_match_the_built_histories(mixed: Path) ->
         for turn in session.turns:
             turn_calls = [c.metrics for c in turn.model_calls]
             assert turn.metrics == reduce(Metrics.__add__, turn_calls, Metrics())
+
+
+# --- the scan: blocks, line ends, huge lines, the two ways of finding trace ids --------------
+# `_BLOCK` (bytes read at a time) and `_FEW` (trace ids looked for one by one) are tuning
+# constants of the scan; setting them small makes every line cross a block boundary and grow
+# the buffer, and sends every session through either way of finding its traces.
+
+
+def _same_as_whole(*paths: Path) -> int:
+    """Each session alone is the session of the whole load, down to its spans' file:line."""
+    whole = load_traces(*paths)
+    for session in whole:
+        alone = load_traces(*paths, session=session.id)
+        assert [s.id for s in alone] == [session.id]
+        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert _places(alone.session(session.id)) == _places(session)
+        assert {str(w) for w in alone.warnings} <= {str(w) for w in whole.warnings} | {
+            str(w) for w in alone.warnings if "name no session" in w.message
+        }
+    return len(whole)
+
+
+def _places(session):  # type: ignore[no-untyped-def]
+    return sorted((s.span_id, s.path, s.line) for t in session.turns for s in t.spans)
+
+
+@pytest.mark.parametrize("block", [7, 100, 4096])
+@pytest.mark.parametrize("few", [0, 1000])
+def test_blocks_of_any_size_and_both_trace_searches(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, block: int, few: int
+) -> None:
+    from definable_trace._loading import _select
+
+    monkeypatch.setattr(_select, "_BLOCK", block)
+    monkeypatch.setattr(_select, "_FEW", few)
+    assert _same_as_whole(mixed) > 8
+
+
+def test_crlf_blank_lines_and_a_last_line_without_newline(
+    tmp_path: Path, mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from definable_trace._loading import _select
+
+    lines = mixed.read_bytes().splitlines()
+    crlf = tmp_path / "crlf.jsonl"
+    crlf.write_bytes(b"\r\n".join(lines))  # no newline after the last line
+    _same_as_whole(crlf)
+    # many short (blank) lines between the long ones: newlines are counted, not found one by
+    # one, in the blocks where lines are short; both ways give the same numbers
+    spaced = tmp_path / "spaced.jsonl"
+    spaced.write_bytes(
+        b"".join(line + b"\n" + b"\n" * (i % 3) * 700 for i, line in enumerate(lines))
+    )
+    monkeypatch.setattr(_select, "_BLOCK", 2048)
+    _same_as_whole(spaced)
+    whole = load_traces(spaced)
+    numbers = {(s.line) for session in whole for t in session.turns for s in t.spans}
+    assert max(numbers) > 1000
+
+
+def test_a_huge_line_across_blocks(tmp_path: Path, mixed: Path) -> None:
+    """Lines longer than the block the scan reads (JSON whitespace pads them to 1.5 MB), one
+    of them the first line (not parsed twice to tell JSON lines from a document)."""
+    lines = mixed.read_bytes().splitlines()
+    pad = b" " * 1_500_000
+    padded = [line[:1] + pad + line[1:] if i % 7 == 0 else line for i, line in enumerate(lines)]
+    assert padded[0].startswith(b"{ ")
+    _same_as_whole(write_lines(tmp_path / "huge.jsonl", padded))
+
+
+def test_a_trace_whose_other_spans_are_in_a_file_that_never_names_the_session(
+    tmp_path: Path,
+) -> None:
+    """openai-v2 names the session on `invoke_agent` only: its calls, in another file, are
+    found by their trace id."""
+    lines = [line for line in (FIXTURES / "openai_v2.jsonl").read_bytes().splitlines() if line]
+    naming = [line for line in lines if b"gen_ai.conversation.id" in line]
+    others = [line for line in lines if b"gen_ai.conversation.id" not in line]
+    assert naming and others
+    first = write_lines(tmp_path / "a.jsonl", naming)
+    second = write_lines(tmp_path / "b.jsonl", others)
+    assert _same_as_whole(first, second) >= 1
+    whole = load_traces(first, second)
+    alone = load_traces(first, second, session=whole.sessions[0].id)
+    paths = {s.path for t in alone.sessions[0].turns for s in t.spans}
+    assert paths == {str(first), str(second)}
+
+
+def test_ids_json_may_spell_in_several_ways_fall_back_to_the_whole_load(tmp_path: Path) -> None:
+    lines = [line for line in (FIXTURES / "openai_v2.jsonl").read_bytes().splitlines() if line]
+    whole = load_traces(write_lines(tmp_path / "plain.jsonl", lines))
+    session = whole.sessions[0].id
+    trace = whole.sessions[0].turns[0].spans[0].trace_id
+    # a session id spelled with an escaped slash
+    escaped = [line.replace(orjson.dumps(session), b'"a\\/b"') for line in lines]
+    path = write_lines(tmp_path / "escaped-session.jsonl", escaped)
+    whole = load_traces(path)
+    assert _summary(load_traces(path, session="a/b"), "a/b") == _summary(whole, "a/b")
+    # a trace id with a slash, spelled plainly where the session is named and escaped
+    # elsewhere: one needle would find the one spelling only
+    escaped = [
+        line.replace(
+            trace.encode(),
+            (b"tr/" if b"gen_ai.conversation.id" in line else b"tr\\/") + trace.encode(),
+        )
+        for line in lines
+    ]
+    path = write_lines(tmp_path / "escaped-trace.jsonl", escaped)
+    whole = load_traces(path)
+    assert len(whole.session(session).turns[0].spans) > 1
+    assert _summary(load_traces(path, session=session), session) == _summary(whole, session)
+
+
+def test_the_tree_of_ids_matches_what_the_flat_alternation_matches() -> None:
+    """`_tree` against `re`'s own `a|b|...` (the oracle): ids that are prefixes of others,
+    shared prefixes, characters `re` must escape."""
+    import random
+    import re
+
+    from definable_trace._loading._select import _tree
+
+    rng = random.Random(8)
+    alphabet = b"ab.:-9"
+    for _ in range(300):
+        words = {
+            bytes(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(rng.randint(1, 9))
+        }
+        tree = re.compile(_tree(sorted(words)))
+        flat = re.compile(b"|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+        for _ in range(30):
+            probe = bytes(rng.choices(alphabet, k=rng.randint(0, 7)))
+            assert bool(tree.fullmatch(probe)) == bool(flat.fullmatch(probe)) == (probe in words)

@@ -139,8 +139,7 @@ def _needle_hits(needles: list[bytes]) -> _Hits:
 def _second_pass(path: str, starts: list[int], traces: set[bytes]) -> list[tuple[int, bytes]]:
     """(line number, line) of the lines found by the first pass (`starts`: their offsets)
     and of every line holding one of `traces`, in file order. The first pass only finds (no
-    line counting); this one counts lines for both. Without trace ids to look for it stops
-    after the last line found by the first pass."""
+    line counting); this one counts lines for both."""
     if not starts and not traces:
         return []
     trace_hits = _trace_finder(traces)
@@ -151,8 +150,7 @@ def _second_pass(path: str, starts: list[int], traces: set[bytes]) -> list[tuple
             return (start - base for start in known)
         return heapq.merge((start - base for start in known), trace_hits(block, end, base))
 
-    until = None if traces else starts[-1] + 1
-    return list(_scan(path, hits, count=True, until=until))
+    return list(_scan(path, hits, count=True))
 
 
 def _trace_finder(traces: set[bytes]) -> _Hits | None:
@@ -232,18 +230,12 @@ def _finds(block: bytearray, end: int, needles: list[bytes]) -> Iterator[int]:
     return iter(sorted(found) if len(needles) > 1 else found)
 
 
-def _scan(
-    path: str, hits: _Hits, count: bool = False, until: int | None = None
-) -> Iterator[tuple[int, bytes]]:
+def _scan(path: str, hits: _Hits, count: bool = False) -> Iterator[tuple[int, bytes]]:
     """The lines in which `hits(block, end, base)` finds positions, in order (before `end`;
     `base` is the block's offset in the file), as (line number, line) when `count`, else
-    (offset of the line, line); reading stops at the first block starting at or after
-    `until`. Blocks end at a line end, so no line is split between two; one buffer is read
-    into again and again (no copy of the file but of the lines kept)."""
+    (offset of the line, line)."""
     lines = _Lines()
     for base, block, cut in _blocks(path):
-        if until is not None and base >= until:
-            return
         lines.block(block, cut)
         for start, line in _hit_lines(block, cut, hits(block, cut, base)):
             yield (lines.number(start) if count else base + start), line
@@ -253,7 +245,9 @@ def _scan(
 
 def _blocks(path: str) -> Iterator[tuple[int, bytearray, int]]:
     """(offset in the file, buffer, cut) for consecutive blocks of whole lines: `buffer[:cut]`,
-    valid until the next block is asked for. A line longer than the buffer grows it."""
+    valid until the next block is asked for. Blocks end at a line end, so no line is split
+    between two; a line longer than the buffer grows it. One buffer is read into again and
+    again: no copy of the file but of the lines kept."""
     base = 0  # the block's offset in the file
     buffer = bytearray(_BLOCK)
     filled = 0  # bytes in the buffer: the rest of the last line of the previous block, then new
