@@ -113,19 +113,46 @@ def test_counts_and_totals_for_listing_match_the_built_histories(mixed: Path) ->
 
 
 # --- the scan: blocks, line ends, huge lines, the two ways of finding trace ids --------------
-# `_BLOCK` (bytes read at a time) and `_FEW` (trace ids looked for one by one) are tuning
-# constants of the scan; setting them small makes every line cross a block boundary and grow
-# the buffer, and sends every session through either way of finding its traces.
+# `_BLOCK` (bytes read at a time), `_FEW` (trace ids looked for one by one) and `_RUST` (Rust
+# searches, else `bytes.find` and `re`) are settings of the scan; setting them makes every line
+# cross a block boundary and grow the buffer, and sends every session through each way of
+# finding its lines.
+
+
+@pytest.fixture
+def exploded(tmp_path: Path, mixed: Path) -> Path:
+    """`mixed` with one span a line: a trace's spans that do not name their session (the
+    calls under openai-v2's `invoke_agent`) are then on lines of their own, found by trace."""
+    lines = []
+    for line in mixed.read_bytes().splitlines():
+        try:
+            request = orjson.loads(line)
+            resources = request["resourceSpans"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            lines.append(line)  # damaged, or log records: as they are
+            continue
+        for resource in resources:
+            for scope in resource.get("scopeSpans", ()):
+                for span in scope.get("spans", ()):
+                    one = {**resource, "scopeSpans": [{**scope, "spans": [span]}]}
+                    lines.append(orjson.dumps({"resourceSpans": [one]}))
+    return write_lines(tmp_path / "exploded.jsonl", lines)
 
 
 def _same_as_whole(*paths: Path) -> int:
-    """Each session alone is the session of the whole load, down to its spans' file:line."""
+    """Each session alone is the session of the whole load, down to its spans' file:line, and
+    was read from the lines that matter, not by loading everything (which would give the
+    same session, slowly): the warning about the damaged line, which names no session, is
+    not among its warnings. Stitched sessions (an id no line holds) are loaded whole."""
     whole = load_traces(*paths)
+    damaged = [str(w) for w in whole.warnings if "not JSON" in w.message]
     for session in whole:
         alone = load_traces(*paths, session=session.id)
         assert [s.id for s in alone] == [session.id]
         assert _summary(alone, session.id) == _summary(whole, session.id)
         assert _places(alone.session(session.id)) == _places(session)
+        if not session.inferred:
+            assert not set(damaged) & {str(w) for w in alone.warnings}, session.id
         assert {str(w) for w in alone.warnings} <= {str(w) for w in whole.warnings} | {
             str(w) for w in alone.warnings if "name no session" in w.message
         }
@@ -138,14 +165,52 @@ def _places(session):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("block", [7, 100, 4096])
 @pytest.mark.parametrize("few", [0, 1000])
-def test_blocks_of_any_size_and_both_trace_searches(
-    mixed: Path, monkeypatch: pytest.MonkeyPatch, block: int, few: int
+@pytest.mark.parametrize("rust", [True, False])
+def test_blocks_of_any_size_and_every_way_of_searching(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, block: int, few: int, rust: bool
 ) -> None:
     from definable_trace._loading import _select
 
     monkeypatch.setattr(_select, "_BLOCK", block)
     monkeypatch.setattr(_select, "_FEW", few)
+    monkeypatch.setattr(_select, "_RUST", rust)
     assert _same_as_whole(mixed) > 8
+
+
+@pytest.mark.parametrize("few", [0, 1000])
+@pytest.mark.parametrize("rust", [True, False])
+def test_spans_a_line_found_by_their_trace_every_way(
+    exploded: Path, monkeypatch: pytest.MonkeyPatch, few: int, rust: bool
+) -> None:
+    from definable_trace._loading import _select
+
+    monkeypatch.setattr(_select, "_FEW", few)
+    monkeypatch.setattr(_select, "_RUST", rust)
+    assert _same_as_whole(exploded) > 8
+
+
+@pytest.mark.parametrize("separator", [b": ", b" : ", b":\t", b"\t:"])
+@pytest.mark.parametrize("rust", [True, False])
+def test_lines_spaced_as_json_dumps_or_otherwise(
+    tmp_path: Path, exploded: Path, monkeypatch: pytest.MonkeyPatch, separator: bytes, rust: bool
+) -> None:
+    """Trace ids are found whatever the spacing around the colons (`json.dumps` writes
+    `"traceId": "…"`), also where they are looked for as the value of an `Id` key."""
+    import json
+
+    from definable_trace._loading import _select
+
+    monkeypatch.setattr(_select, "_FEW", 0)
+    monkeypatch.setattr(_select, "_RUST", rust)
+    lines = []
+    for line in exploded.read_bytes().splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            lines.append(line)  # the damaged line stays as it is
+            continue
+        lines.append(json.dumps(value, separators=(", ", separator.decode())).encode())
+    assert _same_as_whole(write_lines(tmp_path / "spaced.jsonl", lines)) > 8
 
 
 def test_crlf_blank_lines_and_a_last_line_without_newline(
