@@ -4,20 +4,23 @@
 thousands. Two streaming passes over the raw bytes pick the lines that matter, and only those
 are parsed and assembled, through the same path as a whole file:
 
-1. lines holding the session id as a JSON string (`"S"`): the spans that name the session
-   (and a fork's spans naming it as their parent, filtered out at the end);
-2. lines holding any trace id those lines name: spans that inherit the session from a parent
-   span (the openai-v2 instrumentation names it on `invoke_agent` only), spans of no
-   convention under a turn, and whatever else the traces hold.
+1. lines holding the session id as a JSON string (`"S"`); those with a span naming the session
+   itself are kept and give its trace ids (a line that only mentions the id, e.g. a fork
+   naming its parent session, is not read);
+2. lines holding any of those trace ids: spans that inherit the session from a parent span
+   (the openai-v2 instrumentation names it on `invoke_agent` only), spans of no convention
+   under a turn, log records with the content. This pass counts lines, so spans and warnings
+   keep their file:line.
 
-The bytes are scanned in blocks with `bytes.find`/`re` (C loops, no per-line Python), so
-time follows the file size at the speed of a memory search and memory follows the block size
-plus the lines kept: neither depends on the number of sessions in the file. The trace file is
-only read. What cannot be selected this way falls back to loading everything and picking the
-session: gzip files, one JSON document (not JSON lines), other sources (parsed documents), an
-id that JSON may escape in more than one way, an id no line holds (a trace id or stitched id
-the loader made up). Warnings are those of the lines read: problems on other lines of the file
-are not looked for.
+The bytes are read 1 MB at a time into one buffer and searched by C/Rust loops (no Python per
+line): Rust's SIMD memmem and an Aho-Corasick automaton (`ahocorasick-rs`), else `bytes.find`
+and `re`. Time follows the file size at about twice the time of reading it once; memory
+follows the block and the lines kept, never the number of sessions in the file. The trace file
+is only read. What cannot be selected this way falls back to loading everything and picking
+the session: gzip files, stdin, directories, one JSON document (not JSON lines), parsed
+documents, a session or trace id that JSON may escape in more than one way, an id no line
+holds (a stitched id the loader made up). Warnings are those of the lines read: problems on
+other lines of the file are not looked for.
 """
 
 from __future__ import annotations
