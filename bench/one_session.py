@@ -87,7 +87,7 @@ def step_one(path: Path, session: str, full: bool = False, stdlib: bool = False)
     from definable_trace._loading import _select
     from definable_trace.loading import load_traces
 
-    _select._RUST = _select._RUST and not stdlib  # pyright: ignore[reportPrivateUsage]
+    _select._RUST = _select._RUST and not stdlib
 
     def work() -> dict[str, Any]:
         traces = load_traces(path) if full else load_traces(path, session=session)

@@ -235,6 +235,23 @@ def test_crlf_blank_lines_and_a_last_line_without_newline(
     assert max(numbers) > 1000
 
 
+def test_a_last_line_cut_off_while_written_is_reported_as_the_whole_load_does(
+    tmp_path: Path,
+) -> None:
+    lines = [line for line in (FIXTURES / "openai_v2.jsonl").read_bytes().splitlines() if line]
+    whole = load_traces(write_lines(tmp_path / "whole.jsonl", lines))
+    session = whole.sessions[-1].id
+    naming = next(line for line in lines if orjson.dumps(session) in line)
+    cut = naming[: naming.index(orjson.dumps(session)) + 10]  # names the session, not JSON
+    path = tmp_path / "writing.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n" + cut)
+    whole = load_traces(path)
+    alone = load_traces(path, session=session)
+    assert any("truncated last line" in w.message for w in whole.warnings)
+    assert {str(w) for w in alone.warnings} == {str(w) for w in whole.warnings}
+    assert _summary(alone, session) == _summary(whole, session)
+
+
 def test_a_huge_line_across_blocks(tmp_path: Path, mixed: Path) -> None:
     """Lines longer than the block the scan reads (JSON whitespace pads them to 1.5 MB), one
     of them the first line (not parsed twice to tell JSON lines from a document)."""

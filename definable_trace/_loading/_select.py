@@ -112,13 +112,39 @@ def _assemble_one(
     logs = LogIndex()  # content in log records: their lines name the trace ids (pass 2)
     warnings: list[TraceWarning] = []
     for path, lines in picked:
-        warnings.extend(read_lines(lines, path, index, decoder, logs))
+        cut_off = _cut_off(path, lines)
+        warnings.extend(read_lines(lines[:-1] if cut_off else lines, path, index, decoder, logs))
+        warnings.extend(cut_off)
     sessions = [s for s in assemble(index, store, warnings, logs) if s.id == session_id]
     if not sessions:  # the id was only mentioned (a fork's parent, a message's text)
         from ._load import load_traces
 
         return _only(load_traces(*paths), session_id)
     return TraceSet(sessions, warnings, paths)
+
+
+def _cut_off(path: str, lines: list[tuple[int, bytes]]) -> list[TraceWarning]:
+    """The warning about the last line picked when it is the file's last line, has no newline
+    and is not JSON: a file still being written, which the whole load reports as such
+    (`_otlp`), while `read_lines` takes every line it is given as ended. Same words."""
+    if not lines:
+        return []
+    number, line = lines[-1]
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(size - len(line) - 1, 0))
+        tail = f.read()
+    if tail not in (line, b"\n" + line):
+        return []  # not the last line, or ended by a newline
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        message = (
+            f"truncated last line ({len(line)} bytes, no newline at the end): skipped; "
+            "the lines before it are loaded"
+        )
+        return [TraceWarning(path, number, message)]
+    return []
 
 
 def _everything(sources: Sequence[TraceSource], session_id: str) -> TraceSet:
