@@ -12,7 +12,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from loading_mutations import SOURCES
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loading_mutations import MUTATIONS, SOURCES, mutate
 from test_loading_support import write_lines
 
 from definable_trace.loading import SessionNotFoundError, load_traces
@@ -119,23 +121,28 @@ def test_counts_and_totals_for_listing_match_the_built_histories(mixed: Path) ->
 # finding its lines.
 
 
-@pytest.fixture
-def exploded(tmp_path: Path, mixed: Path) -> Path:
-    """`mixed` with one span a line: a trace's spans that do not name their session (the
-    calls under openai-v2's `invoke_agent`) are then on lines of their own, found by trace."""
-    lines = []
-    for line in mixed.read_bytes().splitlines():
+def _one_span_a_line(lines: list[bytes]) -> list[bytes]:
+    """Export requests split into one request per span; other lines as they are."""
+    out = []
+    for line in lines:
         try:
-            request = orjson.loads(line)
-            resources = request["resourceSpans"]
+            resources = orjson.loads(line)["resourceSpans"]
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            lines.append(line)  # damaged, or log records: as they are
+            out.append(line)  # damaged, or log records
             continue
         for resource in resources:
             for scope in resource.get("scopeSpans", ()):
                 for span in scope.get("spans", ()):
                     one = {**resource, "scopeSpans": [{**scope, "spans": [span]}]}
-                    lines.append(orjson.dumps({"resourceSpans": [one]}))
+                    out.append(orjson.dumps({"resourceSpans": [one]}))
+    return out
+
+
+@pytest.fixture
+def exploded(tmp_path: Path, mixed: Path) -> Path:
+    """`mixed` with one span a line: a trace's spans that do not name their session (the
+    calls under openai-v2's `invoke_agent`) are then on lines of their own, found by trace."""
+    lines = _one_span_a_line(mixed.read_bytes().splitlines())
     return write_lines(tmp_path / "exploded.jsonl", lines)
 
 
@@ -271,7 +278,7 @@ def test_a_trace_whose_other_spans_are_in_a_file_that_never_names_the_session(
     naming = [line for line in lines if b"gen_ai.conversation.id" in line]
     others = [line for line in lines if b"gen_ai.conversation.id" not in line]
     assert naming and others
-    first = write_lines(tmp_path / "a.jsonl", naming)
+    first = write_lines(tmp_path / "a.jsonl", [*naming, b"{not json"])  # read if loaded whole
     second = write_lines(tmp_path / "b.jsonl", others)
     assert _same_as_whole(first, second) >= 1
     whole = load_traces(first, second)
@@ -324,3 +331,59 @@ def test_the_tree_of_ids_matches_what_the_flat_alternation_matches() -> None:
         for _ in range(30):
             probe = bytes(rng.choices(alphabet, k=rng.randint(0, 7)))
             assert bool(tree.fullmatch(probe)) == bool(flat.fullmatch(probe)) == (probe in words)
+
+
+# --- damaged files: the session alone is still the session of the whole load ---------------
+
+
+@pytest.fixture(scope="module")
+def exploded_bytes() -> bytes:
+    lines = [line for source in SOURCES for line in source.read_bytes().splitlines() if line]
+    return b"\n".join(_one_span_a_line(lines)) + b"\n"
+
+
+@settings(
+    max_examples=100,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(MUTATIONS)), min_size=1, max_size=2),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_every_session_of_a_damaged_file_alone_is_its_session_of_the_whole_load(
+    tmp_path: Path, exploded_bytes: bytes, kinds: list[str], seed: int
+) -> None:
+    """Mutations of every committed trace, one span a line (see `loading_mutations`): every
+    session's messages, turns, metrics and spans' file:line are those of the whole load.
+    (Warnings may differ in which ones are listed when a kind repeats past the cap.)"""
+    from definable_trace import DefinableTraceError
+
+    path = tmp_path / "mutant.jsonl"
+    path.write_bytes(mutate(exploded_bytes, kinds, seed))
+    try:
+        whole = load_traces(path)
+    except DefinableTraceError:
+        return
+    for session in whole:
+        alone = load_traces(path, session=session.id)
+        assert [s.id for s in alone] == [session.id]
+        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert _places(alone.session(session.id)) == _places(session)
+
+
+def test_content_in_log_records_of_a_file_given_alongside(tmp_path: Path) -> None:
+    """Event-only openai-v2: the content is in log records of another file, found there by
+    the trace ids of the session's spans (one span a line: most of them name no session)."""
+    spans = (FIXTURES / "openai_v2_events.jsonl").read_bytes().splitlines()
+    lines = [*_one_span_a_line([s for s in spans if s]), b"{not json"]  # read if loaded whole
+    path = write_lines(tmp_path / "spans.jsonl", lines)
+    logs = FIXTURES / "openai_v2_events.logs.jsonl"
+    whole = load_traces(path, logs)
+    assert any(session.has_content for session in whole)
+    assert _same_as_whole(path, logs) >= 1
+    for session in whole:
+        alone = load_traces(path, logs, session=session.id)
+        assert alone.session(session.id).messages == session.messages
