@@ -387,3 +387,21 @@ def test_content_in_log_records_of_a_file_given_alongside(tmp_path: Path) -> Non
     for session in whole:
         alone = load_traces(path, logs, session=session.id)
         assert alone.session(session.id).messages == session.messages
+
+
+@pytest.mark.parametrize("common", ["chat", "1", "gpt-4o"])
+def test_a_session_id_that_is_also_a_common_value(
+    tmp_path: Path, exploded: Path, common: str
+) -> None:
+    """An id such as "1" or "chat" is also a token count, an operation name, a model: the
+    lines holding it are many, those naming the session few."""
+    data = exploded.read_bytes().replace(
+        b'"stringValue":"lisbon"', b'"stringValue":"%s"' % common.encode()
+    )
+    path = tmp_path / "common.jsonl"
+    path.write_bytes(data)
+    whole = load_traces(path)
+    assert common in whole
+    holding = sum(orjson.dumps(common) in line for line in data.splitlines())
+    assert holding > 2 * len({s.line for t in whole.session(common).turns for s in t.spans})
+    assert _same_as_whole(path) > 8

@@ -287,9 +287,14 @@ def _naming(found: Iterable[tuple[int, bytes]], session: str, traces: set[bytes]
     names its parent session, a tool its argument) in an export batch of other sessions'
     spans, which would cost time and warn about their missing parents; log records are read
     with their trace (the second pass). Lines that are not a plain export request (damaged,
-    wrapped in an API answer) are kept, with every trace id they hold."""
+    wrapped in an API answer) are kept, with every trace id they hold. Only lines where the
+    id is a string attribute's value or a trace id are parsed: an id such as `"1"` or
+    `"chat"` is in every line, as other values."""
+    naming = re.compile(rb'(?:stringValue|traceId)"\s*:\s*' + re.escape(orjson.dumps(session)))
     offsets = []
     for offset, line in found:
+        if not naming.search(line):
+            continue
         try:
             request = orjson.loads(line)
             spans = _spans_of(request)
