@@ -128,12 +128,15 @@ class RawRequest(msgspec.Struct, gc=False):
 _TYPED = msgspec.json.Decoder(Request).decode
 _RAW = msgspec.json.Decoder(RawRequest).decode
 _REFUSED = (msgspec.DecodeError, ValueError, RecursionError)
+_SPANS = b'{"resourceSpans":'  # how exporters start a line of spans (others: general path)
 
 
 def decode_typed(line: bytes, raw_from: int | None = None) -> Request | RawRequest | None:
     """The line's request, or None when the general path must read it: not this shape (not
     JSON, another signal, a wrapper, an old field name, a wrong type somewhere), or no spans.
     `raw_from`: the length from which string values stay raw (default `RAW_FROM`)."""
+    if not line.startswith(_SPANS):
+        return None  # logs, metrics, wrappers, other layouts: not worth a second decoding
     ascii = line.isascii()
     try:
         if not ascii:
