@@ -184,8 +184,7 @@ class SpanDecoder:
         plan = self._plans.get(keys)
         if plan is None:
             plan = self._plan(keys, values)
-        if _OTHER in values:
-            _typed_others(attributes, values)
+        _typed_others(attributes, values, plan.numbers)
         return self._finish(plan, keys, values, trace_id)
 
     def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
@@ -196,8 +195,7 @@ class SpanDecoder:
         plan = self._plans.get(keys)
         if plan is None:
             plan = self._plan(keys, values)
-        if _OTHER in values:
-            _typed_others(attributes, values)
+        _typed_others(attributes, values, plan.numbers)
         shared = plan.shape.shared
         raws = [i for i, value in enumerate(values) if value.__class__ is msgspec.Raw]
         for i in raws:
@@ -419,27 +417,30 @@ _UNSET = msgspec.UNSET
 _VALUE_FIELDS = ("intValue", "boolValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue")
 
 
-def _typed_others(attributes: Any, values: list[Any]) -> None:
-    """`_decode_others` for typed values, in `any_value`'s order (integer, bool, double),
-    anything else by `any_value` from the fields that are set (the dict the general path
-    would hold)."""
-    i = values.index(_OTHER)
-    while True:
-        value = attributes[i].value
-        number = value.intValue
-        if number is not _UNSET:
-            values[i] = _integer(number) if number is not None else None
-        elif value.boolValue is not _UNSET:
-            values[i] = bool(value.boolValue)
-        elif value.doubleValue is not _UNSET:
-            values[i] = _float(value.doubleValue)
-        else:  # lists, maps, bytes, or nothing: as the general path reads them
-            fields = {f: getattr(value, f) for f in _VALUE_FIELDS}
-            values[i] = any_value({k: v for k, v in fields.items() if v is not _UNSET})
-        try:
-            i = values.index(_OTHER, i + 1)
-        except ValueError:
-            return
+def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) -> None:
+    """`_decode_others` for typed values: first where the shape had them (`_Plan.numbers`),
+    then any other left (a shape whose value types vary)."""
+    for i in numbers:
+        if values[i] is _OTHER:
+            values[i] = _typed_value(attributes[i].value)
+    if _OTHER in values:
+        for i, value in enumerate(values):
+            if value is _OTHER:
+                values[i] = _typed_value(attributes[i].value)
+
+
+def _typed_value(value: Any) -> Any:
+    """A typed `AnyValue` without a string, in `any_value`'s order (integer, bool, double);
+    anything else by `any_value` from the fields that are set (the general path's dict)."""
+    number = value.intValue
+    if number is not _UNSET:
+        return _integer(number) if number is not None else None
+    if value.boolValue is not _UNSET:
+        return bool(value.boolValue)
+    if value.doubleValue is not _UNSET:
+        return _float(value.doubleValue)
+    fields = {f: getattr(value, f) for f in _VALUE_FIELDS}  # lists, maps, bytes, nothing
+    return any_value({k: v for k, v in fields.items() if v is not _UNSET})
 
 
 _MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests

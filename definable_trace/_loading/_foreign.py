@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
 from .._messages import Message, Metrics
@@ -39,23 +40,17 @@ class ForeignTurns:
     has_content: bool
 
 
-class _ListSource:
+class _ListSource(msgspec.Struct, gc=False):
     """A turn already rebuilt (other instrumentations' files are small): its history, calls,
-    spans and error as lists and values."""
+    spans and error as lists and values. Untracked by the garbage collector, as `_Call`: it
+    holds lists and values and nothing that leads back to it (one of each per turn of a
+    large file is that many objects fewer for every collection to scan)."""
 
-    def __init__(
-        self,
-        history: list[Message],
-        prior: int,
-        calls: list[ModelCall],
-        spans: list[SpanRecord],
-        error: str | None,
-    ) -> None:
-        self.history = history
-        self._prior = prior
-        self.calls = calls
-        self.span_list = spans
-        self.failure = error
+    history: list[Message]
+    _prior: int
+    calls: list[ModelCall]
+    span_list: list[SpanRecord]
+    failure: str | None
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
@@ -204,7 +199,7 @@ def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> T
     source = _ListSource(
         history,
         min(prior, len(history)),
-        [ModelCall(c.span, _Call(c, sent, answer)) for c, sent, answer in group.calls],
+        [ModelCall(c.span, _call(c, sent, answer)) for c, sent, answer in group.calls],
         spans,
         next((c.error for c, _, _ in group.calls if c.error), None),
     )
@@ -221,28 +216,18 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     return list({id(s): s for s in spans}.values())
 
 
-class _Call:
+class _Call(msgspec.Struct, gc=False):
     """A call of another instrumentation as a `ModelCall` source: all known already.
 
     It keeps what the call says, not the `CallData`: that holds the messages as read, before
     they were made canonical, which nothing needs once the turns are built (on a file of many
-    short sessions they were a third of the objects the garbage collector kept scanning)."""
+    short sessions they were a third of the objects the garbage collector kept scanning).
+    The facts are a tuple, made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
 
-    __slots__ = ("_facts", "_metrics", "answer", "sent")
-
-    def __init__(self, call: CallData, sent: list[Message] | None, answer: Message | None) -> None:
-        # The facts as a tuple (untracked by the collector when all strings), made a
-        # `CallFacts` when asked for (`ModelCall` keeps it then).
-        self._facts = (
-            call.request_model,
-            call.response_model,
-            call.response_id,
-            call.finish_reason,
-            call.error,
-        )
-        self._metrics = call.metrics
-        self.sent = sent
-        self.answer = answer
+    _facts: tuple[str | None, ...]
+    _metrics: Metrics
+    sent: list[Message] | None
+    answer: Message | None
 
     def facts(self) -> CallFacts:
         return CallFacts(*self._facts)
@@ -255,6 +240,17 @@ class _Call:
 
     def output_message(self) -> Message | None:
         return self.answer
+
+
+def _call(call: CallData, sent: list[Message] | None, answer: Message | None) -> _Call:
+    facts = (
+        call.request_model,
+        call.response_model,
+        call.response_id,
+        call.finish_reason,
+        call.error,
+    )
+    return _Call(facts, call.metrics, sent, answer)
 
 
 def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
