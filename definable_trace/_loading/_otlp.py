@@ -11,7 +11,9 @@ Accepted, detected from the content (never from the file name):
 
 Lines are parsed one at a time (the file is never read whole, except a document, which must be),
 and what cannot be used becomes a `TraceWarning` naming the file and line, so one bad line costs
-that line only. What cannot be trace data at all (a binary file, JSON of another kind) raises
+that line only. A line of spans is first offered to the typed fast path (`_typed`); what it
+refuses is parsed generically (`_loads`) and walked as dicts (`SpanDecoder.spans`).
+What cannot be trace data at all (a binary file, JSON of another kind) raises
 `TraceFormatError`.
 """
 
