@@ -160,7 +160,7 @@ def build_foreign_turns(
     turns = [_turn(i + first_index, g, groupers) for i, g in enumerate(groups)]
     _attach_tools(turns, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, lambda: merged_history(turns), has_content)
+    return ForeignTurns(turns, _Merged(turns), has_content)
 
 
 def _canonical(canon: _Canon, call: CallData) -> tuple[list[Message] | None, Message | None]:
@@ -222,15 +222,25 @@ class _Call(msgspec.Struct, gc=False):
     It keeps what the call says, not the `CallData`: that holds the messages as read, before
     they were made canonical, which nothing needs once the turns are built (on a file of many
     short sessions they were a third of the objects the garbage collector kept scanning).
-    The facts are a tuple, made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
+    The facts are made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
 
-    _facts: tuple[str | None, ...]
+    request_model: str | None
+    response_model: str | None
+    response_id: str | None
+    finish_reason: str | None
+    error: str | None
     _metrics: Metrics
     sent: list[Message] | None
     answer: Message | None
 
     def facts(self) -> CallFacts:
-        return CallFacts(*self._facts)
+        return CallFacts(
+            self.request_model,
+            self.response_model,
+            self.response_id,
+            self.finish_reason,
+            self.error,
+        )
 
     def metrics(self) -> Metrics:
         return self._metrics
@@ -243,14 +253,16 @@ class _Call(msgspec.Struct, gc=False):
 
 
 def _call(call: CallData, sent: list[Message] | None, answer: Message | None) -> _Call:
-    facts = (
+    return _Call(
         call.request_model,
         call.response_model,
         call.response_id,
         call.finish_reason,
         call.error,
+        call.metrics,
+        sent,
+        answer,
     )
-    return _Call(facts, call.metrics, sent, answer)
 
 
 def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
@@ -291,6 +303,16 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
                 )
             )
     return found
+
+
+class _Merged(msgspec.Struct, gc=False):
+    """`merged_history` of a session's turns when called: an object the garbage collector
+    does not track instead of a closure (one per session of a large file)."""
+
+    turns: list[Turn]
+
+    def __call__(self) -> list[Message]:
+        return merged_history(self.turns)
 
 
 def merged_history(turns: list[Turn]) -> list[Message]:
