@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -199,7 +200,7 @@ def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> T
     source = _ListSource(
         history,
         min(prior, len(history)),
-        [ModelCall(c.span, _call(c, sent, answer)) for c, sent, answer in group.calls],
+        [ModelCall(c.span, _call(c, sent, answer, history)) for c, sent, answer in group.calls],
         spans,
         next((c.error for c, _, _ in group.calls if c.error), None),
     )
@@ -230,7 +231,8 @@ class _Call(msgspec.Struct, gc=False):
     finish_reason: str | None
     error: str | None
     _metrics: Metrics
-    sent: list[Message] | None
+    sent: list[Message] | None  # the messages sent are its first `sent_count`
+    sent_count: int
     answer: Message | None
 
     def facts(self) -> CallFacts:
@@ -246,13 +248,20 @@ class _Call(msgspec.Struct, gc=False):
         return self._metrics
 
     def input_messages(self) -> list[Message] | None:
-        return list(self.sent) if self.sent is not None else None
+        return self.sent[: self.sent_count] if self.sent is not None else None
 
     def output_message(self) -> Message | None:
         return self.answer
 
 
-def _call(call: CallData, sent: list[Message] | None, answer: Message | None) -> _Call:
+def _call(
+    call: CallData, sent: list[Message] | None, answer: Message | None, history: list[Message]
+) -> _Call:
+    """The call's source; what it sent is kept as a prefix of its turn's history when it is
+    one (the usual case: one list per turn instead of one per call)."""
+    count = len(sent) if sent is not None else 0
+    if sent is not None and count <= len(history) and all(map(operator.is_, sent, history)):
+        sent = history
     return _Call(
         call.request_model,
         call.response_model,
@@ -261,6 +270,7 @@ def _call(call: CallData, sent: list[Message] | None, answer: Message | None) ->
         call.error,
         call.metrics,
         sent,
+        count,
         answer,
     )
 
@@ -279,7 +289,8 @@ def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
     for turn, calls in zip(turns, found, strict=True):
         known: set[str | None] = {c.call_id for c in calls if c.call_id}
         calls.extend(_from_messages(turn.messages, known))
-        turn.tool_calls = calls
+        if calls:  # else the turn's source answers [] when asked (no list kept per turn)
+            turn.tool_calls = calls
 
 
 def _from_messages(messages: list[Message], known: set[str | None]) -> list[ToolCall]:
