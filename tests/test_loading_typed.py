@@ -10,7 +10,9 @@ alone (that is the fallback). Real files, then the fuzz test's damaged versions 
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +190,28 @@ def test_whole_files_load_the_same_with_raw_strings(
     expected = _summary(path)
     monkeypatch.setattr(_typed, "RAW_FROM", 0)
     assert _summary(path) == expected
+
+
+def _read_all(path: Path) -> list[weakref.ref[Any]]:
+    """Load and read every part of every session; weak references to the sessions."""
+    traces = load_traces(path)
+    for session in traces:
+        _ = (session.messages, session.message_count, session.metrics, session.models)
+        for turn in session.turns:
+            _ = (turn.model_calls, turn.spans, turn.tool_calls, turn.messages, turn.error)
+    return [weakref.ref(session) for session in traces]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_loaded_sessions_are_freed_without_the_cycle_collector(path: Path) -> None:
+    """Span records and several sources are `Struct`s the garbage collector does not track,
+    which is safe only while no reference cycle runs through them: then everything loaded,
+    and everything read from it, is freed by reference counting alone."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        alive = _read_all(path)
+        assert [ref() for ref in alive] == [None] * len(alive)
+    finally:
+        if enabled:
+            gc.enable()
