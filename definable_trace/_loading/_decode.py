@@ -197,10 +197,15 @@ class SpanDecoder:
             plan = self._plan(keys, values)
         _typed_others(attributes, values, plan.numbers)
         shared = plan.shape.shared
-        raws = [i for i, value in enumerate(values) if value.__class__ is msgspec.Raw]
-        for i in raws:
-            if i not in shared:
-                values[i] = _typed.decode_raw(values[i])
+        small = [
+            i
+            for i, value in enumerate(values)
+            if value.__class__ is msgspec.Raw and i not in shared
+        ]
+        if small:  # one decoding for all of them: `[raw,raw,...]`
+            decoded = _typed.decode_raws([values[i] for i in small])
+            for i, value in zip(small, decoded, strict=True):
+                values[i] = value
         done: list[int] = []
         if shared:
             group = next((values[i] for i in plan.sessions if values[i].__class__ is str), None)
