@@ -15,6 +15,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from .. import _semconv as sc
 from .._messages import Message
 from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID
@@ -379,8 +381,19 @@ def _interleave(ours: list[Turn], others: list[Turn]) -> list[Turn]:
     return merged
 
 
+class _LastHistory(msgspec.Struct, gc=False):
+    """A session's history as its last turn's. A callable object instead of a closure: one
+    per session of a large file, untracked by the garbage collector (it holds the turns
+    list, which leads back to nothing that holds it)."""
+
+    turns: list[Turn]
+
+    def __call__(self) -> list[Message]:
+        return self.turns[-1].history if self.turns else []
+
+
 def _last_history(turns: list[Turn]) -> Callable[[], list[Message]]:
-    return lambda: turns[-1].history if turns else []
+    return _LastHistory(turns)
 
 
 def assemble(
@@ -394,6 +407,15 @@ def assemble(
     return _Assembler(index, store, warnings, logs).run()
 
 
+class _LastCount(msgspec.Struct, gc=False):
+    """Our sessions' message count without building the messages (see
+    `Session.message_count`); untracked, as `_LastHistory`."""
+
+    turns: list[Turn]
+
+    def __call__(self) -> int:
+        return self.turns[-1].history_count if self.turns else 0
+
+
 def _last_count(turns: list[Turn]) -> Callable[[], int]:
-    """Our sessions' message count without building the messages (see `Session.message_count`)."""
-    return lambda: turns[-1].history_count if turns else 0
+    return _LastCount(turns)

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 
 from .. import _semconv as sc
+from . import _typed
 from ._records import Shape, SpanRecord
 from ._store import TextStore
 
@@ -34,7 +36,7 @@ _ACTIONS = {
     **dict.fromkeys(SESSION_KEYS, _SESSION),
 }
 _INTERN_UP_TO = 200  # ids, names, models: repeated on every span of a run
-_OTHER = object()  # an attribute value that is not a string
+_OTHER = _typed.OTHER  # an attribute value that is not a string
 _NO_PARENT = "0" * 16
 # Short values repeated on many spans (a run's id on all its spans, models, names): interned.
 # Others are not: interning a value unique to one span would only cost time.
@@ -106,6 +108,118 @@ class SpanDecoder:
                         continue
                     yield record
 
+    def typed_spans(
+        self, request: _typed.Request | _typed.RawRequest, path: str, line: int
+    ) -> list[SpanRecord] | None:
+        """The spans of a request decoded by `_typed`, or None when one of them needs the
+        general path (`spans`), which then reads the line again and reports what it finds."""
+        records: list[SpanRecord] = []
+        raw = isinstance(request, _typed.RawRequest)
+        try:
+            for resource_spans in request.resourceSpans or ():
+                groups: list[Any] | None = resource_spans.scopeSpans
+                if not groups:
+                    if resource_spans.instrumentationLibrarySpans is not None:
+                        return None
+                    continue
+                for group in groups:
+                    scope = group.scope or group.instrumentationLibrary or {}
+                    scope_name = scope.get("name") if isinstance(scope, dict) else None
+                    for span in group.spans or ():
+                        records.append(self._typed_record(span, scope_name, path, line, raw))
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
+            return None  # msgspec.DecodeError is a ValueError
+        return records
+
+    def _typed_record(
+        self, span: Any, scope: str | None, path: str, line: int, raw: bool
+    ) -> SpanRecord:
+        """`record` for a typed span (`_typed.Span` or `RawSpan`): the same checks, read from
+        fields instead of dict keys."""
+        strings = self.store.strings
+        trace_id = _hex_id(span.traceId, 16)
+        span_id = _hex_id(span.spanId, 8)
+        parent = span.parentSpanId or None
+        if parent is not None:
+            parent = _hex_id(parent, 8)
+            if parent == _NO_PARENT:
+                parent = None
+        kind = span.kind
+        if kind.__class__ is not int:
+            kind = _KINDS.get(kind, 0) if isinstance(kind, str) else int(kind or 0)
+        code, message = 0, None
+        status = span.status
+        if status is not None:
+            code = status.code
+            message = status.message or None
+            if code.__class__ is not int:
+                code = _STATUS.get(code, 0) if isinstance(code, str) else int(code or 0)
+        name = span.name or ""
+        trace_id = strings.setdefault(trace_id, trace_id)
+        attributes = span.attributes or ()
+        if raw:
+            shape, values = self._raw_attributes(attributes, trace_id)
+        else:
+            shape, values = self._typed_attributes(attributes, trace_id)
+        return SpanRecord(
+            strings.setdefault(name, name) if isinstance(name, str) else "",
+            trace_id,
+            span_id,
+            parent,
+            kind,
+            _nanoseconds(span.startTimeUnixNano),
+            _nanoseconds(span.endTimeUnixNano),
+            code,
+            message,
+            strings.setdefault(scope, scope) if isinstance(scope, str) else None,
+            shape,
+            values,
+            path,
+            line,
+        )
+
+    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+        keys = tuple([item.key for item in attributes])
+        values: list[Any] = [item.value.stringValue for item in attributes]
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys, values)
+        _typed_others(attributes, values, plan.numbers)
+        return self._finish(plan, keys, values, trace_id)
+
+    def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+        """A long line's attributes: strings are raw JSON, decoded here, except the growing
+        message lists, shared in their escaped form (`TextStore.share_escaped`)."""
+        keys = tuple([item.key for item in attributes])
+        values: list[Any] = [item.value.stringValue for item in attributes]
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys, values)
+        _typed_others(attributes, values, plan.numbers)
+        shared = plan.shape.shared
+        small = [
+            i
+            for i, value in enumerate(values)
+            if value.__class__ is msgspec.Raw and i not in shared
+        ]
+        if small:  # one decoding for all of them: `[raw,raw,...]`
+            decoded = _typed.decode_raws([values[i] for i in small])
+            for i, value in zip(small, decoded, strict=True):
+                values[i] = value
+        done: list[int] = []
+        if shared:
+            group = next((values[i] for i in plan.sessions if values[i].__class__ is str), None)
+            for i in plan.shared:
+                value = values[i]
+                if value.__class__ is msgspec.Raw:
+                    found = self.store.share_escaped(group or trace_id, keys[i], value)
+                    if found is None:
+                        values[i] = _typed.decode_raw(value)
+                    else:
+                        values[i] = found
+                        done.append(i)
+        return self._finish(plan, keys, values, trace_id, frozenset(done))
+
     def record(self, span: dict[str, Any], scope: str | None, path: str, line: int) -> SpanRecord:
         strings = self.store.strings
         trace_id = _hex_id(span["traceId"], 16)
@@ -163,6 +277,18 @@ class SpanDecoder:
             _decode_numbers(plan.numbers, items, values)
         if _OTHER in values:
             _decode_others(items, values)
+        return self._finish(plan, keys, values, trace_id)
+
+    def _finish(
+        self,
+        plan: _Plan,
+        keys: tuple[str, ...],
+        values: list[Any],
+        trace_id: str,
+        shared: frozenset[int] = frozenset(),
+    ) -> tuple[Shape, tuple[Any, ...]]:
+        """Repeated short strings interned, growing message lists shared (every path);
+        `shared`: positions already shared (their values are `SharedText` ints)."""
         intern = self.store.strings.setdefault
         for i in plan.interned:
             value = values[i]
@@ -173,13 +299,22 @@ class SpanDecoder:
             if value.__class__ is str:
                 values[i] = intern(value, value)
         if plan.shared:
-            self._share(plan, keys, values, trace_id)
+            self._share(plan, keys, values, trace_id, shared)
         return plan.shape, tuple(values)
 
-    def _share(self, plan: _Plan, keys: tuple[str, ...], values: list[Any], trace_id: str) -> None:
+    def _share(
+        self,
+        plan: _Plan,
+        keys: tuple[str, ...],
+        values: list[Any],
+        trace_id: str,
+        done: frozenset[int] = frozenset(),
+    ) -> None:
         """The growing message lists go to the store, grouped by session (else trace)."""
         group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
         for i in plan.shared:
+            if i in done:
+                continue  # shared in escaped form already (`_raw_attributes`)
             value = values[i]
             if value.__class__ is not str:  # not what the conventions allow: kept as text
                 value = value if isinstance(value, str) else _as_text(value)
@@ -281,6 +416,36 @@ def _decode_others(items: list[dict[str, Any]], values: list[Any]) -> None:
             i = values.index(_OTHER, i + 1)
         except ValueError:
             return
+
+
+_UNSET = msgspec.UNSET
+_VALUE_FIELDS = ("intValue", "boolValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue")
+
+
+def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) -> None:
+    """`_decode_others` for typed values: first where the shape had them (`_Plan.numbers`),
+    then any other left (a shape whose value types vary)."""
+    for i in numbers:
+        if values[i] is _OTHER:
+            values[i] = _typed_value(attributes[i].value)
+    if _OTHER in values:
+        for i, value in enumerate(values):
+            if value is _OTHER:
+                values[i] = _typed_value(attributes[i].value)
+
+
+def _typed_value(value: Any) -> Any:
+    """A typed `AnyValue` without a string, in `any_value`'s order (integer, bool, double);
+    anything else by `any_value` from the fields that are set (the general path's dict)."""
+    number = value.intValue
+    if number is not _UNSET:
+        return _integer(number) if number is not None else None
+    if value.boolValue is not _UNSET:
+        return bool(value.boolValue)
+    if value.doubleValue is not _UNSET:
+        return _float(value.doubleValue)
+    fields = {f: getattr(value, f) for f in _VALUE_FIELDS}  # lists, maps, bytes, nothing
+    return any_value({k: v for k, v in fields.items() if v is not _UNSET})
 
 
 _MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import orjson
 
 from .._messages import Message, Metrics
@@ -39,23 +41,17 @@ class ForeignTurns:
     has_content: bool
 
 
-class _ListSource:
+class _ListSource(msgspec.Struct, gc=False):
     """A turn already rebuilt (other instrumentations' files are small): its history, calls,
-    spans and error as lists and values."""
+    spans and error as lists and values. Untracked by the garbage collector, as `_Call`: it
+    holds lists and values and nothing that leads back to it (one of each per turn of a
+    large file is that many objects fewer for every collection to scan)."""
 
-    def __init__(
-        self,
-        history: list[Message],
-        prior: int,
-        calls: list[ModelCall],
-        spans: list[SpanRecord],
-        error: str | None,
-    ) -> None:
-        self.history = history
-        self._prior = prior
-        self.calls = calls
-        self.span_list = spans
-        self.failure = error
+    history: list[Message]
+    _prior: int
+    calls: list[ModelCall]
+    span_list: list[SpanRecord]
+    failure: str | None
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
@@ -165,7 +161,7 @@ def build_foreign_turns(
     turns = [_turn(i + first_index, g, groupers) for i, g in enumerate(groups)]
     _attach_tools(turns, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, lambda: merged_history(turns), has_content)
+    return ForeignTurns(turns, _Merged(turns), has_content)
 
 
 def _canonical(canon: _Canon, call: CallData) -> tuple[list[Message] | None, Message | None]:
@@ -204,7 +200,7 @@ def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> T
     source = _ListSource(
         history,
         min(prior, len(history)),
-        [ModelCall(c.span, _Call(c, sent, answer)) for c, sent, answer in group.calls],
+        [ModelCall(c.span, _call(c, sent, answer, history)) for c, sent, answer in group.calls],
         spans,
         next((c.error for c, _, _ in group.calls if c.error), None),
     )
@@ -221,40 +217,62 @@ def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     return list({id(s): s for s in spans}.values())
 
 
-class _Call:
+class _Call(msgspec.Struct, gc=False):
     """A call of another instrumentation as a `ModelCall` source: all known already.
 
     It keeps what the call says, not the `CallData`: that holds the messages as read, before
     they were made canonical, which nothing needs once the turns are built (on a file of many
-    short sessions they were a third of the objects the garbage collector kept scanning)."""
+    short sessions they were a third of the objects the garbage collector kept scanning).
+    The facts are made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
 
-    __slots__ = ("_facts", "_metrics", "answer", "sent")
-
-    def __init__(self, call: CallData, sent: list[Message] | None, answer: Message | None) -> None:
-        # The facts as a tuple (untracked by the collector when all strings), made a
-        # `CallFacts` when asked for (`ModelCall` keeps it then).
-        self._facts = (
-            call.request_model,
-            call.response_model,
-            call.response_id,
-            call.finish_reason,
-            call.error,
-        )
-        self._metrics = call.metrics
-        self.sent = sent
-        self.answer = answer
+    request_model: str | None
+    response_model: str | None
+    response_id: str | None
+    finish_reason: str | None
+    error: str | None
+    _metrics: Metrics
+    sent: list[Message] | None  # the messages sent are its first `sent_count`
+    sent_count: int
+    answer: Message | None
 
     def facts(self) -> CallFacts:
-        return CallFacts(*self._facts)
+        return CallFacts(
+            self.request_model,
+            self.response_model,
+            self.response_id,
+            self.finish_reason,
+            self.error,
+        )
 
     def metrics(self) -> Metrics:
         return self._metrics
 
     def input_messages(self) -> list[Message] | None:
-        return list(self.sent) if self.sent is not None else None
+        return self.sent[: self.sent_count] if self.sent is not None else None
 
     def output_message(self) -> Message | None:
         return self.answer
+
+
+def _call(
+    call: CallData, sent: list[Message] | None, answer: Message | None, history: list[Message]
+) -> _Call:
+    """The call's source; what it sent is kept as a prefix of its turn's history when it is
+    one (the usual case: one list per turn instead of one per call)."""
+    count = len(sent) if sent is not None else 0
+    if sent is not None and count <= len(history) and all(map(operator.is_, sent, history)):
+        sent = history
+    return _Call(
+        call.request_model,
+        call.response_model,
+        call.response_id,
+        call.finish_reason,
+        call.error,
+        call.metrics,
+        sent,
+        count,
+        answer,
+    )
 
 
 def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
@@ -271,7 +289,8 @@ def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
     for turn, calls in zip(turns, found, strict=True):
         known: set[str | None] = {c.call_id for c in calls if c.call_id}
         calls.extend(_from_messages(turn.messages, known))
-        turn.tool_calls = calls
+        if calls:  # else the turn's source answers [] when asked (no list kept per turn)
+            turn.tool_calls = calls
 
 
 def _from_messages(messages: list[Message], known: set[str | None]) -> list[ToolCall]:
@@ -295,6 +314,16 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
                 )
             )
     return found
+
+
+class _Merged(msgspec.Struct, gc=False):
+    """`merged_history` of a session's turns when called: an object the garbage collector
+    does not track instead of a closure (one per session of a large file)."""
+
+    turns: list[Turn]
+
+    def __call__(self) -> list[Message]:
+        return merged_history(self.turns)
 
 
 def merged_history(turns: list[Turn]) -> list[Message]:

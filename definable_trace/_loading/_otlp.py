@@ -11,7 +11,9 @@ Accepted, detected from the content (never from the file name):
 
 Lines are parsed one at a time (the file is never read whole, except a document, which must be),
 and what cannot be used becomes a `TraceWarning` naming the file and line, so one bad line costs
-that line only. What cannot be trace data at all (a binary file, JSON of another kind) raises
+that line only. A line of spans is first offered to the typed fast path (`_typed`); what it
+refuses is parsed generically (`_loads`) and walked as dicts (`SpanDecoder.spans`).
+What cannot be trace data at all (a binary file, JSON of another kind) raises
 `TraceFormatError`.
 """
 
@@ -29,6 +31,7 @@ import msgspec
 import orjson
 
 from .._errors import TraceFormatError
+from . import _typed
 from ._decode import SpanDecoder
 from ._records import SpanRecord, TraceWarning
 
@@ -166,7 +169,7 @@ class _FileReader:
         first_bad: tuple[int, Exception] | None = None
         bad = 0
         for number, line, ended in lines:
-            if _blank(line):
+            if _blank(line) or self._typed(line, number):
                 continue
             try:
                 value = _loads(line)
@@ -199,6 +202,18 @@ class _FileReader:
 
     # --- one JSON value -------------------------------------------------------------------
 
+    def _typed(self, line: bytes, number: int) -> bool:
+        """The fast path (see `_typed`): False when the line must take the general one."""
+        request = _typed.decode_typed(line)
+        if request is None:
+            return False
+        records = self.decoder.typed_spans(request, self.path, number)
+        if records is None:
+            return False
+        self.values += 1
+        self._add(records, number)
+        return True
+
     def _value(self, value: Any, line: int) -> None:
         requests = list(_requests(value))
         first = self.values == 0
@@ -215,11 +230,14 @@ class _FileReader:
                 raise TraceFormatError(reason, path=self.path, line=line)
             self.warn(line, reason + "; skipped", kind="not-otlp")
             return
+        spans = (self.decoder.spans(r, self.path, line, self) for r in requests)
+        self._add(itertools.chain.from_iterable(spans), line)
+
+    def _add(self, records: Iterable[SpanRecord], line: int) -> None:
         repeated = 0
-        for request in requests:
-            for record in self.decoder.spans(request, self.path, line, self):
-                if not self.sink.add(record):
-                    repeated += 1
+        for record in records:
+            if not self.sink.add(record):
+                repeated += 1
         if repeated:
             self.warn(
                 line,

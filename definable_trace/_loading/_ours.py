@@ -139,7 +139,11 @@ class _RunSource:
 
     def count(self) -> int:
         if self._count is None:
-            self._count = len(self._refs())
+            last = self.chats[-1] if self.chats else None
+            if last is not None and not last.offset:  # `len(self._refs())`, no list made
+                self._count = self.messages.count(last) + (1 if last.has_output else 0)
+            else:
+                self._count = len(self._refs())
         return self._count
 
     def prior(self) -> int:

@@ -214,7 +214,7 @@ class Messages:
     def __init__(self, store: TextStore, report: Report) -> None:
         self.store = store
         self.report = report
-        self._reported: set[tuple[int, str]] = set()
+        self._reported: set[tuple[int, str]] | None = None  # made at the first problem
 
     def entries(self, chat: Chat) -> Entries:
         return Entries(self, chat)
@@ -236,6 +236,8 @@ class Messages:
 
     def unreadable(self, span: SpanRecord, what: str, problem: str) -> None:
         """Tell once per span and attribute what could not be read there."""
+        if self._reported is None:
+            self._reported = set()
         if (id(span), what) in self._reported:
             return
         self._reported.add((id(span), what))

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+import msgspec
+
 from ._store import SharedText, TextStore
 
 __all__ = [
@@ -83,60 +85,32 @@ class Interval:
         return max(self.end_ns - self.start_ns, 0) / 1e9
 
 
-class SpanRecord(Interval):
+class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     """One span: identity, timing, status, attributes, and the file and line it came from.
 
     `parent_span_id` is None for a root span. `kind` and `status_code` are the OTLP integers.
+
+    A msgspec `Struct` made positionally (one per span read: its C constructor costs a fraction
+    of a Python `__init__`), untracked by the garbage collector (`gc=False`: it holds strings,
+    ints, a tuple of values and its shared `Shape`, never anything that leads back to it), so
+    the hundreds of thousands of a large file are not scanned by every collection. Compared by
+    identity (`eq=False`), as a plain object.
     """
 
-    __slots__ = (
-        "_shape",
-        "_values",
-        "end_ns",
-        "kind",
-        "line",
-        "name",
-        "parent_span_id",
-        "path",
-        "scope",
-        "span_id",
-        "start_ns",
-        "status_code",
-        "status_message",
-        "trace_id",
-    )
-
-    def __init__(  # positional: one is made per span read, and keywords cost a third more
-        self,
-        name: str,
-        trace_id: str,
-        span_id: str,
-        parent_span_id: str | None,
-        kind: int,
-        start_ns: int,
-        end_ns: int,
-        status_code: int,
-        status_message: str | None,
-        scope: str | None,
-        shape: Shape,
-        values: tuple[Any, ...],
-        path: str,
-        line: int,
-    ) -> None:
-        self.name = name
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.parent_span_id = parent_span_id
-        self.kind = kind
-        self.start_ns = start_ns
-        self.end_ns = end_ns
-        self.status_code = status_code
-        self.status_message = status_message
-        self.scope = scope
-        self._shape = shape
-        self._values = values
-        self.path = path
-        self.line = line
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    kind: int
+    start_ns: int
+    end_ns: int
+    status_code: int
+    status_message: str | None
+    scope: str | None
+    _shape: Shape
+    _values: tuple[Any, ...]
+    path: str
+    line: int
 
     def __repr__(self) -> str:
         return f"SpanRecord({self.name!r}, span_id={self.span_id!r}, {self.path}:{self.line})"

@@ -318,6 +318,7 @@ class Session:
         self.agent_name = agent_name
         self._messages = messages
         self._count = message_count
+        self._metrics: Metrics | None = None
         self.start = to_datetime(min((t.start_ns for t in turns), default=0))
         self.end = to_datetime(max((t.end_ns for t in turns), default=0))
 
@@ -360,9 +361,13 @@ class Session:
 
     @property
     def metrics(self) -> Metrics:
-        """Tokens summed over every model call; `duration` is the sum of the turn durations."""
-        total = sum_metrics(call.metrics for turn in self.turns for call in turn.model_calls)
-        return total.model_copy(update={"duration": sum(t.duration for t in self.turns)})
+        """Tokens summed over every model call; `duration` is the sum of the turn durations.
+        (Summed once: a listing reads several of its fields; each read gets its own copy.)"""
+        if self._metrics is None:
+            total = sum_metrics(call.metrics for turn in self.turns for call in turn.model_calls)
+            duration = sum(t.duration for t in self.turns)
+            self._metrics = total.model_copy(update={"duration": duration})
+        return self._metrics.model_copy()
 
     @property
     def message_count(self) -> int:

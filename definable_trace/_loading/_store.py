@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, NewType
 
+import msgspec
 import orjson
 
 __all__ = ["SharedText", "TextStore"]
@@ -53,13 +54,15 @@ class TextStore:
     """Shares growing JSON arrays per conversation, interns short repeated strings."""
 
     def __init__(self) -> None:
-        self._heads: list[str] = []  # chain number -> its longest string
-        # Per chain: what starts each element (`{"role":`), "" when that cannot count them,
-        # None until parsed.
-        self._countable: list[str | None] = []
-        self._chains: dict[tuple[str, str], list[int]] = {}
+        # Chain number -> its longest string; bytes: kept escaped, as in the line (see
+        # `share_escaped`), and lengths of its references count escaped bytes.
+        self._heads: list[str | bytes] = []
+        # Per chain: what starts each element (`{"role":`, in the head's form), "" when that
+        # cannot count them, None until parsed.
+        self._countable: list[str | bytes | None] = []
+        self._chains: dict[tuple[str, str, bool], list[int]] = {}
         self.strings: dict[str, str] = {}  # interned: `strings.setdefault(s, s)`
-        self._parsed: OrderedDict[int, tuple[str, list[Any]]] = OrderedDict()
+        self._parsed: OrderedDict[int, tuple[str | bytes, list[Any]]] = OrderedDict()
 
     def intern(self, text: str) -> str:
         """One object for equal strings (ids, names and prompts repeat on every span)."""
@@ -71,6 +74,8 @@ class TextStore:
             return value
         chain, n = _unpack(value)
         head = self._heads[chain]
+        if isinstance(head, bytes):
+            return _unescape(head if n == len(head) else head[: n - 1] + b"]")
         return head if n == len(head) else head[: n - 1] + "]"
 
     def share(self, group: str, kind: str, text: str) -> SharedText | str:
@@ -78,10 +83,10 @@ class TextStore:
         n = len(text)
         if n < _SHARE_MIN or text[0] != "[" or text[-1] != "]":
             return text
-        chains = self._chains.get((group, kind))
+        chains = self._chains.get((group, kind, False))
         if chains is None:
-            chains = self._chains[(group, kind)] = []
-        heads = self._heads
+            chains = self._chains[(group, kind, False)] = []
+        heads: list[Any] = self._heads
         for chain in chains[: -_CHAINS_TRIED - 1 : -1]:  # the most recent first
             head = heads[chain]
             m = len(head)
@@ -96,11 +101,48 @@ class TextStore:
                 self._countable[chain] = None
                 self._parsed.pop(chain, None)
                 return _ref(chain, n)
-        chain = len(heads)
-        heads.append(text)
+        return self._new_chain(chains, text)
+
+    def _new_chain(self, chains: list[int], head: str | bytes) -> SharedText:
+        chain = len(self._heads)
+        self._heads.append(head)
         self._countable.append(None)
         chains.append(chain)
-        return _ref(chain, n)
+        return _ref(chain, len(head))
+
+    def share_escaped(self, group: str, kind: str, raw: msgspec.Raw) -> SharedText | None:
+        """`share` for a JSON string still escaped (a string value of a long line, see
+        `_typed`), None when it is not a shared kind of text (then decode it and `share`).
+
+        Kept as its escaped bytes, and compared so: escaping is the same character by
+        character, and `,` `[` `]` are never escaped, so a list that is a prefix of another is
+        so in escaped form too, cut at the same comma. The repeated history is then neither
+        unescaped nor copied; a chain is decoded when first read."""
+        data = memoryview(raw)  # Raw has the buffer protocol
+        n = len(data) - 2
+        if n < _SHARE_MIN or data[0] != _QUOTE or data[1] != _OPEN or data[-2] != _CLOSE:
+            return None
+        text = data[1:-1]
+        chains = self._chains.get((group, kind, True))
+        if chains is None:
+            chains = self._chains[(group, kind, True)] = []
+        heads: list[Any] = self._heads
+        for chain in chains[: -_CHAINS_TRIED - 1 : -1]:  # the most recent first
+            head: bytes = heads[chain]
+            m = len(head)
+            # `bytes.startswith(memoryview)` is a memcmp; comparing memoryviews is not.
+            if m == n:
+                if head.startswith(text):
+                    return _ref(chain, n)
+            elif m > n:
+                if head[n - 1] == _COMMA and head.startswith(text[:-1]):
+                    return _ref(chain, n)
+            elif text[m - 1] == _COMMA and head.startswith(text[: m - 1]):
+                heads[chain] = bytes(text)  # the longer string now holds both
+                self._countable[chain] = None
+                self._parsed.pop(chain, None)
+                return _ref(chain, n)
+        return self._new_chain(chains, bytes(text))
 
     def items(self, value: SharedText | str) -> list[Any]:
         """The parsed JSON array; raises `ValueError` when it is not one."""
@@ -108,21 +150,24 @@ class TextStore:
             return _array(value)
         chain, n = _unpack(value)
         whole = self._parse(chain)
-        if n == len(self._heads[chain]):
+        head: Any = self._heads[chain]
+        if n == len(head):
             return whole
-        if self._countable[chain]:
-            return whole[: self._heads[chain].count(self._countable[chain] or "", 0, n)]
+        marker = self._countable[chain]
+        if marker:
+            return whole[: head.count(marker, 0, n)]
         return _array(self.text(value))
 
     def count(self, value: SharedText | str) -> int:
         """`len(items(value))`, without making the list when the count can be read off."""
         if not isinstance(value, str):
             chain, n = _unpack(value)
-            head = self._heads[chain]
+            head: Any = self._heads[chain]
             if n < len(head):
                 self._parse(chain)  # fills `_countable[chain]` on first use
-                if self._countable[chain]:
-                    return head.count(self._countable[chain] or "", 0, n)
+                marker = self._countable[chain]
+                if marker:
+                    return int(head.count(marker, 0, n))
         return len(self.items(value))
 
     def _parse(self, chain: int) -> list[Any]:
@@ -131,7 +176,7 @@ class TextStore:
         if cached is not None and cached[0] is head:
             self._parsed.move_to_end(chain)
             return cached[1]
-        whole = _array(head)
+        whole = _array(_unescape(head) if isinstance(head, bytes) else head)
         if self._countable[chain] is None:
             self._countable[chain] = _marker(head, whole)
         self._parsed[chain] = (head, whole)
@@ -140,19 +185,33 @@ class TextStore:
         return whole
 
 
-def _marker(head: str, whole: list[Any]) -> str:
+def _marker(head: str | bytes, whole: list[Any]) -> str | bytes:
     """`{"key":` when every element of `whole` is an object whose first key is `key` ("role"
-    or "id") and it appears in `head` once per element (so nowhere nested), else ""."""
+    or "id") and it appears in `head` once per element (so nowhere nested), else "". For an
+    escaped head, the marker is escaped too (`{\\"role\\":`)."""
     first = whole[0] if whole else None
     key = next(iter(first), None) if isinstance(first, dict) else None
     if key not in ("role", "id"):
         return ""
-    marker = f'{{"{key}":'
-    if head.count(marker) != len(whole):
+    marker: str | bytes = f'{{"{key}":'
+    if isinstance(head, bytes):
+        marker = f'{{\\"{key}\\":'.encode()
+    if head.count(marker) != len(whole):  # type: ignore[arg-type]  # same type as the head
         return ""
     if all(isinstance(item, dict) and next(iter(item), None) == key for item in whole):
         return marker
     return ""
+
+
+_QUOTE, _OPEN, _CLOSE, _COMMA = b'"[],'
+
+
+def _unescape(escaped: bytes) -> str:
+    """The string an escaped JSON string body stands for (validated when its line was read)."""
+    text = msgspec.json.decode(b'"' + escaped + b'"')
+    if not isinstance(text, str):  # cannot happen: a string body between quotes
+        raise ValueError("not a JSON string")
+    return text
 
 
 def _array(text: str) -> list[Any]:

@@ -1,0 +1,217 @@
+"""The typed fast path (`_typed`) reads every line it accepts exactly as the general path does.
+
+Each line is read three ways with fresh stores: the general path (generic JSON, then the dict
+walk of `SpanDecoder.spans`), the typed path (msgspec `Struct`s), and the typed path with string
+values kept raw (what long lines take, forced here on every ASCII line). Where a typed path
+accepts a line, its records must equal the general path's, attribute by attribute, and the
+general path must have had nothing to warn about; a line it refuses is read by the general path
+alone (that is the fallback). Real files, then the fuzz test's damaged versions of them.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loading_mutations import MUTATIONS, SOURCES, mutate
+
+from definable_trace._loading import _typed
+from definable_trace._loading._decode import SpanDecoder
+from definable_trace._loading._otlp import _loads, _requests
+from definable_trace._loading._records import SpanRecord
+from definable_trace._loading._store import TextStore
+from definable_trace.loading import load_traces
+
+
+class _Warnings:
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def warn(self, line: int | None, message: str, kind: str | None = None) -> None:
+        self.found.append(message)
+
+
+def _facts(record: SpanRecord) -> tuple[Any, ...]:
+    return (
+        record.name,
+        record.trace_id,
+        record.span_id,
+        record.parent_span_id,
+        record.kind,
+        record.start_ns,
+        record.end_ns,
+        record.status_code,
+        record.status_message,
+        record.scope,
+        record.path,
+        record.line,
+        record.attribute_names,
+        record.attributes,  # shared texts read back from the store
+    )
+
+
+def _general(line: bytes) -> tuple[list[tuple[Any, ...]], list[str]] | None:
+    try:
+        value = _loads(line)
+    except ValueError:
+        return None
+    decoder, warnings = SpanDecoder(TextStore()), _Warnings()
+    records = [
+        _facts(record)
+        for request in _requests(value)
+        for record in decoder.spans(request, "f.jsonl", 1, warnings)
+    ]
+    return records, warnings.found
+
+
+def _typed_way(line: bytes, raw_from: int | None) -> list[tuple[Any, ...]] | None:
+    request = _typed.decode_typed(line, raw_from)
+    if request is None:
+        return None
+    records = SpanDecoder(TextStore()).typed_spans(request, "f.jsonl", 1)
+    return None if records is None else [_facts(r) for r in records]
+
+
+def _check(line: bytes) -> tuple[bool, bool]:
+    """Both typed ways against the general path; whether each accepted the line."""
+    accepted = []
+    for raw_from in (None, 0):
+        typed = _typed_way(line, raw_from)
+        if typed is not None:
+            general = _general(line)
+            assert general is not None, "the typed path read a line that is not JSON"
+            records, warnings = general
+            assert warnings == [], "the typed path read a line the general path warns about"
+            assert typed == records
+        accepted.append(typed is not None)
+    return accepted[0], accepted[1]
+
+
+def _lines(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_real_lines_read_the_same_on_every_path(path: Path) -> None:
+    lines = _lines(path)
+    results = [_check(line) for line in lines]
+    spans = [line for line in lines if b'"resourceSpans"' in line]
+    # Every line of spans the real writers wrote takes both typed ways (ASCII: `\u` escapes).
+    assert [r for r, line in zip(results, lines, strict=True) if line in spans] == [
+        (True, True)
+    ] * len(spans)
+
+
+def test_a_line_with_raw_utf8_keeps_its_strings_decoded() -> None:
+    """`Raw` leaves UTF-8 unchecked, so only ASCII lines keep strings raw; others are typed."""
+    line = next(line for line in _lines(SOURCES[0]) if b'"resourceSpans"' in line)
+    line = line.replace(b'"chat ', '"chat été '.encode(), 1)
+    assert not line.isascii()
+    assert isinstance(_typed.decode_typed(line, 0), _typed.Request)
+    assert _check(line) == (True, True)
+    assert _typed.decode_typed(line.replace("été".encode(), b"\xff\xfe", 1), 0) is None
+
+
+def test_other_shapes_go_to_the_general_path() -> None:
+    line = next(line for line in _lines(SOURCES[0]) if b'"resourceSpans"' in line)
+    at = line.index(b'"stringValue":"', line.index(b'"spans":['))  # a span's attribute
+    for other in (
+        line.replace(b'"resourceSpans"', b'"batches"', 1),  # Tempo
+        line.replace(b'"scopeSpans"', b'"instrumentationLibrarySpans"', 1),
+        b'{"result":' + line + b"}",  # an API answer wrapping the request
+        b"[" + line + b"]",
+        line.replace(b'"traceId"', b'"trace"', 1),  # a malformed span: warned about
+        b'{"resourceLogs":[]}',
+        b'{"resourceSpans":[]}',
+    ):
+        assert _check(other) == (False, False)
+    # A string value of the wrong type: refused typed; kept raw, it reads as the general
+    # path reads it (the number), which `_check` compares.
+    wrong = line[:at] + b'"stringValue":1,"x":"' + line[at + 15 :]
+    assert _check(wrong) == (False, True)
+
+
+_FUZZ = settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+_STRUCTURAL = sorted(MUTATIONS)
+
+
+@_FUZZ
+@given(
+    source=st.sampled_from(SOURCES),
+    kinds=st.lists(st.sampled_from(_STRUCTURAL), min_size=1, max_size=2),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_damaged_lines_read_the_same_or_fall_back(
+    source: Path, kinds: list[str], seed: int
+) -> None:
+    """On damaged lines a typed path either gives exactly the general path's records (and the
+    general path has nothing to warn about), or refuses the line."""
+    data = mutate(source.read_bytes(), kinds, seed)
+    lines = [line for line in data.splitlines() if line.strip()]
+    for line in random.Random(seed).sample(lines, min(len(lines), 4)):
+        _check(line)
+
+
+def _summary(path: Path) -> list[Any]:
+    traces = load_traces(path)
+    return [
+        [str(w) for w in traces.warnings],
+        [
+            (
+                s.id,
+                s.message_count,
+                s.messages,
+                [(t.index, t.messages, t.history_count) for t in s.turns],
+                s.metrics,
+            )
+            for s in traces
+        ],
+    ]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_whole_files_load_the_same_with_raw_strings(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every line read the way long lines are (message lists shared in escaped form and
+    decoded when read): the same sessions, messages and counts as the default reading."""
+    expected = _summary(path)
+    monkeypatch.setattr(_typed, "RAW_FROM", 0)
+    assert _summary(path) == expected
+
+
+def _read_all(path: Path) -> list[weakref.ref[Any]]:
+    """Load and read every part of every session; weak references to the sessions."""
+    traces = load_traces(path)
+    for session in traces:
+        _ = (session.messages, session.message_count, session.metrics, session.models)
+        for turn in session.turns:
+            _ = (turn.model_calls, turn.spans, turn.tool_calls, turn.messages, turn.error)
+    return [weakref.ref(session) for session in traces]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_loaded_sessions_are_freed_without_the_cycle_collector(path: Path) -> None:
+    """Span records and several sources are `Struct`s the garbage collector does not track,
+    which is safe only while no reference cycle runs through them: then everything loaded,
+    and everything read from it, is freed by reference counting alone."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        alive = _read_all(path)
+        assert [ref() for ref in alive] == [None] * len(alive)
+    finally:
+        if enabled:
+            gc.enable()
