@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -185,7 +184,7 @@ class Agent:
     ) -> RunState:
         history = prepare_history(messages, self.instructions)
         return RunState(
-            run_id=run_id or str(uuid.uuid4()),
+            run_id=run_id or "",  # "": the run span's id, set by `_spans`
             session_id=resolve_session(session_id, history),
             user_id=user_id,
             model_id=self.model.id,
@@ -200,13 +199,14 @@ class Agent:
         info = RunInfo(
             self.name,
             self.model,
-            state.run_id,
+            state.run_id or None,
             state.session_id,
             state.user_id,
             state.turn_index,
             extra,
         )
         spans = RunSpans(get_settings(), info)
+        state.run_id = spans.run_id  # the run span's id when none was given
         spans.record_input(state.new_messages)
         return spans
 
@@ -379,10 +379,9 @@ class _Completion:
 
 
 def _content_event(spans: RunSpans, delta: ModelDelta) -> RunContent:
-    info = spans.info
     return RunContent(
-        info.run_id,
-        info.session_id,
+        spans.run_id,
+        spans.info.session_id,
         content=delta.content,
         reasoning_content=delta.reasoning_content,
     )

@@ -9,8 +9,8 @@ is built, when tools run, when the loop stops.
 
 from __future__ import annotations
 
+import secrets
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +36,7 @@ __all__ = [
     "ModelStep",
     "RunState",
     "ToolStep",
+    "new_session_id",
     "prepare_history",
     "remember_session",
     "resolve_session",
@@ -165,7 +166,15 @@ def resolve_session(explicit: object, history: Sequence[Message]) -> str:
         if not isinstance(explicit, str) or not explicit:
             raise InvalidInputError(f"session_id must be a non-empty string, got {explicit!r}")
         return explicit
-    return _SESSIONS.find(history) or uuid.uuid4().hex
+    return _SESSIONS.find(history) or new_session_id()
+
+
+def new_session_id() -> str:
+    """A generated session id: 16 lowercase hex digits (64 random bits), like a span id.
+    Every span of the session repeats it twice (`gen_ai.conversation.id`, `session.id`), so
+    its length counts; 64 bits is ample for ids that only have to differ between one
+    application's sessions. A `session_id` the caller gives is used as it is."""
+    return secrets.token_hex(8)
 
 
 def remember_session(messages: Sequence[Message], session_id: str) -> None:

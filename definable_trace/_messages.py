@@ -8,8 +8,8 @@ field has a default so that files written by older versions still load.
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -30,7 +30,11 @@ __all__ = [
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    """16 lowercase hex digits (64 random bits), the form of a span id. Not a 128-bit uuid: a
+    message's id is written in every later span's meta list of its conversation, so its length
+    is paid again and again, and 64 bits is ample for ids that only need to be unique within
+    a session (a collision is unlikely below billions of messages). Ids users give are kept."""
+    return secrets.token_hex(8)
 
 
 def _now() -> int:

@@ -29,12 +29,14 @@ __all__ = [
     "ATTR_LINEAGE_PARENT",
     "ATTR_LINEAGE_STATUS",
     "ATTR_LINEAGE_TURN",
+    "ATTR_MESSAGES",
     "ATTR_OUTPUT_META",
     "ATTR_RUN_ID",
     "ATTR_TURN_INDEX",
     "USAGE_COUNTS",
     "Redactor",
     "ToolCallPart",
+    "answered",
     "call_function",
     "message_from_parts",
     "message_meta",
@@ -119,6 +121,14 @@ ATTR_INPUT_META = "definable_trace.input.messages.meta"
 # the same session already holds them (its input followed by its output).
 ATTR_INPUT_OFFSET = "definable_trace.input.messages.offset"
 ATTR_OUTPUT_META = "definable_trace.output.messages.meta"
+# The one content-free meta list a span of ours carries (since issue 7 point 4; the two lists
+# above are read in files written before). On a chat span: one entry per message sent, then,
+# when the call answered, the answer's entry, so that the list is a prefix of the next call's.
+# The last entry is the answer exactly when the span has `gen_ai.usage.output_tokens`, which
+# every answered chat span carries (written in the same `set_attributes`) and a failed call
+# never has: a marker that costs no byte. On a run span: its own input's entries (no usage,
+# so no answer), when that input is not exactly one user message.
+ATTR_MESSAGES = "definable_trace.messages"
 ATTR_RUN_ID = "definable_trace.run.id"
 # Where a session came from, on every span of a replay or fork (written by `_replay`).
 ATTR_LINEAGE_KIND = "definable_trace.lineage.kind"  # "fork" | "replay"
@@ -407,6 +417,12 @@ def omit_repeated_ts(entries: list[dict[str, Any]], previous: int | None = None)
         previous = ts
         out.append(entry)
     return out
+
+
+def answered(has: Callable[[str], bool]) -> bool:
+    """Whether a chat span's `ATTR_MESSAGES` list ends with its answer's entry: the span has
+    `gen_ai.usage.output_tokens` (`has(attribute)`), see `ATTR_MESSAGES`."""
+    return has(GEN_AI_USAGE_OUTPUT_TOKENS)
 
 
 def usage_into_meta(meta: dict[str, Any], usage: Callable[[str], int | None]) -> dict[str, Any]:

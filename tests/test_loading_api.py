@@ -61,7 +61,7 @@ def test_span_records_show_what_the_file_held(tmp_path: Path) -> None:
     assert chat.kind == 3 and chat.status_code == 0 and chat.status_message is None
     assert chat.end_ns >= chat.start_ns > 0
     attributes = chat.attributes
-    assert run.attributes["definable_trace.run.id"] == output.run_id  # chat: found by parent
+    assert run.span_id == output.run_id == turn.run_id  # chat: found by parent
     assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert '"content":"hi"' in attributes["gen_ai.input.messages"]
     assert chat.get("gen_ai.request.model") == "gpt-4o"

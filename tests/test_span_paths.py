@@ -8,6 +8,7 @@ those are small `Model` subclasses, i.e. what a user plugging in a custom provid
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -117,7 +118,7 @@ def test_a_run_without_input_keeps_its_turn_exact(
     history = [Message(role="user", content="hello")]
     output = Agent(model).run(messages=history, session_id="s")
     run = one(trace_file(), "invoke_agent")
-    assert json_attr(run, "definable_trace.input.messages.meta") == []
+    assert json_attr(run, "definable_trace.messages") == []
     session = load_traces(trace_file.path).session("s")
     assert session.messages == output.messages
     assert session.turns[0].history_before == history
@@ -259,7 +260,7 @@ def test_capture_off_records_no_error_text_filename_or_media(trace_file: TraceFi
     assert event == {"exception.type": "definable_trace._errors.ModelAuthenticationError"}
     tool = one(spans, "execute_tool secret_stop")
     assert exception_events(tool) == [{"exception.type": "builtins.KeyboardInterrupt"}]
-    meta = json_attr(chat, "definable_trace.input.messages.meta")
+    meta = json_attr(chat, "definable_trace.messages")
     assert meta[0]["media"] == [{"kind": "image"}, {"kind": "file"}]  # no name, no source
 
 
@@ -300,7 +301,7 @@ def test_redact_sees_every_string_that_can_carry_user_data(trace_file: TraceFile
     assert chat["status_message"] == "[R]"
     parts = json_attr(chat, "gen_ai.input.messages")[0]["parts"]
     assert [p.get("uri", p.get("content")) for p in parts] == ["see attached", "[R]", "[R]"]
-    meta = json_attr(chat, "definable_trace.input.messages.meta")
+    meta = json_attr(chat, "definable_trace.messages")
     assert meta[0]["media"][1]["filename"] == "[R]"
     second = named(spans, "chat")[1]
     assert json_attr(second, "gen_ai.input.messages")[0]["name"] == "[R]"
@@ -317,7 +318,7 @@ def test_every_run_has_a_session(
     first = drive(agent, mode, "one")
     second = drive(agent, mode, "two", messages=first.messages)
     other = drive(agent, mode, "elsewhere")
-    assert first.session_id and len(first.session_id) == 32
+    assert re.fullmatch("[0-9a-f]{16}", first.session_id)  # generated: 64 bits, as span ids
     assert second.session_id == first.session_id
     assert other.session_id not in (None, first.session_id)
     spans = trace_file()

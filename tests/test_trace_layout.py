@@ -115,7 +115,7 @@ def test_left_out_times_and_counts_are_read_back(tmp_path: Path, tracing: dict[s
         second = agent.run("h", messages=first.messages, session_id="t")
     flush_tracing()
     metas = [
-        orjson.loads(attribute(s, "definable_trace.input.messages.meta")["stringValue"])
+        orjson.loads(attribute(s, "definable_trace.messages")["stringValue"])
         for _, s in spans_of(path)
         if s["name"].startswith("chat")
     ]

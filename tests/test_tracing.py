@@ -152,13 +152,16 @@ def test_semconv_attributes(trace_file: TraceFile) -> None:
         assert a["gen_ai.agent.name"] == "calc"
         assert (a["app.tenant"], a["app.priority"]) == ("acme", 3)
     run, chat1, tool, chat2 = spans
-    # The run's id and turn number are on the run span (and tool spans); a chat span is found
-    # under its run by its parent span id.
+    # The run's id is the run span's span id (16 hex digits), written by no span; the turn
+    # number is on the run span (and tool spans); a chat or tool span is found under its run by
+    # its parent span id.
+    assert output.run_id == run["span_id"] and re.fullmatch("[0-9a-f]{16}", output.run_id)
     for span in (run, tool):
-        assert attrs(span)["definable_trace.run.id"] == output.run_id
+        assert "definable_trace.run.id" not in attrs(span)
         assert attrs(span)["definable_trace.turn.index"] == 1
+    for child in (chat1, tool, chat2):
+        assert child["parent_span_id"] == run["span_id"]
     for chat in (chat1, chat2):
-        assert chat["parent_span_id"] == run["span_id"]
         assert not {"definable_trace.run.id", "definable_trace.turn.index"} & set(attrs(chat))
     # The model and usage are the chat spans': on the run span Phoenix would count them twice.
     assert not [k for k in attrs(run) if k.startswith("gen_ai.usage.") or ".model" in k]
@@ -207,7 +210,7 @@ def test_turn_index_over_three_turns(model: OpenAIChat, trace_file: TraceFile) -
     tools = [s for s in children if s["name"].startswith("execute_tool")]
     assert [attrs(s)["definable_trace.turn.index"] for s in tools] == [2]
     assert by_run[tools[0]["parent_span_id"]] == 2
-    assert len({attrs(s)["definable_trace.run.id"] for s in runs}) == 3
+    assert not [s for s in spans if "definable_trace.run.id" in attrs(s)]  # span ids say it
     assert {attrs(s)["session.id"] for s in spans} == {"s"}
 
 
@@ -280,27 +283,27 @@ def test_content_attributes_are_semconv_parts(trace_file: TraceFile) -> None:
     # No mime types: viewers read an unset one as plain text.
     assert not {"input.mime_type", "output.mime_type"} & set(r)
     assert not {"gen_ai.input.messages", "gen_ai.output.messages"} & set(r)
-    # The meta lists follow the messages one to one, with the ids of the returned history.
+    # One meta list per chat span: the messages sent, then the answer, one to one, with the ids
+    # of the returned history (16 hex digits when generated).
     ids = [m.id for m in output.messages]
-    meta_in = json_attr(chat2, "definable_trace.input.messages.meta")
-    assert [m["id"] for m in meta_in] == ids[:4]
-    assert not [m for m in meta_in if "role" in m]  # with content, the parts say the roles
-    meta_out = json_attr(chat2, "definable_trace.output.messages.meta")
-    assert [m["id"] for m in meta_out] == ids[4:]
-    # The answer's entry leaves to the span what the span says: its role (the output part's),
-    # its token counts (`gen_ai.usage.*`) and a time equal to the last input entry's.
-    assert "role" not in meta_out[0]
-    assert not {"input_tokens", "output_tokens"} & set(meta_out[0]["metrics"])
-    assert attrs(chat2)["gen_ai.usage.input_tokens"] == 130
-    assert meta_out[0]["metrics"]["duration"] == output.messages[4].metrics.duration
-    # An input entry whose time repeats the one before it leaves it out; the first has it.
-    times = [m.created_at for m in output.messages[:4]]
-    assert meta_in[0]["ts"] == times[0]
-    for entry, time, before in zip(meta_in[1:], times[1:], times[:-1], strict=True):
+    assert all(re.fullmatch("[0-9a-f]{16}", i) for i in ids)
+    assert not {"definable_trace.input.messages.meta", "definable_trace.output.messages.meta"} & (
+        set(attrs(chat2))
+    )
+    meta = json_attr(chat2, "definable_trace.messages")
+    assert [m["id"] for m in meta] == ids
+    assert not [m for m in meta if "role" in m]  # with content, the parts say the roles
+    # The answer's entry is in the form the next call's list gives it (its token counts too),
+    # so that this list is a prefix of the next one; the span's usage says it is the answer.
+    assert meta[4]["metrics"]["input_tokens"] == attrs(chat2)["gen_ai.usage.input_tokens"] == 130
+    assert meta[4]["metrics"]["duration"] == output.messages[4].metrics.duration
+    # An entry whose time repeats the one before it leaves it out; so does the first when it
+    # is the span's start (in whole seconds).
+    times = [m.created_at for m in output.messages]
+    start = chat2["start_ns"] // 10**9
+    for entry, time, before in zip(meta, times, [start, *times[:-1]], strict=True):
         assert entry.get("ts") == (None if time == before else time)
-    answered = output.messages[4].created_at
-    assert meta_out[0].get("ts") == (None if answered == times[-1] else answered)
-    assert "definable_trace.input.messages.meta" not in r  # one user message: the chats say it
+    assert "definable_trace.messages" not in r  # one user message: the chats say it
 
 
 def test_media_parts_in_spans(model: OpenAIChat, trace_file: TraceFile) -> None:
@@ -381,12 +384,9 @@ def test_content_capture_off(
     for span in spans:
         assert not set(CONTENT_KEYS) & set(attrs(span))
     run, _, tool, chat2 = spans
-    meta = json_attr(chat2, "definable_trace.input.messages.meta")
-    assert [(m["role"], m["id"]) for m in meta] == [(m.role, m.id) for m in output.messages[:4]]
+    meta = json_attr(chat2, "definable_trace.messages")
+    assert [(m["role"], m["id"]) for m in meta] == [(m.role, m.id) for m in output.messages]
     assert meta[3]["tool_call_id"] == "c1"
-    assert (
-        json_attr(chat2, "definable_trace.output.messages.meta")[0]["id"] == output.messages[4].id
-    )
     assert not {"input.value", "output.value"} & set(attrs(run))
     assert attrs(chat2)["gen_ai.usage.output_tokens"] > 0
     assert attrs(tool)["gen_ai.tool.call.id"] == "c1"
@@ -768,7 +768,7 @@ print(json.dumps({"run_id": output.run_id}))
     )
     spans = read_spans(target)
     assert [s["name"] for s in spans] == ["invoke_agent", "chat gpt-4o"]
-    assert attrs(spans[0])["definable_trace.run.id"] == result["run_id"]
+    assert spans[0]["span_id"] == result["run_id"]
     assert spans[1]["parent_span_id"] == spans[0]["span_id"]
     assert {attrs(s)["session.id"] for s in spans} == {"bye"}
 

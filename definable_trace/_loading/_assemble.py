@@ -1,6 +1,8 @@
 """From all spans read to sessions: classify each span, bucket it by session, build the turns.
 
-Our runs are gathered by `definable_trace.run.id` (a chat span's: its parent's); other
+Our runs are gathered by their run span: its `definable_trace.run.id` when it has one (files
+written before run ids became span ids, and caller-given run ids), else its span id; a chat or
+tool span's run is its parent's. Other
 instrumentations' calls, tools and grouping spans by session. A model call of another
 instrumentation made inside one of our runs (a tool that calls a model) belongs to that run's
 spans, not to the conversation. Spans of no known role that sit under a turn's span (HTTP calls,
@@ -19,7 +21,7 @@ import msgspec
 
 from .. import _semconv as sc
 from .._messages import Message
-from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID
+from .._semconv import ATTR_INPUT_OFFSET, ATTR_RUN_ID, ATTR_TURN_INDEX
 from . import _conventions as conv
 from ._calls import CallData, Memo
 from ._foreign import build_foreign_turns, merged_history
@@ -109,7 +111,7 @@ class _Assembler:
 
     def _place_ours(self, bucket: _Bucket, span: SpanRecord, role: str) -> None:
         own = span.text(_RUN_ID)
-        run = bucket.run(own if role == "run" and own is not None else self._run_key(span))
+        run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span))
         if own is not None and run.run_id != own:
             run.run_id = own  # a run whose run span is missing, named by a tool span
         bucket.conventions.add(conv.DEFINABLE)
@@ -125,19 +127,22 @@ class _Assembler:
             run.add_other(span)
 
     def _run_key(self, span: SpanRecord) -> str:
-        """The run of a chat or tool span: its parent's run id (the run span's), else its own
-        (written on every span before chat spans left it to their parent) when the parent is
-        in the files read too; a run whose run span is missing (a process killed mid-run) is
-        keyed by that parent span's id, so that its chat and tool spans still go together."""
+        """The run of a chat or tool span: its parent's run id (the run span's attribute, else
+        its span id), else its own (written on every span before chat spans left it to their
+        parent) when the parent is in the files read too. A run whose run span is missing (a
+        process killed mid-run) is keyed by that parent span's id, which is the run's id since
+        run ids are span ids, so that its chat and tool spans still go together."""
         parent = self.graph.parent(span)
         if parent is not None:
             found = parent.text(_RUN_ID) or span.text(_RUN_ID)
             if found is not None:
                 return found
-        return f"span:{span.trace_id}/{span.parent_span_id}"
+            if _is_our_run(parent):
+                return parent.span_id
+        return span.parent_span_id or f"span:{span.trace_id}/"
 
     def _place_call(self, bucket: _Bucket, span: SpanRecord, convention: str) -> None:
-        inside = next((a for a in self.graph.ancestors(span) if _RUN_ID in a), None)
+        inside = next((a for a in self.graph.ancestors(span) if _is_our_run(a)), None)
         if inside is not None:  # a model call made by one of our tools: part of that run
             self.unplaced.append(span)
             return
@@ -347,6 +352,12 @@ def _move_tools(source: _Bucket, targets: list[tuple[int, _Bucket]]) -> None:
         i = max(bisect.bisect_right(starts, tool.start_ns) - 1, 0)
         targets[i][1].tools.append(tool)
     source.tools = []
+
+
+def _is_our_run(span: SpanRecord) -> bool:
+    """One of our run (or tool) spans: they carry the turn number (and, before run ids were
+    span ids, the run id)."""
+    return ATTR_TURN_INDEX in span or _RUN_ID in span
 
 
 def _has_content(run: OurRun) -> bool:

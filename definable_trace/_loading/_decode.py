@@ -30,7 +30,8 @@ SESSION_KEYS = sc.SESSION_KEYS
 _SHARE, _INTERN, _SESSION = 1, 2, 3
 _ACTIONS = {
     sc.INPUT_MESSAGES: _SHARE,
-    sc.ATTR_INPUT_META: _SHARE,
+    sc.ATTR_MESSAGES: _SHARE,
+    sc.ATTR_INPUT_META: _SHARE,  # files written before the one meta list
     sc.SYSTEM_INSTRUCTIONS: _INTERN,
     sc.TOOL_DEFINITIONS: _INTERN,
     **dict.fromkeys(SESSION_KEYS, _SESSION),

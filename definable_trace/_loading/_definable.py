@@ -19,9 +19,16 @@ _ROLES = {"invoke_agent": "run", "chat": "call", "execute_tool": "tool"}
 
 
 def _claims(span: SpanRecord) -> bool:
-    """A span our agent wrote: a run or tool span (`definable_trace.run.id`), or a chat span,
-    which carries our meta lists (since the run id moved to its parent, the run span)."""
-    return sc.ATTR_RUN_ID in span or sc.ATTR_INPUT_META in span or sc.ATTR_OUTPUT_META in span
+    """A span our agent wrote: a run or tool span (`definable_trace.turn.index`; before run ids
+    were span ids, also `definable_trace.run.id`), or a chat span, which carries our meta list
+    (`definable_trace.input.messages.meta`/`.output.messages.meta` in files written before)."""
+    return (
+        sc.ATTR_MESSAGES in span
+        or sc.ATTR_TURN_INDEX in span
+        or sc.ATTR_RUN_ID in span
+        or sc.ATTR_INPUT_META in span
+        or sc.ATTR_OUTPUT_META in span
+    )
 
 
 def _role_of(span: SpanRecord) -> str | None:

@@ -1,10 +1,13 @@
 """Our spans' messages, rebuilt exactly from the semconv parts and our meta list.
 
 A chat span holds its input twice over: `gen_ai.input.messages` (the parts, without a leading
-system message, which is `gen_ai.system_instructions`) and `definable_trace.input.messages.meta`
-(one content-free entry per message sent: id, time, metrics, ...). Message i is
+system message, which is `gen_ai.system_instructions`) and `definable_trace.messages` (one
+content-free entry per message sent: id, time, metrics, ...; then the answer's entry when the
+span has `gen_ai.usage.output_tokens`, see `sc.ATTR_MESSAGES`). Message i is
 `message_from_parts(parts[i'], meta[i])`, the same function pair the emitter uses, so the round
-trip is exact. Lists are parsed only when a message is asked for, from the `TextStore`.
+trip is exact. Lists are parsed only when a message is asked for, from the `TextStore`. Files
+written before hold the input's entries in `definable_trace.input.messages.meta` and the
+answer's in `definable_trace.output.messages.meta` (its token counts left to the span's usage).
 
 A `Ref` names one message: (the span that holds it, its index in that span's own list), index -1
 for the span's output. In the compact history mode a span's list starts after the `offset`
@@ -29,14 +32,14 @@ from ._store import TextStore
 __all__ = ["Chat", "Messages", "Ref"]
 
 Report = Callable[[TraceWarning], None]
-_SHARED = frozenset({sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # kept by the store
+_SHARED = frozenset({sc.ATTR_MESSAGES, sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # by the store
 
 
 class Chat:
     """A span whose input/output messages we read (a chat span, or a run span's new input);
     for a chat span, also the source of its `ModelCall`, read on demand and never kept."""
 
-    __slots__ = ("base", "length", "messages", "offset", "span")
+    __slots__ = ("answered", "base", "length", "messages", "meta_key", "offset", "span")
 
     def __init__(self, span: SpanRecord, messages: Messages) -> None:
         self.span = span
@@ -44,6 +47,11 @@ class Chat:
         self.offset = max(span.integer(sc.ATTR_INPUT_OFFSET) or 0, 0)
         self.base: Chat | None = None
         self.length: int | None = None  # compact mode: messages in its whole input (`refs`)
+        # Where its input's meta entries are: the one list (whose last entry is the answer's
+        # when `answered`), else the input list of files written before.
+        new = sc.ATTR_MESSAGES in span
+        self.meta_key = sc.ATTR_MESSAGES if new else sc.ATTR_INPUT_META
+        self.answered = new and sc.answered(span.__contains__)
 
     def facts(self) -> CallFacts:
         span = self.span
@@ -64,7 +72,7 @@ class Chat:
     def metrics(self) -> Metrics:
         """The answer's own metrics (exact, from our meta list), else the span's usage."""
         span = self.span
-        meta = self.messages.entries(self).out_meta if sc.ATTR_OUTPUT_META in span else None
+        meta = self.messages.entries(self).out_meta if self.meta_output else None
         if meta is not None and isinstance(meta.get("metrics"), dict):
             try:
                 metrics = sc.metrics_from_meta(meta["metrics"])
@@ -74,17 +82,25 @@ class Chat:
             except ValueError as exc:  # pydantic's ValidationError
                 reason = _first_line(exc)
             self.messages.unreadable(
-                span, sc.ATTR_OUTPUT_META, f"holds unreadable metrics ({reason})"
+                span,
+                self.meta_key if self.answered else sc.ATTR_OUTPUT_META,
+                f"holds unreadable metrics ({reason})",
             )
         return usage_of(span)
 
     @property
+    def meta_output(self) -> bool:
+        """The answer has a meta entry (the one list's last, or the old output list)."""
+        return self.answered or sc.ATTR_OUTPUT_META in self.span
+
+    @property
     def has_output(self) -> bool:
-        return sc.ATTR_OUTPUT_META in self.span or sc.OUTPUT_MESSAGES in self.span
+        return self.meta_output or sc.OUTPUT_MESSAGES in self.span
 
     @property
     def has_input(self) -> bool:
-        return sc.ATTR_INPUT_META in self.span or sc.INPUT_MESSAGES in self.span
+        span = self.span
+        return self.meta_key in span or sc.INPUT_MESSAGES in span
 
     @property
     def has_content(self) -> bool:
@@ -99,12 +115,14 @@ class Entries:
     """A span's message lists, each parsed on first use: input meta and parts, the system
     prompt, the output. Bad JSON reads as absent (and is reported once)."""
 
-    __slots__ = ("_found", "_messages", "_span", "skip")
+    __slots__ = ("_answered", "_found", "_messages", "_meta_key", "_span", "skip")
 
     def __init__(self, messages: Messages, chat: Chat) -> None:
         self._messages = messages
         self._span = chat.span
         self.skip = chat.offset
+        self._meta_key = chat.meta_key
+        self._answered = chat.answered
         self._found: dict[str, list[Any] | None] = {}
 
     def _list(self, key: str) -> list[Any] | None:
@@ -114,7 +132,9 @@ class Entries:
 
     @property
     def metas(self) -> list[Any] | None:
-        return self._list(sc.ATTR_INPUT_META)
+        """The input's meta entries (without the answer's, when the one list ends with it)."""
+        found = self._list(self._meta_key)
+        return found[:-1] if found and self._answered else found
 
     @property
     def parts(self) -> list[Any] | None:
@@ -126,9 +146,14 @@ class Entries:
 
     @property
     def out_meta(self) -> dict[str, Any] | None:
-        """The answer's meta entry, with the token counts the writer leaves to the span's
-        `gen_ai.usage.*` read back (`sc.usage_into_meta`)."""
-        meta = _first(self._list(sc.ATTR_OUTPUT_META))
+        """The answer's meta entry: the one list's last, else (files written before) the
+        output list's, with the token counts that writer left to the span's `gen_ai.usage.*`
+        read back (`sc.usage_into_meta`)."""
+        if self._answered:
+            found = self._list(self._meta_key)
+            meta = found[-1] if found and isinstance(found[-1], dict) else None
+        else:
+            meta = _first(self._list(sc.ATTR_OUTPUT_META))
         return sc.usage_into_meta(meta, self._span.integer) if meta is not None else None
 
     @property
@@ -155,15 +180,20 @@ class Entries:
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
         build = self._build
-        last: tuple[int, Any] = (-2, None)  # (index, ts) of the entry read before, in order
+        # A first entry's time left out is the span's start, in whole seconds.
+        start = self._span.start_ns // 1_000_000_000
+        last: tuple[int, Any] = (-1, start)  # (index, ts) of the entry read before, in order
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None), j)
+                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None, start), j)
                 continue
             meta = metas[j] if metas is not None and j < len(metas) else {}
             if isinstance(meta, dict) and "ts" not in meta:
                 # Left out as the one before's: read in order, that one is at hand.
-                meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+                if last[0] == j - 1:
+                    meta = {**meta, "ts": last[1]}
+                else:
+                    meta = _with_ts(meta, metas, j, start)
             if isinstance(meta, dict) and _is_ts(meta.get("ts")):
                 last = (j, meta["ts"])
             if has_system and skip + j == 0:
@@ -252,10 +282,12 @@ class Messages:
     def count(self, chat: Chat) -> int:
         """Messages in the span's own input list, counted without building them."""
         span = chat.span
-        if sc.ATTR_INPUT_META in span:
-            raw = span.shared(sc.ATTR_INPUT_META)
+        key = chat.meta_key
+        if key in span:
+            raw = span.shared(key)
             try:
-                return self.store.count(raw) if isinstance(raw, (str, int)) else 0
+                n = self.store.count(raw) if isinstance(raw, (str, int)) else 0
+                return max(n - 1, 0) if chat.answered else n
             except ValueError:
                 pass  # reported (once) by the parse below
         return self.entries(chat).count
@@ -340,19 +372,20 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def _with_ts(meta: Any, metas: list[Any] | None, j: int | None) -> Any:
+def _with_ts(meta: Any, metas: list[Any] | None, j: int | None, start: int) -> Any:
     """A meta entry with the `ts` the writer left out when it repeated the one before
     (`sc.omit_repeated_ts`): the nearest earlier entry's in the list (for the answer's entry,
-    `j` None: from the last input entry). Without one, `_build` falls back to the span start."""
+    `j` None: from the last input entry); with none before it, `start`, the span's start in
+    whole seconds (which a first entry's time equal to it is left out for)."""
     if not isinstance(meta, dict):
         return meta if meta is not None else {}
-    if "ts" in meta or not metas:
+    if "ts" in meta:
         return meta
-    for k in range((len(metas) if j is None else j) - 1, -1, -1):
-        earlier = metas[k]
+    for k in range((len(metas or ()) if j is None else j) - 1, -1, -1):
+        earlier = metas[k] if metas is not None else None
         if isinstance(earlier, dict) and _is_ts(earlier.get("ts")):  # damage is passed over
             return {**meta, "ts": earlier["ts"]}
-    return meta
+    return {**meta, "ts": start}
 
 
 def _is_ts(value: Any) -> bool:

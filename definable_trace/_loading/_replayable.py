@@ -66,7 +66,7 @@ def unreplayable(calls: Iterable[_Call]) -> str | None:
 def _no_content(call: _Call) -> bool:
     span = call.span
     # Ours (a chat span is known by its meta list): content-free messages are rebuilt from it.
-    if sc.ATTR_INPUT_META in span or sc.ATTR_RUN_ID in span:
+    if sc.ATTR_MESSAGES in span or sc.ATTR_INPUT_META in span or sc.ATTR_RUN_ID in span:
         return sc.INPUT_MESSAGES not in span and sc.OUTPUT_MESSAGES not in span
     return call.input_messages is None and call.output_message is None
 

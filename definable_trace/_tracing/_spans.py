@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import secrets
 import threading
 import time
 import traceback
@@ -83,7 +84,7 @@ class RunInfo:
 
     agent_name: str | None
     model: Model
-    run_id: str
+    run_id: str | None  # None: the run span's span id (see `RunSpans`)
     session_id: str
     user_id: str | None
     turn_index: int
@@ -104,9 +105,9 @@ class RunInfo:
         return attrs
 
     def identity(self) -> Attributes:
-        """The run's id and turn number: on the run span and its tool spans. A chat span (most
-        of a trace) leaves them out; the loader finds its run through its parent, the run span."""
-        return {sc.ATTR_RUN_ID: self.run_id, sc.ATTR_TURN_INDEX: self.turn_index}
+        """The run's turn number: on the run span and its tool spans. A chat span (most of a
+        trace) leaves it out; the loader finds its run through its parent, the run span."""
+        return {sc.ATTR_TURN_INDEX: self.turn_index}
 
 
 class _RecordedHistories:
@@ -161,14 +162,16 @@ class _Encoder:
         self.redact = redact
         self._items: dict[int, _Encoded] = {}
 
-    def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
+    def lists(
+        self, messages: Sequence[Message], drop: int = 0, previous: int | None = None
+    ) -> tuple[str, str]:
         """The JSON lists of the messages' parts (less the first `drop`; `""` with content
         capture off) and of their meta entries, each `ts` equal to the one before it left
-        out (as `sc.omit_repeated_ts` says)."""
+        out (as `sc.omit_repeated_ts` says); the first entry's when it equals `previous`
+        (the span's start, in whole seconds)."""
         parts: list[dict[str, Any] | None] = []
         metas: list[dict[str, Any]] = []
         items = self._items
-        previous: int | None = None
         for m in messages:
             entry = items.get(id(m))
             if entry is None or entry.message is not m:
@@ -233,6 +236,19 @@ def _fail(span: Span, settings: TracingSettings, exc: BaseException) -> None:
     span.add_event(sc.EXCEPTION_EVENT, event)
 
 
+def _start_second(span: Span) -> int | None:
+    """The span's start time in whole seconds, as the loader reads it off the exported span:
+    a meta list's first entry leaves out a `ts` equal to it (`sc.ATTR_MESSAGES`)."""
+    start = getattr(span, "start_time", None)  # the SDK's spans; another tracer's: not known
+    return start // 1_000_000_000 if isinstance(start, int) else None
+
+
+def _with_entry(metas: str, entry: str) -> str:
+    """A meta list's JSON with one more entry: the answer's, after the input's, so that the
+    list is the next call's prefix."""
+    return f"{metas[:-1]},{entry}]" if len(metas) > 2 else f"[{entry}]"
+
+
 def _summary(settings: TracingSettings, messages: Sequence[Message]) -> str:
     text = "\n".join(m.content for m in messages if m.content)
     if len(text) > _SUMMARY_CHARS:
@@ -260,13 +276,23 @@ class RunSpans:
         self.identity: Attributes = {}
         self.encoder = _Encoder(settings.capture_content, settings.redact)
         self.recorded: tuple[str, ...] = ()
+        # The run's id is its span's id (16 hex digits), so no span has to write it: the loader
+        # reads it off the run span, and finds the run of a chat or tool span by its parent. A
+        # caller's own run id is written (`definable_trace.run.id`, on the run span only); with
+        # no recording span, a random id of the same form.
+        span_id = f"{self.span.get_span_context().span_id:016x}" if self.recording else None
+        self.run_id: str = info.run_id or span_id or secrets.token_hex(8)
+        info.run_id = self.run_id
         if not self.recording:
             return
         self.common = info.common()
         self.identity = info.identity()
+        head: Attributes = {**self.common, **self.identity}
+        if self.run_id != span_id:
+            head[sc.ATTR_RUN_ID] = self.run_id
         # No `gen_ai.request.model` here: it is a call's (a run may call more than one model,
         # a fork may switch), and the run's chat spans carry it.
-        self._set({**self.common, **self.identity, sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
+        self._set({**head, sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
         if settings.history == "delta":
             self.recorded = _RECORDED.get(info.session_id)
 
@@ -303,8 +329,8 @@ class RunSpans:
             # whose `_missing_` returns TEXT), and Langfuse takes `input.value` as it is.
             self.span.set_attribute(sc.INPUT_VALUE, _summary(settings, new_messages))
         if len(new_messages) != 1 or new_messages[0].role != "user":
-            parts, meta = self.encoder.lists(new_messages)
-            self.span.set_attribute(sc.ATTR_INPUT_META, meta)
+            parts, meta = self.encoder.lists(new_messages, previous=_start_second(self.span))
+            self.span.set_attribute(sc.ATTR_MESSAGES, meta)
             if settings.capture_content:
                 self.span.set_attribute(sc.INPUT_MESSAGES, parts)
 
@@ -361,7 +387,10 @@ class ChatSpan:
         self.stream = stream
         self.started = time.perf_counter()
         self.sent: Sequence[Message] = ()
-        self.last_ts: int | None = None  # the time of the last entry of its input meta list
+        # Its meta list of the messages sent (JSON), written when the call ends, with the
+        # answer's entry when there is one; the time of its last entry (or the span's start).
+        self.meta: str | None = None
+        self.last_ts: int | None = None
         self.span = run.settings.tracer.start_span(
             f"chat {run.info.model.id}", context=run.context, kind=SpanKind.CLIENT
         )
@@ -401,8 +430,8 @@ class ChatSpan:
         if skip:
             attrs[sc.ATTR_INPUT_OFFSET] = skip
         self.sent = messages
-        if len(messages) > skip:
-            self.last_ts = messages[-1].created_at
+        start = _start_second(self.span)
+        self.last_ts = messages[-1].created_at if len(messages) > skip else start
         if settings.capture_content:
             # The system prompt goes to `gen_ai.system_instructions`, as the conventions ask,
             # even when `skip` (compact mode's recorded prefix) leaves it out of the messages;
@@ -413,13 +442,12 @@ class ChatSpan:
                     sc.system_instructions(messages[0], settings.redact)
                 )
                 drop = 1 if skip == 0 and _plain_text(messages[0]) else 0
-            parts, meta = run.encoder.lists(messages[skip:], drop)
+            parts, self.meta = run.encoder.lists(messages[skip:], drop, start)
             attrs[sc.INPUT_MESSAGES] = parts
             if tools:
                 attrs[sc.TOOL_DEFINITIONS] = _json([_tool_def(t) for t in tools])
         else:
-            meta = run.encoder.lists(messages[skip:])[1]
-        attrs[sc.ATTR_INPUT_META] = meta
+            self.meta = run.encoder.lists(messages[skip:], previous=start)[1]
         self.span.set_attributes(attrs)
 
     def finish(self, response: ModelResponse) -> None:
@@ -457,10 +485,17 @@ class ChatSpan:
         if self.stream and metrics.time_to_first_token is not None:
             attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
         run.remember([*self.sent, message])
-        # An output message is encoded on its own (with its finish reason), never reused.
+        # An output message is encoded on its own (with its finish reason), never reused. Its
+        # meta entry ends the list of the messages sent, in the form the next call's list
+        # gives it (its token counts too), after the usage: a span that ran out of attribute
+        # room drops the list with it, so the usage still says whether the answer is there.
         settings = run.settings
-        meta = sc.output_meta(message, content=settings.capture_content, redact=settings.redact)
-        attrs[sc.ATTR_OUTPUT_META] = _json(sc.omit_repeated_ts([meta], self.last_ts))
+        if self.meta is not None:
+            meta = sc.message_meta(
+                message, content=settings.capture_content, redact=settings.redact
+            )
+            entry = _json(sc.omit_repeated_ts([meta], self.last_ts)[0])
+            attrs[sc.ATTR_MESSAGES] = _with_entry(self.meta, entry)
         if settings.capture_content:
             part = sc.message_to_parts(message, settings.redact)
             part["finish_reason"] = finish
@@ -477,6 +512,8 @@ class ChatSpan:
 
     @_never_raises
     def _record_failure(self, exc: BaseException) -> None:
+        if self.meta is not None:  # no answer: the messages sent
+            self.span.set_attribute(sc.ATTR_MESSAGES, self.meta)
         _fail(self.span, self.run.settings, exc)
 
 
