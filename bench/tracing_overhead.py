@@ -33,7 +33,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -352,8 +351,13 @@ def measure_bytes(path: Path, calls: int) -> dict[str, float]:
     """File bytes per call, one 1-turn call and one call after a 10-turn history (each its own
     session, as an application serving many users writes them), over `calls` calls each, so
     the resource and batch framing are shared as in a real file. Also whether the file
-    rebuilds each call's exact history."""
+    rebuilds each call's exact history.
+
+    A 1-turn call passes no `session_id`: it gets a generated one, as a new conversation
+    does. A call after the history passes a new generated id (the package's own generator,
+    `resolve_session`, in this layout's form), or it would continue the history's session."""
     from definable_trace import load_traces
+    from definable_trace._loop import resolve_session
 
     agent = Agent(InstantModel(), SYSTEM)
     history = history_of(agent, 10)
@@ -366,7 +370,7 @@ def measure_bytes(path: Path, calls: int) -> dict[str, float]:
         start = path.stat().st_size
         for i in range(calls):
             text = f"Question {i}: what is the weather like in Paris today?"
-            session = uuid.uuid4().hex  # as generated: one conversation each (not the history's)
+            session = resolve_session(None, []) if before_call else None  # one conversation each
             outputs.append(agent.run(text, messages=before_call, session_id=session))
         flush_tracing()
         out[name] = (path.stat().st_size - start) / calls
@@ -447,7 +451,7 @@ def bytes_per_call(workdir: Path, calls: int) -> None:
 # call"): measured on the file, not estimated.
 def _budget_table() -> tuple[tuple[str, frozenset[str]], ...]:
     """The table, made when asked: the baseline's child process imports this module with an
-    older package whose `_semconv` lacks some names."""
+    older package whose `_semconv` lacks some names (it never prints the table)."""
     return (
         ("session: conversation id + session id", frozenset(sc.SESSION_KEYS)),
         (
@@ -471,16 +475,19 @@ def _budget_table() -> tuple[tuple[str, frozenset[str]], ...]:
             frozenset({sc.SYSTEM_INSTRUCTIONS, sc.INPUT_MESSAGES, sc.OUTPUT_MESSAGES}),
         ),
         ("summary: input.value, output.value", frozenset({sc.INPUT_VALUE, sc.OUTPUT_VALUE})),
-        ("meta lists (ids, times, metrics)", frozenset({sc.ATTR_INPUT_META, sc.ATTR_OUTPUT_META})),
-        ("run id, turn index", frozenset({sc.ATTR_RUN_ID, sc.ATTR_TURN_INDEX})),
+        (
+            "meta list (ids, times, metrics)",
+            frozenset({sc.ATTR_MESSAGES, sc.ATTR_INPUT_META, sc.ATTR_OUTPUT_META}),
+        ),
+        (
+            "turn index (a run id only when the caller gave one)",
+            frozenset({sc.ATTR_TURN_INDEX, sc.ATTR_RUN_ID}),
+        ),
     )
 
 
 def budget(path: Path, start: int, stop: int, calls: int) -> None:
-    """Print where the 1-turn calls' bytes (file offsets `start`-`stop`) go, per call, and what
-    the format alone could still save while every attribute issue 7 asks for stays: the run
-    id and turn index derived instead of written, `status`/`flags` left out of the envelope,
-    the two meta lists merged into one."""
+    """Print where the 1-turn calls' bytes (file offsets `start`-`stop`) go, per call."""
     import orjson
 
     with path.open("rb") as f:
@@ -488,7 +495,7 @@ def budget(path: Path, start: int, stop: int, calls: int) -> None:
         lines = f.read(stop - start).splitlines()
     table = _budget_table()
     sizes: dict[str, int] = dict.fromkeys([label for label, _ in table], 0)
-    envelope = saved = 0
+    envelope = 0
     for line in lines:
         for resource in orjson.loads(line)["resourceSpans"]:
             for scope in resource["scopeSpans"]:
@@ -496,45 +503,19 @@ def budget(path: Path, start: int, stop: int, calls: int) -> None:
                     attributes = span["attributes"]
                     shell = {k: v for k, v in span.items() if k != "attributes"}
                     envelope += len(orjson.dumps(shell))
-                    saved += len(orjson.dumps(shell)) - len(
-                        orjson.dumps(
-                            {k: v for k, v in shell.items() if k not in ("status", "flags")}
-                        )
-                    )
-                    saved += _merge_saving(attributes)
                     for item in attributes:
                         size = len(orjson.dumps(item)) + 1  # its comma
                         label = next((lb for lb, keys in table if item["key"] in keys), None)
                         if label is not None:
                             sizes[label] += size
-                            if label.startswith("run id"):
-                                saved += size
     total = stop - start
     print("  where a 1-turn call's bytes go (measured on the file above):")
-    shell = "span envelopes (ids, times, kind, status, flags, name)"
+    shell = "span envelopes (ids, times, kind, name; status when set)"
     print(f"    {shell:<56} {envelope / calls:>6,.0f}")
     for label, size in sizes.items():
         print(f"    {label:<56} {size / calls:>6,.0f}")
     rest = total - envelope - sum(sizes.values())
     print(f"    {'resource, batch framing, attribute lists':<56} {rest / calls:>6,.0f}")
-    floor = (total - saved) / calls
-    verdict = "ok" if floor <= BYTES_TARGET else "still OVER"
-    print(
-        f"  with every format-only cut (run id and turn derived, no status/flags, one meta list):"
-        f" {floor:,.0f} bytes per call (target ≤ {BYTES_TARGET:,}: {verdict})"
-    )
-
-
-def _merge_saving(attributes: list[dict[str, Any]]) -> int:
-    """Bytes saved by writing a chat span's two meta lists as one attribute."""
-    import orjson
-
-    lists = [a for a in attributes if a["key"] in (sc.ATTR_INPUT_META, sc.ATTR_OUTPUT_META)]
-    if len(lists) != 2:
-        return 0
-    merged = [e for a in lists for e in orjson.loads(a["value"]["stringValue"])]
-    one = {"key": sc.ATTR_INPUT_META, "value": {"stringValue": orjson.dumps(merged).decode()}}
-    return sum(len(orjson.dumps(a)) + 1 for a in lists) - len(orjson.dumps(one)) - 1
 
 
 # --- growth (section 4) ---------------------------------------------------------------------

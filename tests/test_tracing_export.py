@@ -100,6 +100,10 @@ def synthetic_spans() -> Sequence[ReadableSpan]:
 
 
 def official_json(spans: Sequence[ReadableSpan]) -> Any:
+    """The official exporter's JSON, with the two fields ours leaves out removed: `flags` (of
+    spans and links: the is-remote bits, which no reader or trace store uses) and an unset
+    `status` (`{}`: proto3 JSON reads a missing message as its default, the same unset status).
+    An error or ok status stays, and must be equal."""
     module = pytest.importorskip(
         "opentelemetry.exporter.otlp.json.file",
         reason="the official OTLP/JSON file exporter (the reference) pins one SDK release; "
@@ -107,7 +111,24 @@ def official_json(spans: Sequence[ReadableSpan]) -> Any:
     )
     stream = io.StringIO()
     assert module.FileSpanExporter(stream=stream).export(spans).name == "SUCCESS"
-    return json.loads(stream.getvalue())
+    document = json.loads(stream.getvalue())
+    for span in spans_in(document):
+        span.pop("flags", None)
+        if span.get("status") == {}:
+            del span["status"]
+        for link in span.get("links", []):
+            link.pop("flags", None)
+    return document
+
+
+def spans_in(document: Any) -> list[Any]:
+    """The span objects of an OTLP/JSON request, as they are (not `spans_of_document`'s)."""
+    return [
+        span
+        for resource_spans in document.get("resourceSpans", [])
+        for scope_spans in resource_spans["scopeSpans"]
+        for span in scope_spans["spans"]
+    ]
 
 
 def ours_json(spans: Sequence[ReadableSpan]) -> Any:
@@ -119,7 +140,8 @@ def test_synthetic_spans_use_every_field() -> None:
     text = json.dumps(document)
     for needle in (
         '"traceState": "vendor=value,other=x"',
-        '"flags": 768',  # the remote parent's bits
+        '"status": {"code": 1}',
+        '"status": {"message": "it failed", "code": 2}',
         '"droppedAttributesCount": 5',
         '"droppedEventsCount": 1',
         '"droppedLinksCount": 1',
@@ -129,6 +151,8 @@ def test_synthetic_spans_use_every_field() -> None:
         '"arrayValue": {}',
     ):
         assert needle in text, needle
+    assert '"flags"' not in text  # the is-remote bits: read by nobody
+    assert [s.get("status") for s in spans_in(document)].count(None) >= 1  # unset: left out
     assert len(document["resourceSpans"]) == 2
     kinds = sorted(s["kind"] for s in spans_of_document(document))
     assert set(kinds) == {1, 2, 3, 4, 5}
@@ -183,6 +207,30 @@ def test_agent_spans_same_json_as_the_official_exporter(
     spans = memory.get_finished_spans()
     assert len(spans) >= 4
     assert ours_json(spans) == official_json(spans)
+
+
+def test_our_file_leaves_out_flags_and_unset_statuses(tmp_path: Path) -> None:
+    """Only a set status is written (here: the failed call's and its run's); flags never."""
+    from definable_trace import ModelError
+    from definable_trace.testing import FakeOpenAIServer, Reply
+
+    path = tmp_path / "t.jsonl"
+    configure_tracing(path)
+    with FakeOpenAIServer([Reply(content="ok"), Reply(status=400)]) as server:
+        model = OpenAIChat("gpt-4o", base_url=server.base_url, api_key="k", max_retries=0)
+        agent = Agent(model)
+        output = agent.run("hi", session_id="s")
+        with pytest.raises(ModelError):
+            agent.run("again", messages=output.messages, session_id="s")
+    flush_tracing()
+    text = path.read_text()
+    assert '"flags"' not in text
+    spans = [s for line in text.splitlines() for s in spans_in(json.loads(line))]
+    statuses = {s["name"]: s.get("status") for s in spans if "status" in s}
+    assert len(spans) == 4 and len(statuses) == 2
+    assert {status["code"] for status in statuses.values()} == {2}  # the failed chat and run
+    loaded = load_traces(path).session("s")
+    assert [c.span.status_code for t in loaded.turns for c in t.model_calls] == [0, 2]
 
 
 # --- the file: one write of complete lines per batch -----------------------------------------

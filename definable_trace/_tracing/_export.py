@@ -20,8 +20,12 @@ fields at their default value are left out):
   decimal strings; `kind` is the OTLP enum (SDK kind + 1); `status.code` 0 unset, 1 ok, 2 error;
 - attribute values: `stringValue`, `boolValue`, `intValue`, `doubleValue` (NaN and infinities
   as the strings proto3 JSON uses), `bytesValue` (base64), `arrayValue`, `kvlistValue`;
-- `flags` carries the "has is-remote" bit (0x100) and the is-remote bit (0x200) of the parent
-  (for a span) or of the linked context (for a link), as the official exporters do;
+- `flags` is not written (the official exporters write the parent's or the linked context's
+  "has is-remote" and is-remote bits, 0x100 and 0x200): no reader or trace store we know of
+  uses them, and they cost 12 bytes per span in every file;
+- `status` is left out when it is unset (code 0, no message), as proto3 JSON allows for a
+  message at its default value (a reader sees the same unset status); an error or ok status
+  is written;
 - `traceState` is the W3C `k=v,k=v` form, written when not empty (links included: the OTLP
   proto has the field, the official JSON encoder leaves it out);
 - events, links and the three dropped counts are written when present.
@@ -50,9 +54,6 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 __all__ = ["ExportError", "JsonLinesSpanExporter", "encode_request", "encode_spans_json"]
 
 JsonObject = dict[str, Any]
-
-_HAS_IS_REMOTE = 0x100
-_IS_REMOTE = 0x200
 
 
 def encode_spans_json(spans: Sequence[ReadableSpan]) -> bytes:
@@ -110,10 +111,11 @@ def _span(span: ReadableSpan) -> JsonObject:
     encoded: JsonObject = {
         "traceId": f"{context.trace_id:032x}" if context else "0" * 32,
         "spanId": f"{context.span_id:016x}" if context else "0" * 16,
-        "flags": _flags(parent),
         "kind": span.kind.value + 1,
-        "status": _status(span),
     }
+    status = span.status
+    if status.status_code.value or status.description:
+        encoded["status"] = _status(span)
     if context is not None and context.trace_state:
         encoded["traceState"] = _trace_state(context.trace_state)
     if parent is not None:
@@ -143,12 +145,6 @@ def _dropped(encoded: JsonObject, span: ReadableSpan) -> None:
         count = getattr(span, attribute, 0)
         if count:
             encoded[field] = count
-
-
-def _flags(parent: Any) -> int:
-    if parent is not None and parent.is_remote:
-        return _HAS_IS_REMOTE | _IS_REMOTE
-    return _HAS_IS_REMOTE
 
 
 def _status(span: ReadableSpan) -> JsonObject:
@@ -184,7 +180,6 @@ def _link(link: Any) -> JsonObject:
     encoded: JsonObject = {
         "traceId": f"{context.trace_id:032x}",
         "spanId": f"{context.span_id:016x}",
-        "flags": _flags(context),
     }
     if context.trace_state:
         encoded["traceState"] = _trace_state(context.trace_state)
