@@ -129,6 +129,9 @@ class Agent:
         `input` is the user's text (or a whole `Message`); `messages` the history to continue,
         `Message` objects or dicts of their fields (e.g. a previous `output.messages`); media
         go on the new user message; `trace_attributes` are added to every span of the run.
+        `run_id` names the run (`RunOutput.run_id`, and `definable_trace.run.id` on its
+        `invoke_agent` span); by default a run's id is that span's span id (16 hex digits,
+        a random id of that form when tracing is off).
 
         Every run belongs to a session (`gen_ai.conversation.id` and `session.id` on each of
         its spans, `RunOutput.session_id`): `session_id` when given; else the session of the

@@ -3,8 +3,9 @@
 The emitter (`_tracing`) turns `Message` objects into the standard `gen_ai.*.messages` JSON, and
 the loader turns that JSON back into `Message` objects with the same functions' inverses, so a
 round-trip test pins the two together. What the standard has no place for (message ids, times,
-per-message metrics, media details) goes into a parallel `definable_trace.*.meta` list that
-holds no content: it survives when content capture is off.
+per-message metrics, media details) goes into a parallel list, `definable_trace.messages`
+(`definable_trace.*.messages.meta` in files written before), that holds no content: it
+survives when content capture is off.
 
 Parts written (semconv names): `text`, `reasoning`, `tool_call` (arguments as an object when the
 raw JSON string is the compact encoding of it, else the raw string, so the round trip is exact),

@@ -1,10 +1,11 @@
 """Our agent's spans back into turns, exactly: every message with its id, time and metrics.
 
 A run is one turn: an `invoke_agent` span with `chat` and `execute_tool` children; the run and
-tool spans carry `definable_trace.run.id` and `definable_trace.turn.index` (chat spans did too
-before they left them to their parent). The history at the end of a
-turn is its last chat's input plus that chat's output; messages are rebuilt from the semconv
-parts with `message_from_parts`, index-aligned with our content-free meta list.
+tool spans carry `definable_trace.turn.index`. A run's id is its run span's span id, or the
+`definable_trace.run.id` the run span carries (a caller's own id; every run's in files written
+before run ids were span ids, when the tool and chat spans carried it too). The history at the
+end of a turn is its last chat's input plus that chat's output; messages are rebuilt from the
+semconv parts with `message_from_parts`, index-aligned with our content-free meta list.
 
 In the compact history mode a chat span leaves out its first `definable_trace.input.messages
 .offset` messages: they are the history (input and output) of the session's previous recorded
