@@ -357,13 +357,3 @@ def test_a_failed_call_has_no_answer_entry_and_reloads_exactly(
     assert sent[3].id == failed[3]["id"] and sent[3].role == "user"
     assert (sent[3].content == "again") is capture
 
-
-def test_a_first_entry_whose_time_is_the_spans_start_leaves_it_out(tmp_path: Path) -> None:
-    path = tmp_path / "t.jsonl"
-    outputs = conversation(path, [Reply(content="Hello!")], ["hi"])
-    [chat] = [s for _, s in spans_of(path) if s["name"].startswith("chat")]
-    entries = orjson.loads(_messages_attribute(chat))
-    start = int(chat["startTimeUnixNano"]) // 10**9
-    made = [m.created_at for m in outputs[0].messages]
-    assert entries[0].get("ts") == (None if made[0] == start else made[0])
-    assert load_traces(path).session("s1").messages == outputs[0].messages

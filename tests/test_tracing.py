@@ -297,11 +297,10 @@ def test_content_attributes_are_semconv_parts(trace_file: TraceFile) -> None:
     # so that this list is a prefix of the next one; the span's usage says it is the answer.
     assert meta[4]["metrics"]["input_tokens"] == attrs(chat2)["gen_ai.usage.input_tokens"] == 130
     assert meta[4]["metrics"]["duration"] == output.messages[4].metrics.duration
-    # An entry whose time repeats the one before it leaves it out; so does the first when it
-    # is the span's start (in whole seconds).
+    # An entry whose time repeats the one before it leaves it out; the first has it.
     times = [m.created_at for m in output.messages]
-    start = chat2["start_ns"] // 10**9
-    for entry, time, before in zip(meta, times, [start, *times[:-1]], strict=True):
+    assert meta[0]["ts"] == times[0]
+    for entry, time, before in zip(meta[1:], times[1:], times[:-1], strict=True):
         assert entry.get("ts") == (None if time == before else time)
     assert "definable_trace.messages" not in r  # one user message: the chats say it
 

@@ -180,20 +180,15 @@ class Entries:
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
         build = self._build
-        # A first entry's time left out is the span's start, in whole seconds.
-        start = self._span.start_ns // 1_000_000_000
-        last: tuple[int, Any] = (-1, start)  # (index, ts) of the entry read before, in order
+        last: tuple[int, Any] = (-2, None)  # (index, ts) of the entry read before, in order
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None, start), j)
+                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None), j)
                 continue
             meta = metas[j] if metas is not None and j < len(metas) else {}
             if isinstance(meta, dict) and "ts" not in meta:
                 # Left out as the one before's: read in order, that one is at hand.
-                if last[0] == j - 1:
-                    meta = {**meta, "ts": last[1]}
-                else:
-                    meta = _with_ts(meta, metas, j, start)
+                meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
             if isinstance(meta, dict) and _is_ts(meta.get("ts")):
                 last = (j, meta["ts"])
             if has_system and skip + j == 0:
@@ -372,20 +367,19 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
-def _with_ts(meta: Any, metas: list[Any] | None, j: int | None, start: int) -> Any:
+def _with_ts(meta: Any, metas: list[Any] | None, j: int | None) -> Any:
     """A meta entry with the `ts` the writer left out when it repeated the one before
     (`sc.omit_repeated_ts`): the nearest earlier entry's in the list (for the answer's entry,
-    `j` None: from the last input entry); with none before it, `start`, the span's start in
-    whole seconds (which a first entry's time equal to it is left out for)."""
+    `j` None: from the last input entry). Without one, `_build` falls back to the span start."""
     if not isinstance(meta, dict):
         return meta if meta is not None else {}
-    if "ts" in meta:
+    if "ts" in meta or not metas:
         return meta
-    for k in range((len(metas or ()) if j is None else j) - 1, -1, -1):
-        earlier = metas[k] if metas is not None else None
+    for k in range((len(metas) if j is None else j) - 1, -1, -1):
+        earlier = metas[k]
         if isinstance(earlier, dict) and _is_ts(earlier.get("ts")):  # damage is passed over
             return {**meta, "ts": earlier["ts"]}
-    return {**meta, "ts": start}
+    return meta
 
 
 def _is_ts(value: Any) -> bool:

@@ -162,16 +162,14 @@ class _Encoder:
         self.redact = redact
         self._items: dict[int, _Encoded] = {}
 
-    def lists(
-        self, messages: Sequence[Message], drop: int = 0, previous: int | None = None
-    ) -> tuple[str, str]:
+    def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
         """The JSON lists of the messages' parts (less the first `drop`; `""` with content
         capture off) and of their meta entries, each `ts` equal to the one before it left
-        out (as `sc.omit_repeated_ts` says); the first entry's when it equals `previous`
-        (the span's start, in whole seconds)."""
+        out (as `sc.omit_repeated_ts` says)."""
         parts: list[dict[str, Any] | None] = []
         metas: list[dict[str, Any]] = []
         items = self._items
+        previous: int | None = None
         for m in messages:
             entry = items.get(id(m))
             if entry is None or entry.message is not m:
@@ -234,13 +232,6 @@ def _fail(span: Span, settings: TracingSettings, exc: BaseException) -> None:
         description = error_type
     span.set_status(Status(StatusCode.ERROR, description))
     span.add_event(sc.EXCEPTION_EVENT, event)
-
-
-def _start_second(span: Span) -> int | None:
-    """The span's start time in whole seconds, as the loader reads it off the exported span:
-    a meta list's first entry leaves out a `ts` equal to it (`sc.ATTR_MESSAGES`)."""
-    start = getattr(span, "start_time", None)  # the SDK's spans; another tracer's: not known
-    return start // 1_000_000_000 if isinstance(start, int) else None
 
 
 def _with_entry(metas: str, entry: str) -> str:
@@ -329,7 +320,7 @@ class RunSpans:
             # whose `_missing_` returns TEXT), and Langfuse takes `input.value` as it is.
             self.span.set_attribute(sc.INPUT_VALUE, _summary(settings, new_messages))
         if len(new_messages) != 1 or new_messages[0].role != "user":
-            parts, meta = self.encoder.lists(new_messages, previous=_start_second(self.span))
+            parts, meta = self.encoder.lists(new_messages)
             self.span.set_attribute(sc.ATTR_MESSAGES, meta)
             if settings.capture_content:
                 self.span.set_attribute(sc.INPUT_MESSAGES, parts)
@@ -388,7 +379,7 @@ class ChatSpan:
         self.started = time.perf_counter()
         self.sent: Sequence[Message] = ()
         # Its meta list of the messages sent (JSON), written when the call ends, with the
-        # answer's entry when there is one; the time of its last entry (or the span's start).
+        # answer's entry when there is one; the time of its last entry.
         self.meta: str | None = None
         self.last_ts: int | None = None
         self.span = run.settings.tracer.start_span(
@@ -430,8 +421,8 @@ class ChatSpan:
         if skip:
             attrs[sc.ATTR_INPUT_OFFSET] = skip
         self.sent = messages
-        start = _start_second(self.span)
-        self.last_ts = messages[-1].created_at if len(messages) > skip else start
+        if len(messages) > skip:
+            self.last_ts = messages[-1].created_at
         if settings.capture_content:
             # The system prompt goes to `gen_ai.system_instructions`, as the conventions ask,
             # even when `skip` (compact mode's recorded prefix) leaves it out of the messages;
@@ -442,12 +433,12 @@ class ChatSpan:
                     sc.system_instructions(messages[0], settings.redact)
                 )
                 drop = 1 if skip == 0 and _plain_text(messages[0]) else 0
-            parts, self.meta = run.encoder.lists(messages[skip:], drop, start)
+            parts, self.meta = run.encoder.lists(messages[skip:], drop)
             attrs[sc.INPUT_MESSAGES] = parts
             if tools:
                 attrs[sc.TOOL_DEFINITIONS] = _json([_tool_def(t) for t in tools])
         else:
-            self.meta = run.encoder.lists(messages[skip:], previous=start)[1]
+            self.meta = run.encoder.lists(messages[skip:])[1]
         self.span.set_attributes(attrs)
 
     def finish(self, response: ModelResponse) -> None:
