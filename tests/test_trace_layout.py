@@ -356,4 +356,3 @@ def test_a_failed_call_has_no_answer_entry_and_reloads_exactly(
     assert [key(m) for m in sent[:3]] == [key(m) for m in first.messages]
     assert sent[3].id == failed[3]["id"] and sent[3].role == "user"
     assert (sent[3].content == "again") is capture
-
