@@ -39,13 +39,13 @@ __all__ = [
     "ToolCallPart",
     "answered",
     "call_function",
+    "counts_left_out",
     "message_from_parts",
     "message_meta",
     "message_to_parts",
     "metrics_dict",
     "metrics_from_meta",
     "omit_repeated_ts",
-    "output_meta",
     "system_instructions",
     "usage_into_meta",
 ]
@@ -352,13 +352,19 @@ def _media_parts(media: Iterable[Media], redact: Redactor | None) -> list[dict[s
 
 
 def message_meta(
-    message: Message, *, content: bool = True, redact: Redactor | None = None
+    message: Message,
+    *,
+    content: bool = True,
+    redact: Redactor | None = None,
+    counts: bool = True,
 ) -> dict[str, Any]:
     """What the parts cannot say about a message: identity, time, metrics, media details.
 
     Holds no message text, so it is written even when content capture is off (`content=False`);
     a file's name, which can say as much as its content, is then left out, and otherwise passed
-    through `redact`. Metrics omit their zero counts.
+    through `redact`. Metrics omit their zero counts, except `output_tokens` (see
+    `USAGE_COUNTS`); `counts=False` leaves every token count out, for an answer whose chat
+    span of the same session holds them as its usage.
     """
     # The role only without content: with it, the message's parts say it (and the loader
     # builds the parts-less system message as one).
@@ -367,7 +373,12 @@ def message_meta(
     else:
         meta = {"role": message.role, "id": message.id, "ts": message.created_at}
     if message.metrics is not None:
-        meta["metrics"] = metrics_dict(message.metrics)
+        metrics = meta["metrics"] = metrics_dict(message.metrics)
+        if not counts:
+            for name in USAGE_COUNTS:
+                metrics.pop(name, None)
+        elif "output_tokens" not in metrics:
+            metrics["output_tokens"] = 0  # written: its absence means "on the chat span"
     if message.tool_call_id is not None:
         meta["tool_call_id"] = message.tool_call_id
     if message.images or message.audio or message.videos or message.files:
@@ -375,9 +386,16 @@ def message_meta(
     return meta
 
 
-# An answer's token counts, which its chat span carries as `gen_ai.usage.*`: left out of the
-# answer's meta entry and read back from the span (`usage_into_meta`). The first name of each is
-# the one written; the loader also reads the older `cache_creation` name.
+# An answer's token counts, which its chat span carries as `gen_ai.usage.*`. They are written
+# once, where the call happened: an answer produced in the same session (its chat span recorded
+# by this process, the writer remembers) has them left out of its meta entry in every list, and
+# the loader reads them back from that chat span (found by the answer's message id among the
+# session's spans, `usage_into_meta`); an answer inherited from another session's history (a
+# fork, a history given a new session id, one rebuilt in another process) keeps them, so each
+# session's lists stay prefixes of each other. A kept entry always has `output_tokens` (0
+# written too): an entry of `ATTR_MESSAGES` whose metrics hold no count has its counts on the
+# chat span. The first name of each is the one written; the loader also reads the older
+# `cache_creation` name.
 USAGE_COUNTS: dict[str, tuple[str, ...]] = {
     "input_tokens": (GEN_AI_USAGE_INPUT_TOKENS,),
     "output_tokens": (GEN_AI_USAGE_OUTPUT_TOKENS,),
@@ -388,20 +406,6 @@ USAGE_COUNTS: dict[str, tuple[str, ...]] = {
     ),
     "reasoning_tokens": (GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,),
 }
-
-
-def output_meta(
-    message: Message, *, content: bool = True, redact: Redactor | None = None
-) -> dict[str, Any]:
-    """An answer's meta entry, less what its chat span says elsewhere: the token counts (the
-    span's `gen_ai.usage.*`, equal by construction). Its time is left out by `omit_repeated_ts`
-    when it is the last input message's."""
-    meta = message_meta(message, content=content, redact=redact)
-    metrics = meta.get("metrics")
-    if metrics is not None:
-        for name in USAGE_COUNTS:
-            metrics.pop(name, None)
-    return meta
 
 
 def omit_repeated_ts(entries: list[dict[str, Any]], previous: int | None = None) -> list[Any]:
@@ -426,9 +430,16 @@ def answered(has: Callable[[str], bool]) -> bool:
     return has(GEN_AI_USAGE_OUTPUT_TOKENS)
 
 
+def counts_left_out(meta: dict[str, Any]) -> bool:
+    """Whether an entry of `ATTR_MESSAGES` has its token counts on its answer's chat span: its
+    metrics hold none (a kept entry always has `output_tokens`, see `USAGE_COUNTS`)."""
+    metrics = meta.get("metrics")
+    return isinstance(metrics, dict) and not any(name in metrics for name in USAGE_COUNTS)
+
+
 def usage_into_meta(meta: dict[str, Any], usage: Callable[[str], int | None]) -> dict[str, Any]:
-    """An answer's meta entry with the counts `output_meta` left out read back from its span
-    (`usage(attribute)`); a count the entry has (files written before) is kept as it is."""
+    """An answer's meta entry with the token counts left out read back from its chat span
+    (`usage(attribute)`, see `USAGE_COUNTS`); a count the entry has is kept as it is."""
     metrics = meta.get("metrics")
     if not isinstance(metrics, dict):
         return meta

@@ -292,7 +292,9 @@ def _messages_attribute(span: dict[str, Any]) -> str:
 
 def test_one_meta_list_per_chat_span_is_a_prefix_of_the_next(tmp_path: Path) -> None:
     """The messages sent, then the answer (in the form the next call's list gives it), so the
-    loader's store keeps a conversation's lists once; the span's usage marks the answer."""
+    loader's store keeps a conversation's lists once; the span's usage marks the answer. The
+    session's own answers leave their token counts to their chat spans in every list; the
+    answers of the history given keep theirs (`output_tokens` even when 0)."""
     path = tmp_path / "t.jsonl"
     configure_tracing(path)
     history = _history()  # made long ago: no first entry's time is left out as the start's
@@ -318,7 +320,17 @@ def test_one_meta_list_per_chat_span_is_a_prefix_of_the_next(tmp_path: Path) -> 
         assert longer.startswith(shorter[:-1] + ",")
     last = orjson.loads(lists[-1])
     assert [e["id"] for e in last] == [m.id for m in second.messages]
-    assert last[-1]["metrics"]["input_tokens"] == 15  # its counts: the next list has them too
+    counts = {"input_tokens", "output_tokens", "cache_read_tokens"}
+    given = {m.id for m in history}
+    for entry, message in zip(last, second.messages, strict=True):
+        if message.metrics is None:
+            assert "metrics" not in entry
+        elif message.id in given:  # inherited: the counts are here, output_tokens always
+            assert entry["metrics"]["output_tokens"] == message.metrics.output_tokens
+            assert counts & set(entry["metrics"]) >= {"output_tokens"}
+        else:  # answered in this session: its chat span's usage holds them
+            assert not counts & set(entry["metrics"])
+    assert last[2]["metrics"] == {"input_tokens": 3, "total_tokens": 0, "output_tokens": 0}
     session = load_traces(path).session("p")
     assert session.messages == second.messages
     assert [c.output_message for c in session.turns[0].model_calls] == first.messages[8:11:2]

@@ -28,6 +28,7 @@ from ._foreign import build_foreign_turns, merged_history
 from ._graph import SpanGraph, SpanIndex
 from ._logs import LogIndex
 from ._ours import OurRun, build_our_turns, lineage_of
+from ._rebuild import AnswerIndex
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Session, Turn
 from ._stitch import Unit, stitch
@@ -76,6 +77,7 @@ class _Assembler:
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
         self.memo: Memo = {}  # other instrumentations' messages, each rebuilt once
+        self.answers = AnswerIndex([], store)  # made in `run`, once every span is placed
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
         # be a bound method of the assembler, or every bucket would outlive the assembly.
         self.report = warnings.append
@@ -84,6 +86,10 @@ class _Assembler:
         self.warnings.extend(self.graph.check())
         for span in self.graph.spans.values():
             self._place(span)
+        # Every chat span of ours, for answers whose counts are on a chat span another session
+        # (or, while stitching, another run) holds; stitching moves runs, not chat spans.
+        chats = [s for b in self.buckets.values() for r in b.runs.values() for s in r.chats]
+        self.answers = AnswerIndex(chats, self.store)
         self._stitch()
         sessions = [self._session(b) for b in self.buckets.values() if b.runs or b.calls]
         self._attach_unplaced(sessions)
@@ -162,7 +168,11 @@ class _Assembler:
 
     def _session(self, bucket: _Bucket) -> Session:
         runs = list(bucket.runs.values())
-        turns = build_our_turns(runs, self.store, self.report, bucket.compact) if runs else []
+        turns = (
+            build_our_turns(runs, self.store, self.report, bucket.compact, self.answers)
+            if runs
+            else []
+        )
         has_content = all(_has_content(r) for r in runs if r.chats)
         messages = _last_history(turns)
         if bucket.calls:
@@ -238,7 +248,7 @@ class _Assembler:
         """A run of ours as a unit: its first chat's input, and the history at its end."""
         if not run.chats:
             return None
-        [turn] = build_our_turns([run], self.store, self.report, compact=False)
+        [turn] = build_our_turns([run], self.store, self.report, False, self.answers)
         sent = turn.model_calls[0].input_messages
         if not _has_content(run) or sent is None:
             return None

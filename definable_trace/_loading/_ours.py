@@ -23,7 +23,7 @@ from collections.abc import Callable
 from .. import _semconv as sc
 from .._messages import Message
 from ._calls import error_of, tool_call_of
-from ._rebuild import Chat, Messages, Ref
+from ._rebuild import AnswerIndex, Chat, Messages, Ref
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, ModelCall, ToolCall, Turn
 from ._store import TextStore
@@ -172,18 +172,25 @@ class _RunSource:
 
 
 def build_our_turns(
-    runs: list[OurRun], store: TextStore, report: Report, compact: bool
+    runs: list[OurRun],
+    store: TextStore,
+    report: Report,
+    compact: bool,
+    answers: AnswerIndex | None = None,
 ) -> list[Turn]:
     """The turns of one session from its runs, ordered by turn index then start.
 
     `compact`: some chat span has an input offset (compact history mode); its chats refer to
     each other then, so they are all read and linked now instead of when first needed.
+    `answers`: the whole load's answered chat spans, for an answer whose token counts are on a
+    chat span outside these runs (see `Messages.with_counts`).
     """
     runs = sorted(runs, key=lambda r: (r.index, r.start_ns))
-    messages = Messages(store, report)
+    messages = Messages(store, report, answers)
     sources: list[_RunSource] = []
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
+    messages.chats = lambda: [chat for source in sources for chat in source.chats]
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [

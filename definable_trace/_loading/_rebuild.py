@@ -29,7 +29,7 @@ from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts
 from ._store import TextStore
 
-__all__ = ["Chat", "Messages", "Ref"]
+__all__ = ["AnswerIndex", "Chat", "Messages", "Ref"]
 
 Report = Callable[[TraceWarning], None]
 _SHARED = frozenset({sc.ATTR_MESSAGES, sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # by the store
@@ -115,7 +115,7 @@ class Entries:
     """A span's message lists, each parsed on first use: input meta and parts, the system
     prompt, the output. Bad JSON reads as absent (and is reported once)."""
 
-    __slots__ = ("_answered", "_found", "_messages", "_meta_key", "_span", "skip")
+    __slots__ = ("_answered", "_found", "_messages", "_meta_key", "_one_list", "_span", "skip")
 
     def __init__(self, messages: Messages, chat: Chat) -> None:
         self._messages = messages
@@ -123,6 +123,8 @@ class Entries:
         self.skip = chat.offset
         self._meta_key = chat.meta_key
         self._answered = chat.answered
+        # The one list's entries may leave an answer's counts to its chat span.
+        self._one_list = chat.meta_key == sc.ATTR_MESSAGES
         self._found: dict[str, list[Any] | None] = {}
 
     def _list(self, key: str) -> list[Any] | None:
@@ -189,8 +191,11 @@ class Entries:
             if isinstance(meta, dict) and "ts" not in meta:
                 # Left out as the one before's: read in order, that one is at hand.
                 meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
-            if isinstance(meta, dict) and _is_ts(meta.get("ts")):
-                last = (j, meta["ts"])
+            if isinstance(meta, dict):
+                if _is_ts(meta.get("ts")):
+                    last = (j, meta["ts"])
+                if self._one_list and sc.counts_left_out(meta):
+                    meta = self._messages.with_counts(self._span, meta)
             if has_system and skip + j == 0:
                 yield build({"role": "system", "parts": self.system or []}, meta, j)
                 continue
@@ -236,10 +241,47 @@ class Entries:
 class Messages:
     """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
 
-    def __init__(self, store: TextStore, report: Report) -> None:
+    def __init__(self, store: TextStore, report: Report, answers: AnswerIndex | None) -> None:
         self.store = store
         self.report = report
         self._reported: set[tuple[int, str]] | None = None  # made at the first problem
+        # The session's chats (set by the caller): where `with_counts` finds an answer's span,
+        # else in the whole load's (`answers`).
+        self.chats: Callable[[], Iterable[Chat]] = tuple
+        self.everywhere = answers
+        self._answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
+        self._told_missing = False
+
+    def with_counts(self, span: SpanRecord, meta: dict[str, Any]) -> dict[str, Any]:
+        """An entry of `span`'s list whose token counts are on its answer's chat span
+        (`sc.counts_left_out`), with them read back from there. Without that span among those
+        read (a file cut short, spans dropped), they stay 0, and the session says so once."""
+        answers = self._answers if self._answers is not None else self._index_answers()
+        message_id = meta.get("id")
+        found = answers.get(message_id) if isinstance(message_id, str) else None
+        if found is None and self.everywhere is not None and isinstance(message_id, str):
+            found = self.everywhere.find(message_id)
+        if found is not None:
+            return sc.usage_into_meta(meta, found.integer)
+        if not self._told_missing:
+            self._told_missing = True
+            shown = message_id[:80] if isinstance(message_id, str) else message_id
+            self.report(
+                TraceWarning(
+                    span.path,
+                    span.line,
+                    f"span {span.name!r}: the answer {shown!r} in its message list has its "
+                    "token counts on the chat span that answered it, which is not among the "
+                    "spans read; its counts read as 0",
+                )
+            )
+        return meta
+
+    def _index_answers(self) -> dict[str, SpanRecord]:
+        """Each answered chat span of the session by its answer's id (its list's last entry);
+        the first such span when ids repeat."""
+        self._answers = _answer_index((c.span for c in self.chats()), self.store)
+        return self._answers
 
     def entries(self, chat: Chat) -> Entries:
         return Entries(self, chat)
@@ -324,6 +366,42 @@ class Messages:
         for chat, group in itertools.groupby(refs, key=operator.itemgetter(0)):
             out.extend(self.entries(chat).messages(j for _, j in group))
         return out
+
+
+class AnswerIndex:
+    """Our answered chat spans of a whole load, by their answer's message id, indexed at the
+    first look-up: where an answer's counts are found when its session's spans do not hold
+    its chat span (a session `_stitch` put together, a run read alone to be stitched)."""
+
+    def __init__(self, spans: list[SpanRecord], store: TextStore) -> None:
+        self._spans: list[SpanRecord] | None = spans
+        self._store = store
+        self._index: dict[str, SpanRecord] = {}
+
+    def find(self, message_id: str) -> SpanRecord | None:
+        if self._spans is not None:
+            self._index = _answer_index(self._spans, self._store)
+            self._spans = None
+        return self._index.get(message_id)
+
+
+def _answer_index(spans: Iterable[SpanRecord], store: TextStore) -> dict[str, SpanRecord]:
+    """Answered chat spans of the one-list layout by their answer's id (their list's last
+    entry's), the first such span when ids repeat. A list that is not JSON is passed over (its
+    session reports it when its messages are read)."""
+    index: dict[str, SpanRecord] = {}
+    for span in spans:
+        if sc.ATTR_MESSAGES not in span or not sc.answered(span.__contains__):
+            continue
+        raw = span.shared(sc.ATTR_MESSAGES)
+        try:
+            found = store.items(raw) if isinstance(raw, (str, int)) else None
+        except ValueError:
+            continue
+        last = found[-1] if found else None
+        if isinstance(last, dict) and isinstance(last.get("id"), str):
+            index.setdefault(last["id"], span)
+    return index
 
 
 # What `message_from_parts` raises on a part or meta of the wrong shape (pydantic's

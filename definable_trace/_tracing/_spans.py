@@ -139,6 +139,51 @@ class _RecordedHistories:
 
 _RECORDED = _RecordedHistories()
 
+Counts = tuple[int, int, int, int, int]
+
+
+def _counts(metrics: Metrics) -> Counts:
+    """A message's token counts, the ones its chat span's `gen_ai.usage.*` says."""
+    return (
+        metrics.input_tokens,
+        metrics.output_tokens,
+        metrics.cache_read_tokens,
+        metrics.cache_write_tokens,
+        metrics.reasoning_tokens,
+    )
+
+
+class _Answers:
+    """Per session, the answers whose chat span this process recorded (message id -> the
+    counts its usage holds): their meta entries leave the counts out in every list of the
+    session (`sc.USAGE_COUNTS`), since the loader finds them on that span.
+
+    Exact, never a guess: an answer is left out only when it still has the counts its span
+    recorded, in the session its span is in, recorded by the same tracing configuration (a
+    `configure_tracing` to another file starts afresh). Bounded like `_RecordedHistories`: a
+    forgotten session's older answers are written with their counts again (more bytes, the
+    same messages read back).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[object, dict[str, Counts]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, session_id: str, settings: object) -> dict[str, Counts]:
+        """The session's answers, shared with the runs of the session (a run adds to it)."""
+        with self._lock:
+            found = self._items.get(session_id)
+            if found is None or found[0] is not settings:
+                found = self._items[session_id] = (settings, {})
+            self._items.move_to_end(session_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+            return found[1]
+
+
+_ANSWERS = _Answers()
+
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -155,12 +200,14 @@ class _Encoder:
     nested dicts included, which costs about what building the dicts does.)
     """
 
-    __slots__ = ("_items", "capture", "redact")
+    __slots__ = ("_items", "answers", "capture", "redact")
 
     def __init__(self, capture: bool, redact: sc.Redactor | None) -> None:
         self.capture = capture
         self.redact = redact
         self._items: dict[int, _Encoded] = {}
+        # The session's answers recorded here (`_Answers`): their entries leave counts out.
+        self.answers: dict[str, Counts] = {}
 
     def lists(self, messages: Sequence[Message], drop: int = 0) -> tuple[str, str]:
         """The JSON lists of the messages' parts (less the first `drop`; `""` with content
@@ -182,7 +229,9 @@ class _Encoder:
 
     def _encode(self, m: Message) -> _Encoded:
         parts = sc.message_to_parts(m, self.redact) if self.capture else None
-        entry = _Encoded(m, parts, sc.message_meta(m, content=self.capture, redact=self.redact))
+        counts = m.metrics is None or self.answers.get(m.id) != _counts(m.metrics)
+        meta = sc.message_meta(m, content=self.capture, redact=self.redact, counts=counts)
+        entry = _Encoded(m, parts, meta)
         self._items[id(m)] = entry
         return entry
 
@@ -284,6 +333,7 @@ class RunSpans:
         # No `gen_ai.request.model` here: it is a call's (a run may call more than one model,
         # a fork may switch), and the run's chat spans carry it.
         self._set({**head, sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
+        self.encoder.answers = _ANSWERS.of(info.session_id, settings)
         if settings.history == "delta":
             self.recorded = _RECORDED.get(info.session_id)
 
@@ -477,13 +527,14 @@ class ChatSpan:
             attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = metrics.time_to_first_token
         run.remember([*self.sent, message])
         # An output message is encoded on its own (with its finish reason), never reused. Its
-        # meta entry ends the list of the messages sent, in the form the next call's list
-        # gives it (its token counts too), after the usage: a span that ran out of attribute
+        # meta entry ends the list of the messages sent, in the form the session's next calls
+        # give it: without its token counts, which this span's usage holds (remembered as
+        # recorded here, `_Answers`). Written after the usage: a span that ran out of attribute
         # room drops the list with it, so the usage still says whether the answer is there.
         settings = run.settings
         if self.meta is not None:
             meta = sc.message_meta(
-                message, content=settings.capture_content, redact=settings.redact
+                message, content=settings.capture_content, redact=settings.redact, counts=False
             )
             entry = _json(sc.omit_repeated_ts([meta], self.last_ts)[0])
             attrs[sc.ATTR_MESSAGES] = _with_entry(self.meta, entry)
@@ -492,6 +543,10 @@ class ChatSpan:
             part["finish_reason"] = finish
             attrs[sc.OUTPUT_MESSAGES] = _json([part])
         self.span.set_attributes(attrs)
+        if self.meta is not None and message.metrics is not None:
+            # Written: its entry ends this span's list (the loader finds the span by its id),
+            # its counts are this span's usage. Later lists of the session leave them out.
+            run.encoder.answers[message.id] = _counts(message.metrics)
 
     def fail(self, exc: BaseException) -> None:
         if self.span.is_recording():
