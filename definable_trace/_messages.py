@@ -12,7 +12,7 @@ import secrets
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -45,10 +45,12 @@ class Metrics(BaseModel):
     """Token usage and timing of one message (or, summed, of one run).
 
     Token counts are those the provider reported for the model call that produced the message;
-    `duration` and `time_to_first_token` are seconds measured around that call.
+    `duration` and `time_to_first_token` are seconds measured around that call, kept to the
+    microsecond (`_to_microseconds`).
     """
 
-    model_config = ConfigDict(extra="ignore")
+    # Assignments are validated too: the model layer sets the times on a made `Metrics`.
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -58,6 +60,18 @@ class Metrics(BaseModel):
     reasoning_tokens: int = 0
     duration: float | None = None
     time_to_first_token: float | None = None
+
+    @field_validator("duration", "time_to_first_token")
+    @classmethod
+    def _to_microseconds(cls, value: float | None) -> float | None:
+        """Seconds rounded to 6 decimals where they are set (construction and assignment).
+
+        `perf_counter` differences carry 17 significant digits, ten of them below any
+        meaningful precision; every later span's meta list repeats each answer's times, so a
+        trace holds `0.277036` instead of `0.27703584499977296` (about 20 bytes per answer per
+        list). The value in memory is the rounded one, so what a trace holds reads back equal.
+        """
+        return None if value is None else round(value, 6)
 
     def __add__(self, other: Metrics) -> Metrics:
         """Sum two metrics: counts add up, durations add up, the first token time is the first."""

@@ -368,3 +368,22 @@ def test_a_failed_call_has_no_answer_entry_and_reloads_exactly(
     assert [key(m) for m in sent[:3]] == [key(m) for m in first.messages]
     assert sent[3].id == failed[3]["id"] and sent[3].role == "user"
     assert (sent[3].content == "again") is capture
+
+
+def test_times_are_kept_to_the_microsecond_and_read_back_equal(tmp_path: Path) -> None:
+    """`Metrics` rounds its times where they are set (construction and assignment), so a trace
+    holds `0.277036`, not `0.27703584499977296`, and what it holds reads back equal."""
+    metrics = Metrics(duration=0.27703584499977296, time_to_first_token=1 / 3)
+    assert (metrics.duration, metrics.time_to_first_token) == (0.277036, 0.333333)
+    metrics.duration = 2 / 3
+    assert metrics.duration == 0.666667
+    assert (metrics + metrics).duration == 1.333334
+    path = tmp_path / "t.jsonl"
+    outputs = conversation(path, [Reply(content="Hello!"), Reply(content="Bye.")], ["hi", "bye"])
+    [_, chat] = [s for _, s in spans_of(path) if s["name"].startswith("chat")]
+    entries = orjson.loads(_messages_attribute(chat))
+    times = [e["metrics"]["duration"] for e in entries if "metrics" in e]
+    assert len(times) == 2 and all(t > 0 for t in times)
+    for value in times:
+        assert round(value, 6) == value  # a raw perf_counter difference has 17 digits
+    assert load_traces(path).session("s1").messages == outputs[-1].messages
