@@ -2,7 +2,9 @@
 
 Every convention is one module that builds a `Convention` (`_calls`), listed once in
 `CONVENTIONS`. Order matters: the first that claims a span owns it. Our spans are recognised by
-`definable_trace.run.id` (a chat span: by our meta lists); OpenInference by
+our attributes (`_definable`): a run or tool span by `definable_trace.turn.index` (files
+written before run ids were span ids: also `definable_trace.run.id`), a chat span by its meta
+list, `definable_trace.messages` (`definable_trace.*.messages.meta` before); OpenInference by
 `openinference.span.kind`; OpenLLMetry by its `traceloop.*` / `llm.request.type` attributes or
 instrumentation scope; what is left with GenAI semconv operations or messages is read as the
 official openai-v2 instrumentation (any other semconv writer reads the same way).

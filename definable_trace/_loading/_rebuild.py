@@ -9,6 +9,10 @@ trip is exact. Lists are parsed only when a message is asked for, from the `Text
 written before hold the input's entries in `definable_trace.input.messages.meta` and the
 answer's in `definable_trace.output.messages.meta` (its token counts left to the span's usage).
 
+An answer produced in the session has its token counts on its chat span only (`sc.USAGE_COUNTS`):
+an entry whose metrics hold no count gets them from the chat span whose list ends with that
+message id (`Messages.with_counts`: the session's spans, else the whole load's `AnswerIndex`).
+
 A `Ref` names one message: (the span that holds it, its index in that span's own list), index -1
 for the span's output. In the compact history mode a span's list starts after the `offset`
 messages its `base` span (the session's previous recorded call) holds, so `refs` follows bases.

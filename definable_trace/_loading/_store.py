@@ -1,13 +1,15 @@
 """Growing message lists kept once: why a 1 GB trace file does not need 1 GB of memory.
 
 Each model call of a conversation carries the whole history sent so far (`gen_ai.input.messages`
-and our `definable_trace.input.messages.meta`), so a session of T turns writes its first
-messages T times and the file grows with T². But call k's list, minus its closing `]`, is a
-prefix of call k+1's: the same serializer wrote the same messages. `TextStore.share` keeps, per
-conversation, only the longest such string (a "chain") and hands each call a `SharedText`:
-the chain's number and the length of its own string, packed in an int. Memory then grows with
-the final histories, not with the file; any string that is not a prefix or an extension starts
-a chain of its own, so sharing never changes a value.
+and our `definable_trace.messages`, the input's meta entries then the answer's; the
+`definable_trace.input.messages.meta` of files written before), so a session of T turns writes
+its first messages T times and the file grows with T². But call k's list, minus its closing
+`]`, is a prefix of call k+1's: the same serializer wrote the same messages, each entry in the
+form every list of the session gives it (docs/traces.md, "Message content"). `TextStore.share`
+keeps, per conversation, only the longest such string (a "chain") and hands each call a
+`SharedText`: the chain's number and the length of its own string, packed in an int. Memory
+then grows with the final histories, not with the file; any string that is not a prefix or an
+extension starts a chain of its own, so sharing never changes a value.
 
 Reading a list back parses the chain once (a small cache keeps the last few) and cuts it: when
 every element is an object with the same first key (`"role"` in the parts lists; `"id"` in our

@@ -183,6 +183,7 @@ class _Answers:
 
 
 _ANSWERS = _Answers()
+_ANSWERS_PER_SESSION = 65_536
 
 
 def _json(value: Any) -> str:
@@ -229,7 +230,8 @@ class _Encoder:
 
     def _encode(self, m: Message) -> _Encoded:
         parts = sc.message_to_parts(m, self.redact) if self.capture else None
-        counts = m.metrics is None or self.answers.get(m.id) != _counts(m.metrics)
+        known = self.answers.get(m.id) if m.metrics is not None else None
+        counts = known is None or m.metrics is None or known != _counts(m.metrics)
         meta = sc.message_meta(m, content=self.capture, redact=self.redact, counts=counts)
         entry = _Encoded(m, parts, meta)
         self._items[id(m)] = entry
@@ -546,7 +548,10 @@ class ChatSpan:
         if self.meta is not None and message.metrics is not None:
             # Written: its entry ends this span's list (the loader finds the span by its id),
             # its counts are this span's usage. Later lists of the session leave them out.
-            run.encoder.answers[message.id] = _counts(message.metrics)
+            answers = run.encoder.answers
+            if len(answers) >= _ANSWERS_PER_SESSION:  # a session re-run without end
+                answers.clear()  # its older answers are written with their counts again
+            answers[message.id] = _counts(message.metrics)
 
     def fail(self, exc: BaseException) -> None:
         if self.span.is_recording():
