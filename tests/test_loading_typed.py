@@ -108,12 +108,15 @@ def test_real_lines_read_the_same_on_every_path(path: Path) -> None:
     ] * len(spans)
 
 
-def test_a_line_with_raw_utf8_keeps_its_strings_decoded() -> None:
-    """`Raw` leaves UTF-8 unchecked, so only ASCII lines keep strings raw; others are typed."""
+def test_a_line_with_raw_utf8_is_checked_whole_then_kept_raw() -> None:
+    """`Raw` leaves UTF-8 unchecked, so a line that is not ASCII (UTF-8 as orjson writes it)
+    is checked whole first; then it keeps its strings raw like an ASCII one, and a line that
+    is not UTF-8 goes to the general path."""
     line = next(line for line in _lines(SOURCES[0]) if b'"resourceSpans"' in line)
     line = line.replace(b'"chat ', '"chat été '.encode(), 1)
     assert not line.isascii()
-    assert isinstance(_typed.decode_typed(line, 0), _typed.Request)
+    assert isinstance(_typed.decode_typed(line, 0), _typed.RawRequest)
+    assert isinstance(_typed.decode_typed(line), _typed.Request)  # short: typed, not raw
     assert _check(line) == (True, True)
     assert _typed.decode_typed(line.replace("été".encode(), b"\xff\xfe", 1), 0) is None
 

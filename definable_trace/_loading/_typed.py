@@ -11,8 +11,9 @@ before; `tests/test_loading_typed.py` checks that both paths give the same recor
 For long lines (whole conversations sent again on every model call) the string values are kept
 as `msgspec.Raw`, undecoded: the growing message lists are then shared in their escaped form
 (`TextStore.share_escaped`) and decoded only when read, and never copied again when a prefix of
-one already kept. Only ASCII lines take that path (what OTLP exporters write: JSON with `\\u`
-escapes), since `Raw` leaves UTF-8 unchecked.
+one already kept. `Raw` leaves UTF-8 unchecked, so a line that is not ASCII (orjson and our
+exporter write UTF-8; `json.dumps` writes `\\u` escapes) is checked whole first: that check is
+most of what such a line costs beyond an ASCII one (bench/load_throughput.py, few-long).
 """
 
 from __future__ import annotations
@@ -137,11 +138,10 @@ def decode_typed(line: bytes, raw_from: int | None = None) -> Request | RawReque
     `raw_from`: the length from which string values stay raw (default `RAW_FROM`)."""
     if not line.startswith(_SPANS):
         return None  # logs, metrics, wrappers, other layouts: not worth a second decoding
-    ascii = line.isascii()
     try:
-        if not ascii:
+        if not line.isascii():
             line.decode()  # fields not decoded are skipped unchecked: UTF-8 checked here
-        if ascii and len(line) >= (RAW_FROM if raw_from is None else raw_from):
+        if len(line) >= (RAW_FROM if raw_from is None else raw_from):
             request: Request | RawRequest = _RAW(line)
         else:
             request = _TYPED(line)
