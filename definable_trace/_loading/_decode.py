@@ -135,8 +135,8 @@ class SpanDecoder:
     def _typed_record(
         self, span: Any, scope: str | None, path: str, line: int, raw: bool
     ) -> SpanRecord:
-        """`record` for a typed span (`_typed.Span` or `RawSpan`): the same checks, read from
-        fields instead of dict keys."""
+        """`record` for a typed span (`_typed.Span`, strings decoded or raw): the same checks,
+        read from fields instead of dict keys."""
         strings = self.store.strings
         trace_id = _hex_id(span.traceId, 16)
         span_id = _hex_id(span.spanId, 8)

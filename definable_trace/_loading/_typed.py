@@ -18,7 +18,7 @@ most of what such a line costs beyond an ASCII one (bench/load_throughput.py, fe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -31,10 +31,15 @@ RAW_FROM = 1 << 20
 """Lines at least this long (bytes) keep their string values raw (see the module doc)."""
 
 
-class AnyValue(msgspec.Struct, gc=False):
-    """An OTLP `AnyValue`: one of its fields is set (`stringValue` checked first)."""
+S = TypeVar("S")
+"""How a string value is held: `str | None` (decoded), or `msgspec.Raw` (a long line's)."""
 
-    stringValue: str | None = OTHER
+
+class AnyValue(msgspec.Struct, Generic[S], gc=False):
+    """An OTLP `AnyValue`: one of its fields is set (`stringValue` checked first). On a long
+    line the string is its raw JSON (quotes and escapes included)."""
+
+    stringValue: S = OTHER
     intValue: Any = msgspec.UNSET
     boolValue: Any = msgspec.UNSET
     doubleValue: Any = msgspec.UNSET
@@ -43,26 +48,9 @@ class AnyValue(msgspec.Struct, gc=False):
     bytesValue: Any = msgspec.UNSET
 
 
-class RawValue(msgspec.Struct, gc=False):
-    """`AnyValue` of a long line: the string as its raw JSON (quotes and escapes included)."""
-
-    stringValue: msgspec.Raw = OTHER
-    intValue: Any = msgspec.UNSET
-    boolValue: Any = msgspec.UNSET
-    doubleValue: Any = msgspec.UNSET
-    arrayValue: Any = msgspec.UNSET
-    kvlistValue: Any = msgspec.UNSET
-    bytesValue: Any = msgspec.UNSET
-
-
-class KeyValue(msgspec.Struct, gc=False):
+class KeyValue(msgspec.Struct, Generic[S], gc=False):
     key: str
-    value: AnyValue
-
-
-class RawKeyValue(msgspec.Struct, gc=False):
-    key: str
-    value: RawValue
+    value: AnyValue[S]
 
 
 class Status(msgspec.Struct, gc=False):
@@ -70,7 +58,7 @@ class Status(msgspec.Struct, gc=False):
     message: Any = None
 
 
-class Span(msgspec.Struct, gc=False):
+class Span(msgspec.Struct, Generic[S], gc=False):
     traceId: Any
     spanId: Any
     parentSpanId: Any = None
@@ -78,52 +66,33 @@ class Span(msgspec.Struct, gc=False):
     kind: Any = 0
     startTimeUnixNano: Any = None
     endTimeUnixNano: Any = None
-    attributes: list[KeyValue] | None = None
+    attributes: list[KeyValue[S]] | None = None
     status: Status | None = None
 
 
-class RawSpan(msgspec.Struct, gc=False):
-    traceId: Any
-    spanId: Any
-    parentSpanId: Any = None
-    name: Any = ""
-    kind: Any = 0
-    startTimeUnixNano: Any = None
-    endTimeUnixNano: Any = None
-    attributes: list[RawKeyValue] | None = None
-    status: Status | None = None
-
-
-class ScopeSpans(msgspec.Struct, gc=False):
+class ScopeSpans(msgspec.Struct, Generic[S], gc=False):
     scope: Any = None
     instrumentationLibrary: Any = None
-    spans: list[Span] | None = None
+    spans: list[Span[S]] | None = None
 
 
-class RawScopeSpans(msgspec.Struct, gc=False):
-    scope: Any = None
-    instrumentationLibrary: Any = None
-    spans: list[RawSpan] | None = None
-
-
-class ResourceSpans(msgspec.Struct, gc=False):
-    scopeSpans: list[ScopeSpans] | None = None
+class ResourceSpans(msgspec.Struct, Generic[S], gc=False):
+    scopeSpans: list[ScopeSpans[S]] | None = None
     instrumentationLibrarySpans: Any = None
 
 
-class RawResourceSpans(msgspec.Struct, gc=False):
-    scopeSpans: list[RawScopeSpans] | None = None
-    instrumentationLibrarySpans: Any = None
-
-
-class Request(msgspec.Struct, gc=False):
+class _Request(msgspec.Struct, Generic[S], gc=False):
     """An `ExportTraceServiceRequest` (what else the line holds is not decoded)."""
 
-    resourceSpans: list[ResourceSpans] | None = None
+    resourceSpans: list[ResourceSpans[S]] | None = None
 
 
-class RawRequest(msgspec.Struct, gc=False):
-    resourceSpans: list[RawResourceSpans] | None = None
+class Request(_Request[str | None]):
+    """A request with its string values decoded."""
+
+
+class RawRequest(_Request[msgspec.Raw]):
+    """A long line's request: string values kept raw."""
 
 
 _TYPED = msgspec.json.Decoder(Request).decode
