@@ -16,10 +16,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loading_mutations import MUTATIONS, SOURCES, mutate
+from test_loading_support import Reply, conversation
 
 from definable_trace._loading import _typed
 from definable_trace._loading._decode import SpanDecoder
@@ -135,9 +138,13 @@ def test_other_shapes_go_to_the_general_path() -> None:
     ):
         assert _check(other) == (False, False)
     # A string value of the wrong type: refused typed; kept raw, it reads as the general
-    # path reads it (the number), which `_check` compares.
-    wrong = line[:at] + b'"stringValue":1,"x":"' + line[at + 15 :]
+    # path reads it (the number), which `_check` compares. (The rest of the old string goes
+    # to another field of `AnyValue`: an unknown field would send the line to the general
+    # path on both typed ways, as the next line checks.)
+    wrong = line[:at] + b'"stringValue":1,"bytesValue":"' + line[at + 15 :]
     assert _check(wrong) == (False, True)
+    assert _check(line[:at] + b'"stringValue":1,"x":"' + line[at + 15 :]) == (False, False)
+    assert _check(line.replace(b'"spanId"', b'"unknownField":1,"spanId"', 1)) == (False, False)
 
 
 _FUZZ = settings(
@@ -218,3 +225,72 @@ def test_loaded_sessions_are_freed_without_the_cycle_collector(path: Path) -> No
     finally:
         if enabled:
             gc.enable()
+
+
+def _line_with_history() -> bytes:
+    """A line of our spans whose chat span holds a message list (what the store shares)."""
+    return next(
+        line
+        for path in SOURCES
+        for line in _lines(path)
+        if b'"resourceSpans"' in line and b'"gen_ai.input.messages"' in line
+    )
+
+
+def test_raw_utf8_is_checked_where_it_is_kept_or_decoded() -> None:
+    """A long line that is not ASCII keeps its strings raw without a whole-line check: the
+    message lists are checked where the store keeps them, every other byte is decoded (so
+    checked) by msgspec. Invalid UTF-8 anywhere sends the line to the general path."""
+    line = _line_with_history()
+    at = line.index(b"parts", line.index(b'"gen_ai.input.messages"'))
+    utf8 = line[:at] + "naïve 東京 ".encode() + line[at:]  # inside the message list's text
+    assert not utf8.isascii()
+    assert isinstance(_typed.decode_typed(utf8, 0), _typed.UncheckedRawRequest)
+    assert _check(utf8) == (True, True)
+    bad_list = utf8.replace("東".encode(), b"\xff\xfe", 1)  # in a list the store keeps
+    assert isinstance(_typed.decode_typed(bad_list, 0), _typed.UncheckedRawRequest)
+    assert _typed_way(bad_list, 0) is None and _typed_way(bad_list, None) is None
+    bad_field = utf8.replace(b'"spanId"', b'"events":[{"name":"\xff"}],"spanId"', 1)
+    assert _typed_way(bad_field, 0) is None and _typed_way(bad_field, None) is None
+    general = _general(bad_list)
+    assert general is None or general[1]  # the general path refuses or warns
+
+
+def test_the_store_checks_only_the_utf8_it_keeps() -> None:
+    """`share_escaped` with `check_utf8`: a new chain and a chain's new bytes are checked; a
+    list the chain already holds (a prefix) is not read again."""
+    entry = '{"role":"user","parts":[{"type":"text","content":"été 東京 naïve"}]}'
+    first = "[" + ",".join([entry] * 8) + "]"
+    longer = "[" + ",".join([entry] * 9) + "]"
+    store = TextStore()
+    kept = store.share_escaped("s", "k", msgspec.Raw(orjson.dumps(first)), check_utf8=True)
+    grown = store.share_escaped("s", "k", msgspec.Raw(orjson.dumps(longer)), check_utf8=True)
+    again = store.share_escaped("s", "k", msgspec.Raw(orjson.dumps(first)), check_utf8=True)
+    assert kept is not None and grown is not None and again is not None
+    assert [store.text(v) for v in (kept, grown, again)] == [first, longer, first]
+    bad_tail = orjson.dumps(longer).replace("東".encode(), b"\xff\xfe")
+    with pytest.raises(UnicodeDecodeError):  # the new bytes of a chain (its last entry)
+        TextStore().share_escaped("s", "k", msgspec.Raw(bad_tail), check_utf8=True)
+    store = TextStore()
+    store.share_escaped("s", "k", msgspec.Raw(orjson.dumps(first)), check_utf8=True)
+    extended = orjson.dumps(longer)
+    cut = extended.rindex("東".encode())
+    bad_extension = extended[:cut] + b"\xff" + extended[cut + 3 :]
+    with pytest.raises(UnicodeDecodeError):
+        store.share_escaped("s", "k", msgspec.Raw(bad_extension), check_utf8=True)
+
+
+def test_a_utf8_conversation_loads_the_same_with_raw_strings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Our exporter writes UTF-8 (orjson): a conversation in French and Japanese, read the
+    way long lines are (raw strings, lists checked where kept), equals the default reading."""
+    path = tmp_path / "utf8.jsonl"
+    replies = [Reply(f"Réponse {n} : 東京 est loin, naïve question ? ✓") for n in range(5)]
+    inputs = [f"Question {n} : où est 東京 ? Ça va ✓" for n in range(5)]
+    outputs = conversation(path, replies, inputs, tools=())
+    assert not path.read_bytes().isascii()
+    expected = _summary(path)
+    monkeypatch.setattr(_typed, "RAW_FROM", 0)
+    assert _summary(path) == expected
+    assert load_traces(path).session("s1").messages == outputs[-1].messages

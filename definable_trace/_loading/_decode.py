@@ -77,6 +77,7 @@ class SpanDecoder:
     def __init__(self, store: TextStore) -> None:
         self.store = store
         self._plans: dict[tuple[str, ...], _Plan] = {}
+        self._check_utf8 = False  # the request being read keeps raw strings not yet checked
 
     def spans(
         self, request: dict[str, Any], path: str, line: int, reporter: Reporter
@@ -116,6 +117,7 @@ class SpanDecoder:
         general path (`spans`), which then reads the line again and reports what it finds."""
         records: list[SpanRecord] = []
         raw = isinstance(request, _typed.RawRequest)
+        self._check_utf8 = isinstance(request, _typed.UncheckedRawRequest)
         try:
             for resource_spans in request.resourceSpans or ():
                 groups: list[Any] | None = resource_spans.scopeSpans
@@ -213,7 +215,9 @@ class SpanDecoder:
             for i in plan.shared:
                 value = values[i]
                 if value.__class__ is msgspec.Raw:
-                    found = self.store.share_escaped(group or trace_id, keys[i], value)
+                    found = self.store.share_escaped(
+                        group or trace_id, keys[i], value, check_utf8=self._check_utf8
+                    )
                     if found is None:
                         values[i] = _typed.decode_raw(value)
                     else:

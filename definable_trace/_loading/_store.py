@@ -112,14 +112,21 @@ class TextStore:
         chains.append(chain)
         return _ref(chain, len(head))
 
-    def share_escaped(self, group: str, kind: str, raw: msgspec.Raw) -> SharedText | None:
+    def share_escaped(
+        self, group: str, kind: str, raw: msgspec.Raw, check_utf8: bool = False
+    ) -> SharedText | None:
         """`share` for a JSON string still escaped (a string value of a long line, see
         `_typed`), None when it is not a shared kind of text (then decode it and `share`).
 
         Kept as its escaped bytes, and compared so: escaping is the same character by
         character, and `,` `[` `]` are never escaped, so a list that is a prefix of another is
         so in escaped form too, cut at the same comma. The repeated history is then neither
-        unescaped nor copied; a chain is decoded when first read."""
+        unescaped nor copied; a chain is decoded when first read.
+
+        `check_utf8` (a line that is not ASCII): the bytes kept that no chain held before are
+        checked to be UTF-8 (`UnicodeDecodeError` otherwise); a prefix of a chain's bytes is
+        valid as they are, and a chain extended at a comma stays valid when its new bytes are.
+        """
         data = memoryview(raw)  # Raw has the buffer protocol
         n = len(data) - 2
         if n < _SHARE_MIN or data[0] != _QUOTE or data[1] != _OPEN or data[-2] != _CLOSE:
@@ -140,11 +147,16 @@ class TextStore:
                 if head[n - 1] == _COMMA and head.startswith(text[:-1]):
                     return _ref(chain, n)
             elif text[m - 1] == _COMMA and head.startswith(text[: m - 1]):
+                if check_utf8:
+                    bytes(text[m - 1 :]).decode()
                 heads[chain] = bytes(text)  # the longer string now holds both
                 self._countable[chain] = None
                 self._parsed.pop(chain, None)
                 return _ref(chain, n)
-        return self._new_chain(chains, bytes(text))
+        kept = bytes(text)
+        if check_utf8:
+            kept.decode()
+        return self._new_chain(chains, kept)
 
     def items(self, value: SharedText | str) -> list[Any]:
         """The parsed JSON array; raises `ValueError` when it is not one."""

@@ -11,9 +11,14 @@ before; `tests/test_loading_typed.py` checks that both paths give the same recor
 For long lines (whole conversations sent again on every model call) the string values are kept
 as `msgspec.Raw`, undecoded: the growing message lists are then shared in their escaped form
 (`TextStore.share_escaped`) and decoded only when read, and never copied again when a prefix of
-one already kept. `Raw` leaves UTF-8 unchecked, so a line that is not ASCII (orjson and our
-exporter write UTF-8; `json.dumps` writes `\\u` escapes) is checked whole first: that check is
-most of what such a line costs beyond an ASCII one (bench/load_throughput.py, few-long).
+one already kept.
+
+No byte is skipped unchecked: every Struct forbids unknown fields (a line with one takes the
+general path) and declares the OTLP fields the loader does not read, so msgspec decodes, and
+so checks, everything but the raw strings. A line that is not ASCII (orjson and our exporter
+write UTF-8; `json.dumps` writes `\\u` escapes) has its raw strings checked to be UTF-8 where
+they are decoded or kept (`UncheckedRawRequest`), not the whole line first: in full-history
+mode most of a line is history an earlier list already holds, byte for byte.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["OTHER", "RAW_FROM", "RawRequest", "Request", "decode_raw", "decode_typed"]
+__all__ = [
+    "OTHER",
+    "RAW_FROM",
+    "RawRequest",
+    "Request",
+    "UncheckedRawRequest",
+    "decode_raw",
+    "decode_typed",
+]
 
 OTHER: Any = object()
 """The `stringValue` of a value that has none (an integer, a list, ...): decoded apart."""
@@ -35,7 +48,7 @@ S = TypeVar("S")
 """How a string value is held: `str | None` (decoded), or `msgspec.Raw` (a long line's)."""
 
 
-class AnyValue(msgspec.Struct, Generic[S], gc=False):
+class AnyValue(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     """An OTLP `AnyValue`: one of its fields is set (`stringValue` checked first). On a long
     line the string is its raw JSON (quotes and escapes included)."""
 
@@ -48,17 +61,17 @@ class AnyValue(msgspec.Struct, Generic[S], gc=False):
     bytesValue: Any = msgspec.UNSET
 
 
-class KeyValue(msgspec.Struct, Generic[S], gc=False):
+class KeyValue(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     key: str
     value: AnyValue[S]
 
 
-class Status(msgspec.Struct, gc=False):
+class Status(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     code: Any = 0
     message: Any = None
 
 
-class Span(msgspec.Struct, Generic[S], gc=False):
+class Span(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     traceId: Any
     spanId: Any
     parentSpanId: Any = None
@@ -68,20 +81,31 @@ class Span(msgspec.Struct, Generic[S], gc=False):
     endTimeUnixNano: Any = None
     attributes: list[KeyValue[S]] | None = None
     status: Status | None = None
+    # Not read, but decoded (so checked: see the module doc) rather than skipped.
+    traceState: Any = None
+    flags: Any = None
+    droppedAttributesCount: Any = None
+    events: Any = None
+    droppedEventsCount: Any = None
+    links: Any = None
+    droppedLinksCount: Any = None
 
 
-class ScopeSpans(msgspec.Struct, Generic[S], gc=False):
+class ScopeSpans(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     scope: Any = None
     instrumentationLibrary: Any = None
     spans: list[Span[S]] | None = None
+    schemaUrl: Any = None
 
 
-class ResourceSpans(msgspec.Struct, Generic[S], gc=False):
+class ResourceSpans(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     scopeSpans: list[ScopeSpans[S]] | None = None
     instrumentationLibrarySpans: Any = None
+    resource: Any = None
+    schemaUrl: Any = None
 
 
-class _Request(msgspec.Struct, Generic[S], gc=False):
+class _Request(msgspec.Struct, Generic[S], gc=False, forbid_unknown_fields=True):
     """An `ExportTraceServiceRequest` (what else the line holds is not decoded)."""
 
     resourceSpans: list[ResourceSpans[S]] | None = None
@@ -95,8 +119,15 @@ class RawRequest(_Request[msgspec.Raw]):
     """A long line's request: string values kept raw."""
 
 
+class UncheckedRawRequest(RawRequest):
+    """A long line that is not ASCII: its raw strings are not checked to be UTF-8 yet. Those
+    decoded later are checked by msgspec then; the growing message lists are checked where
+    they are kept (`TextStore.share_escaped`, only the bytes no earlier list holds)."""
+
+
 _TYPED = msgspec.json.Decoder(Request).decode
 _RAW = msgspec.json.Decoder(RawRequest).decode
+_UNCHECKED = msgspec.json.Decoder(UncheckedRawRequest).decode
 _REFUSED = (msgspec.DecodeError, ValueError, RecursionError)
 _SPANS = b'{"resourceSpans":'  # how exporters start a line of spans (others: general path)
 
@@ -108,13 +139,13 @@ def decode_typed(line: bytes, raw_from: int | None = None) -> Request | RawReque
     if not line.startswith(_SPANS):
         return None  # logs, metrics, wrappers, other layouts: not worth a second decoding
     try:
-        if not line.isascii():
-            line.decode()  # fields not decoded are skipped unchecked: UTF-8 checked here
-        if len(line) >= (RAW_FROM if raw_from is None else raw_from):
-            request: Request | RawRequest = _RAW(line)
+        if len(line) < (RAW_FROM if raw_from is None else raw_from):
+            request: Request | RawRequest = _TYPED(line)  # every field decoded, so checked
+        elif line.isascii():
+            request = _RAW(line)
         else:
-            request = _TYPED(line)
-    except _REFUSED:  # UnicodeDecodeError is a ValueError
+            request = _UNCHECKED(line)
+    except _REFUSED:
         return None
     if not request.resourceSpans:
         return None  # `batches`, `resourceLogs`, wrappers, `[]`: the general path tells
