@@ -64,6 +64,8 @@ _REPEATED = frozenset(
     }
 )
 _KINDS = sc.OTLP_SPAN_KINDS
+_Head = tuple[str, str, str | None, int, int, Any, str]
+"""A span's checked envelope: trace id, span id, parent, kind, status code and message, name."""
 _STATUS = sc.OTLP_STATUS_CODES
 
 
@@ -139,47 +141,22 @@ class SpanDecoder:
     ) -> SpanRecord:
         """`record` for a typed span (`_typed.Span`, strings decoded or raw): the same checks,
         read from fields instead of dict keys."""
-        strings = self.store.strings
-        trace_id = _hex_id(span.traceId, 16)
-        span_id = _hex_id(span.spanId, 8)
-        parent = span.parentSpanId or None
-        if parent is not None:
-            parent = _hex_id(parent, 8)
-            if parent == _NO_PARENT:
-                parent = None
-        kind = span.kind
-        if kind.__class__ is not int:
-            kind = _KINDS.get(kind, 0) if isinstance(kind, str) else int(kind or 0)
-        code, message = 0, None
         status = span.status
-        if status is not None:
-            code = status.code
-            message = status.message or None
-            if code.__class__ is not int:
-                code = _STATUS.get(code, 0) if isinstance(code, str) else int(code or 0)
-        name = span.name or ""
-        trace_id = strings.setdefault(trace_id, trace_id)
+        head = self._head(
+            span.traceId,
+            span.spanId,
+            span.parentSpanId,
+            span.kind,
+            (status.code, status.message) if status is not None else None,
+            span.name,
+        )
         attributes = span.attributes or ()
         if raw:
-            shape, values = self._raw_attributes(attributes, trace_id)
+            shape, values = self._raw_attributes(attributes, head[0])
         else:
-            shape, values = self._typed_attributes(attributes, trace_id)
-        return SpanRecord(
-            strings.setdefault(name, name) if isinstance(name, str) else "",
-            trace_id,
-            span_id,
-            parent,
-            kind,
-            _nanoseconds(span.startTimeUnixNano),
-            _nanoseconds(span.endTimeUnixNano),
-            code,
-            message,
-            strings.setdefault(scope, scope) if isinstance(scope, str) else None,
-            shape,
-            values,
-            path,
-            line,
-        )
+            shape, values = self._typed_attributes(attributes, head[0])
+        times = (span.startTimeUnixNano, span.endTimeUnixNano)
+        return self._made(head, times, scope, shape, values, path, line)
 
     def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         keys = tuple([item.key for item in attributes])
@@ -226,35 +203,69 @@ class SpanDecoder:
         return self._finish(plan, keys, values, trace_id, frozenset(done))
 
     def record(self, span: dict[str, Any], scope: str | None, path: str, line: int) -> SpanRecord:
-        strings = self.store.strings
-        trace_id = _hex_id(span["traceId"], 16)
-        span_id = _hex_id(span["spanId"], 8)
-        parent = span.get("parentSpanId") or None
+        status = span.get("status")
+        head = self._head(
+            span["traceId"],
+            span["spanId"],
+            span.get("parentSpanId"),
+            span.get("kind", 0),
+            (status.get("code", 0), status.get("message")) if status else None,
+            span.get("name"),
+        )
+        shape, values = self._attributes(span.get("attributes") or (), head[0])
+        times = (span.get("startTimeUnixNano"), span.get("endTimeUnixNano"))
+        return self._made(head, times, scope, shape, values, path, line)
+
+    def _head(
+        self,
+        trace: Any,
+        span: Any,
+        parent: Any,
+        kind: Any,
+        status: tuple[Any, Any] | None,
+        name: Any,
+    ) -> _Head:
+        """The checked envelope of a span, however it was decoded (both paths must agree):
+        ids as lowercase hex (the trace id interned), no parent for the all-zero id, kind
+        and status code as OTLP numbers (enum names accepted), a name that is a string."""
+        trace_id = _hex_id(trace, 16)
+        span_id = _hex_id(span, 8)
+        parent = parent or None
         if parent is not None:
             parent = _hex_id(parent, 8)
             if parent == _NO_PARENT:
                 parent = None
-        kind = span.get("kind", 0)
         if kind.__class__ is not int:
             kind = _KINDS.get(kind, 0) if isinstance(kind, str) else int(kind or 0)
         code, message = 0, None
-        status = span.get("status")
-        if status:
-            code = status.get("code", 0)
-            message = status.get("message") or None
+        if status is not None:
+            code, message = status[0], status[1] or None
             if code.__class__ is not int:
                 code = _STATUS.get(code, 0) if isinstance(code, str) else int(code or 0)
-        name = span.get("name") or ""
-        trace_id = strings.setdefault(trace_id, trace_id)
-        shape, values = self._attributes(span.get("attributes") or (), trace_id)
+        strings = self.store.strings
+        name = strings.setdefault(name, name) if isinstance(name, str) and name else ""
+        return strings.setdefault(trace_id, trace_id), span_id, parent, kind, code, message, name
+
+    def _made(
+        self,
+        head: _Head,
+        times: tuple[Any, Any],
+        scope: str | None,
+        shape: Shape,
+        values: tuple[Any, ...],
+        path: str,
+        line: int,
+    ) -> SpanRecord:
+        trace_id, span_id, parent, kind, code, message, name = head
+        strings = self.store.strings
         return SpanRecord(
-            strings.setdefault(name, name) if isinstance(name, str) else "",
+            name,
             trace_id,
             span_id,
             parent,
             kind,
-            _nanoseconds(span.get("startTimeUnixNano")),
-            _nanoseconds(span.get("endTimeUnixNano")),
+            _nanoseconds(times[0]),
+            _nanoseconds(times[1]),
             code,
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
