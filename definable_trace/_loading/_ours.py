@@ -25,7 +25,7 @@ from .._messages import Message
 from ._calls import error_of, tool_call_of
 from ._rebuild import AnswerIndex, Chat, Messages, Ref
 from ._records import SpanRecord, TraceWarning
-from ._sessions import Lineage, ModelCall, ToolCall, Turn
+from ._sessions import Lineage, Listed, ModelCall, ToolCall, Turn
 from ._store import TextStore
 
 __all__ = ["OurRun", "build_our_turns", "lineage_of"]
@@ -101,8 +101,16 @@ class _RunSource:
     @property
     def chats(self) -> list[Chat]:
         if self._chats is None:
-            self._chats = [Chat(s, self.messages) for s in sorted(self.run.chats, key=_by_time)]
+            self._chats = self._made_chats()
         return self._chats
+
+    def _made_chats(self) -> list[Chat]:
+        """The run's chats by time: those kept for its messages once they are read, else
+        made for one look and not kept. A listing of thousands of sessions then keeps no
+        object per call (each would be one more for the garbage collector to track)."""
+        if self._chats is not None:
+            return self._chats
+        return [Chat(s, self.messages) for s in sorted(self.run.chats, key=_by_time)]
 
     @property
     def run_input(self) -> Chat | None:
@@ -114,6 +122,18 @@ class _RunSource:
 
     def model_calls(self) -> list[ModelCall]:
         return [ModelCall(c.span, c) for c in self.chats]
+
+    def gather(self, listed: Listed) -> None:
+        """The run's calls into a session's `Listed`, in the order of `model_calls` but
+        without making them: each chat's counts read plainly (`Chat.usage`), its whole
+        `metrics()` only where that cannot say."""
+        for chat in self._made_chats():
+            usage = chat.usage(listed.needs_metrics)
+            if usage is None:
+                listed.add(chat.metrics())
+            else:
+                listed.add_usage(usage)
+            listed.model(chat.model())
 
     def tool_calls(self) -> list[ToolCall]:
         return [tool_call_of(s) for s in sorted(self.run.tools, key=_by_time)]
@@ -140,7 +160,8 @@ class _RunSource:
 
     def count(self) -> int:
         if self._count is None:
-            last = self.chats[-1] if self.chats else None
+            chats = self._made_chats()
+            last = chats[-1] if chats else None
             if last is not None and not last.offset:  # `len(self._refs())`, no list made
                 self._count = self.messages.count(last) + (1 if last.has_output else 0)
             else:
