@@ -604,10 +604,3 @@ def _as_text(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError as exc:  # nested too deep, or not JSON: a ValueError the readers report
         raise ValueError(f"content is not text or JSON ({exc})") from None
-
-
-# Every token count name the loader reads (ours, semconv's older ones, OpenLLMetry's and
-# OpenInference's) starts with one of these: a span with no other such name than those of
-# `USAGE_COUNTS` has its counts there (the loader's fast listing relies on it, and
-# tests/test_loading_facts.py checks every name read).
-USAGE_PREFIXES = ("gen_ai.usage.", "llm.token_count.", "llm.usage.")

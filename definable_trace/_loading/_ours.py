@@ -128,7 +128,7 @@ class _RunSource:
         without making them: each chat's counts read plainly (`Chat.usage`), its whole
         `metrics()` only where that cannot say."""
         for chat in self._made_chats():
-            usage = chat.usage(listed.needs_metrics)
+            usage = chat.usage()
             if usage is None:
                 listed.add(chat.metrics())
             else:

@@ -30,7 +30,7 @@ from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._calls import error_of, finish_reason_of, first_text, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
-from ._sessions import CallFacts, Counts, Usage
+from ._sessions import CallFacts, Usage
 from ._store import TextStore
 
 __all__ = ["AnswerIndex", "Chat", "Messages", "Ref"]
@@ -99,58 +99,30 @@ class Chat:
             )
         return usage_of(span)
 
-    def usage(self, first_token: bool) -> Usage | None:
-        """`metrics()`'s token counts (and, when `first_token`, its time to first token) read
-        without a `Metrics` (a listing sums them for every call), or None when only
-        `metrics()` can say: then ask it. Never different from `metrics()`.
+    def usage(self) -> Usage | None:
+        """`metrics()`'s token counts and time to first token, read without a `Metrics` (a
+        listing sums them for every call), or None when only `metrics()` can say: then ask
+        it. Never different from `metrics()`.
 
         `metrics()` validates the answer's meta entry, with the counts it leaves out read
         back from the span (`sc.usage_into_meta`), else (no entry, or one that does not
-        validate) takes the span's usage (`usage_of`). An entry whose metrics hold plain ints
-        and floats is read here as pydantic would read it (`_plain_metrics`); anything else
-        goes to `metrics()`. Without `first_token`, the one list (`ATTR_MESSAGES`) is not even
-        parsed when its JSON holds no token count (`_span_counts`).
+        validate) takes the span's usage (`usage_of`). An entry whose metrics hold plain
+        ints and floats is read here as pydantic would read it (`_plain_metrics`); anything
+        else goes to `metrics()`, as does a call without an entry (a failed one).
         """
         span = self.span
+        # The list as `metrics()` reads it (`Entries.out_meta`); a damaged one is told once,
+        # here or there.
         if self.answered:
-            if not first_token:
-                counts = self._span_counts()
-                if counts is not None:
-                    return counts, None
-            # The list as `metrics()` reads it (`Entries.out_meta`; a damaged one is told
-            # once, here or there).
             found = self.messages.parse(span, self.meta_key)
             meta = found[-1] if found else None
         elif sc.ATTR_OUTPUT_META in span:
             meta = _first(self.messages.parse(span, sc.ATTR_OUTPUT_META))
         else:
-            return None  # the span's usage: no meta entry to read
+            return None
         if not isinstance(meta, dict):
             return None
         return _plain_metrics(meta.get("metrics"), span)
-
-    def _span_counts(self) -> Counts | None:
-        """The counts of `metrics()` from the span's usage attributes alone, or None.
-
-        The answer's entry gives them (restored from the span, total = input + output), or,
-        when it does not validate, `usage_of` does: the same attributes when (1) the span has
-        no other token count name that `usage_of` would read first (`_plain_usage`; its two
-        cache write names agree), and (2) the list holds no token count at all: no `_tokens`
-        in its JSON, nor a `\\u` escape that could spell one. What (2) passes over (a fork's
-        inherited answers keep their counts in the list) is parsed (`usage`).
-        """
-        span = self.span
-        if not span.by_names("plain usage", _plain_usage):
-            return None
-        text = span.get(self.meta_key)
-        if not isinstance(text, str) or "_tokens" in text or "\\u" in text:
-            return None
-        integer = span.integer
-        if _CACHE_WRITE[1] in span and integer(_CACHE_WRITE[0]) != integer(_CACHE_WRITE[1]):
-            return None
-        found = [next(filter(None, map(integer, names)), 0) for names in _USAGE_NAMES]
-        inputs, outputs, cache_read, cache_write, reasoning = found
-        return (inputs, outputs, inputs + outputs, cache_read, cache_write, reasoning)
 
     @property
     def meta_output(self) -> bool:
@@ -468,21 +440,7 @@ def _answer_index(spans: Iterable[SpanRecord], store: TextStore) -> dict[str, Sp
     return index
 
 
-# `Chat.counts`: the span attributes `sc.usage_into_meta` reads, in the order of `Counts`
-# (without the total); the two names of the cache write count.
-_USAGE_NAMES = tuple(
-    sc.USAGE_COUNTS[name]
-    for name in (
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-    )
-)
-_CACHE_WRITE = sc.USAGE_COUNTS["cache_write_tokens"]
-_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())
-_USAGE_ATTRIBUTES = frozenset(name for names in _USAGE_NAMES for name in names)
+_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_plain_metrics`
 
 
 def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
@@ -535,15 +493,6 @@ def _span_count(span: SpanRecord, attributes: tuple[str, ...]) -> int:
             if value:
                 return value
     return 0
-
-
-def _plain_usage(span: SpanRecord) -> bool:
-    """No token count name but those `sc.USAGE_COUNTS` reads (every name `usage_of` reads
-    starts with one of `sc.USAGE_PREFIXES`): decided once per shape of span."""
-    return not any(
-        name.startswith(sc.USAGE_PREFIXES) and name not in _USAGE_ATTRIBUTES
-        for name in span.attribute_names
-    )
 
 
 # What `message_from_parts` raises on a part or meta of the wrong shape (pydantic's

@@ -449,7 +449,7 @@ Counts = tuple[int, int, int, int, int, int]
 """A call's token counts as plain ints, in the order of `_COUNTS`."""
 
 Usage = tuple[Counts, float | None]
-"""A call's counts and time to first token (None when unknown, or not asked for)."""
+"""A call's counts and time to first token (None when unknown)."""
 
 
 class ListedSource(Protocol):
@@ -464,9 +464,8 @@ class Listed:
 
     `sum_metrics` of every call's `Metrics` gives the same sums, but a `Metrics` per call (for
     ours rebuilt from the meta list) is most of what a listing of many short sessions costs;
-    a source that knows a call's counts from its span adds them with `add_counts`, and the
-    session gets one `Metrics`. The first token time needs the call's own `Metrics`:
-    `needs_metrics` says whether the next call's must still be added whole.
+    a source that reads a call's counts plainly adds them with `add_usage`, and the session
+    gets one `Metrics` when asked (`_Totals`).
     """
 
     __slots__ = ("_first_token", "_known", "counts", "models")
@@ -476,10 +475,6 @@ class Listed:
         self.models: dict[str, None] = {}
         self._first_token: float | None = None
         self._known = False  # a call has given its first token time (as `sum_metrics`)
-
-    @property
-    def needs_metrics(self) -> bool:
-        return not self._known
 
     def add(self, metrics: Metrics) -> None:
         """A call's `Metrics` (what `sum_metrics` adds)."""
@@ -495,8 +490,7 @@ class Listed:
             self._known = self._first_token is not None
 
     def add_usage(self, usage: Usage) -> None:
-        """A call's counts and time to first token, as `add` takes them from its `Metrics`
-        (the time is read only while `needs_metrics`)."""
+        """A call's counts and time to first token, as `add` takes them from its `Metrics`."""
         found, first_token = usage
         counts = self.counts
         for i, value in enumerate(found):
