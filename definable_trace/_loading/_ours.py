@@ -23,7 +23,7 @@ from collections.abc import Callable
 from .. import _semconv as sc
 from .._messages import Message
 from ._calls import error_of, tool_call_of
-from ._rebuild import AnswerIndex, Chat, Messages, Ref
+from ._rebuild import AnswerIndex, Chat, Messages, Ref, model_of, usage_of_chat
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Listed, ModelCall, ToolCall, Turn
 from ._store import TextStore
@@ -110,7 +110,10 @@ class _RunSource:
         object per call (each would be one more for the garbage collector to track)."""
         if self._chats is not None:
             return self._chats
-        return [Chat(s, self.messages) for s in sorted(self.run.chats, key=_by_time)]
+        return [Chat(s, self.messages) for s in self._by_time()]
+
+    def _by_time(self) -> list[SpanRecord]:
+        return sorted(self.run.chats, key=_by_time)
 
     @property
     def run_input(self) -> Chat | None:
@@ -125,15 +128,18 @@ class _RunSource:
 
     def gather(self, listed: Listed) -> None:
         """The run's calls into a session's `Listed`, in the order of `model_calls` but
-        without making them: each chat's counts read plainly (`Chat.usage`), its whole
-        `metrics()` only where that cannot say."""
-        for chat in self._made_chats():
-            usage = chat.usage()
+        without making them (nor a `Chat`, unless it must be asked): each call's counts
+        read plainly (`usage_of_chat`), its whole `metrics()` only where that cannot say."""
+        messages = self.messages
+        chats = self._chats
+        spans = [c.span for c in chats] if chats is not None else self._by_time()
+        for span in spans:
+            usage = usage_of_chat(span, messages)
             if usage is None:
-                listed.add(chat.metrics())
+                listed.add(Chat(span, messages).metrics())
             else:
                 listed.add_usage(usage)
-            listed.model(chat.model())
+            listed.model(model_of(span))
 
     def tool_calls(self) -> list[ToolCall]:
         return [tool_call_of(s) for s in sorted(self.run.tools, key=_by_time)]

@@ -33,7 +33,7 @@ from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts, Usage
 from ._store import TextStore
 
-__all__ = ["AnswerIndex", "Chat", "Messages", "Ref"]
+__all__ = ["AnswerIndex", "Chat", "Messages", "Ref", "model_of", "usage_of_chat"]
 
 Report = Callable[[TraceWarning], None]
 _SHARED = frozenset({sc.ATTR_MESSAGES, sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # by the store
@@ -55,7 +55,7 @@ class Chat:
         # when `answered`), else the input list of files written before.
         new = sc.ATTR_MESSAGES in span
         self.meta_key = sc.ATTR_MESSAGES if new else sc.ATTR_INPUT_META
-        self.answered = new and sc.answered(span.__contains__)
+        self.answered = new and sc.answered(span.__contains__)  # as `_answered(span)`
 
     def facts(self) -> CallFacts:
         span = self.span
@@ -69,10 +69,7 @@ class Chat:
 
     def model(self) -> str | None:
         """`facts().response_model or facts().request_model` (what a listing reads)."""
-        span = self.span
-        return first_text(span, sc.GEN_AI_RESPONSE_MODEL) or first_text(
-            span, sc.GEN_AI_REQUEST_MODEL
-        )
+        return model_of(self.span)
 
     def input_messages(self) -> list[Message] | None:
         return self.messages.build(self.messages.refs(self)) if self.has_input else None
@@ -100,29 +97,9 @@ class Chat:
         return usage_of(span)
 
     def usage(self) -> Usage | None:
-        """`metrics()`'s token counts and time to first token, read without a `Metrics` (a
-        listing sums them for every call), or None when only `metrics()` can say: then ask
-        it. Never different from `metrics()`.
-
-        `metrics()` validates the answer's meta entry, with the counts it leaves out read
-        back from the span (`sc.usage_into_meta`), else (no entry, or one that does not
-        validate) takes the span's usage (`usage_of`). An entry whose metrics hold plain
-        ints and floats is read here as pydantic would read it (`_plain_metrics`); anything
-        else goes to `metrics()`, as does a call without an entry (a failed one).
-        """
-        span = self.span
-        # The list as `metrics()` reads it (`Entries.out_meta`); a damaged one is told once,
-        # here or there.
-        if self.answered:
-            found = self.messages.parse(span, self.meta_key)
-            meta = found[-1] if found else None
-        elif sc.ATTR_OUTPUT_META in span:
-            meta = _first(self.messages.parse(span, sc.ATTR_OUTPUT_META))
-        else:
-            return None
-        if not isinstance(meta, dict):
-            return None
-        return _plain_metrics(meta.get("metrics"), span)
+        """`metrics()`'s token counts and time to first token without a `Metrics`, or None:
+        see `usage_of_chat`."""
+        return usage_of_chat(self.span, self.messages)
 
     @property
     def meta_output(self) -> bool:
@@ -438,6 +415,41 @@ def _answer_index(spans: Iterable[SpanRecord], store: TextStore) -> dict[str, Sp
         if isinstance(last, dict) and isinstance(last.get("id"), str):
             index.setdefault(last["id"], span)
     return index
+
+
+def usage_of_chat(span: SpanRecord, messages: Messages) -> Usage | None:
+    """`Chat(span, messages).metrics()`'s token counts and time to first token, read without
+    a `Metrics` (a listing sums them for every call) nor a `Chat`, or None when only
+    `metrics()` can say: then ask it. Never different from `metrics()`.
+
+    `metrics()` validates the answer's meta entry, with the counts it leaves out read back
+    from the span (`sc.usage_into_meta`), else (no entry, or one that does not validate)
+    takes the span's usage (`usage_of`). An entry whose metrics hold plain ints and floats is
+    read here as pydantic would read it (`_plain_metrics`); anything else goes to
+    `metrics()`, as does a call without an entry (a failed one).
+    """
+    # The list as `metrics()` reads it (`Entries.out_meta`); a damaged one is told once, here
+    # or there.
+    if _answered(span):
+        found = messages.parse(span, sc.ATTR_MESSAGES)
+        meta = found[-1] if found else None
+    elif sc.ATTR_OUTPUT_META in span:
+        meta = _first(messages.parse(span, sc.ATTR_OUTPUT_META))
+    else:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return _plain_metrics(meta.get("metrics"), span)
+
+
+def model_of(span: SpanRecord) -> str | None:
+    """The model that answered a chat span, else the one asked for."""
+    return first_text(span, sc.GEN_AI_RESPONSE_MODEL) or first_text(span, sc.GEN_AI_REQUEST_MODEL)
+
+
+def _answered(span: SpanRecord) -> bool:
+    """`Chat.answered`: the one list ends with the answer's entry."""
+    return sc.ATTR_MESSAGES in span and sc.answered(span.__contains__)
 
 
 _COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_plain_metrics`
