@@ -86,9 +86,17 @@ def _slow(session: Session) -> list[Any]:
 
 
 def _same_facts(load: Any) -> TraceSet:
-    """Two loads of the same input: the fast facts of one equal the slow ones of the other."""
+    """Two loads of the same input: the fast facts of one equal the slow ones of the other,
+    and summing the tokens tells the same warnings (an unreadable list or metrics) as
+    asking every call for its `Metrics` did."""
     fast, slow = load(), load()
     assert [s.id for s in fast] == [s.id for s in slow]
+    for session in fast:
+        _ = session.metrics
+    for session in slow:
+        _ = [c.metrics for t in session.turns for c in t.model_calls]
+    assert [str(w) for w in fast.warnings] == [str(w) for w in slow.warnings]
+    fast, slow = load(), load()
     for a, b in zip(fast, slow, strict=True):
         assert _fast(a) == _slow(b), a.id
     first = fast.sessions[0].metrics if len(fast) else None
