@@ -16,6 +16,7 @@ import importlib.util
 import math
 import re
 import tempfile
+from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from definable_trace import (
     flush_tracing,
 )
 from definable_trace import _semconv as sc
-from definable_trace._loading._rebuild import EXACT_INT, Chat, _plain_metrics
+from definable_trace._loading._rebuild import Chat, _plain_metrics
+from definable_trace._loading._records import EXACT_INT
 from definable_trace._loading._sessions import Session
-from definable_trace.agent import Agent
+from definable_trace.agent import Agent, RunCompleted
 from definable_trace.loading import SpanRecord, TraceSet, load_traces
 from definable_trace.replay import ForkOptions, fork
 from definable_trace.testing import FakeOpenAIServer
@@ -85,7 +87,7 @@ def _slow(session: Session) -> list[Any]:
     ]
 
 
-def _same_facts(load: Any) -> TraceSet:
+def _same_facts(load: Callable[[], TraceSet]) -> TraceSet:
     """Two loads of the same input: the fast facts of one equal the slow ones of the other,
     and summing the tokens tells the same warnings (an unreadable list or metrics) as
     asking every call for its `Metrics` did."""
@@ -178,8 +180,9 @@ def _write(path: Path, **tracing: Any) -> None:
             agent.run("again?", messages=messages, session_id="plain")
         messages = None
         for text in ["weather in Oslo?", "sure?", "really?"]:
-            events = list(agent.run_stream(text, messages=messages, session_id="streamed"))
-            messages = events[-1].output.messages
+            last = list(agent.run_stream(text, messages=messages, session_id="streamed"))[-1]
+            assert isinstance(last, RunCompleted)
+            messages = last.output.messages
     flush_tracing()
     if tracing.get("capture_content") is False:
         return  # no content: nothing to fork
