@@ -35,7 +35,7 @@ from definable_trace import (
     flush_tracing,
 )
 from definable_trace import _semconv as sc
-from definable_trace._loading._rebuild import Chat, _plain_metrics
+from definable_trace._loading._rebuild import Chat, _plain_metrics, usage_of_chat
 from definable_trace._loading._records import EXACT_INT
 from definable_trace._loading._sessions import Session
 from definable_trace.agent import Agent, RunCompleted
@@ -121,7 +121,7 @@ def _plainly_read(traces: TraceSet) -> int:
     How many were read plainly."""
     plain = 0
     for chat in _chats(traces):
-        usage = chat.usage()
+        usage = usage_of_chat(chat.span, chat.messages)
         if usage is None:
             continue
         metrics = chat.metrics()

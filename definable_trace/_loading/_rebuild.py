@@ -67,10 +67,6 @@ class Chat:
             error=error_of(span),
         )
 
-    def model(self) -> str | None:
-        """`facts().response_model or facts().request_model` (what a listing reads)."""
-        return model_of(self.span)
-
     def input_messages(self) -> list[Message] | None:
         return self.messages.build(self.messages.refs(self)) if self.has_input else None
 
@@ -95,11 +91,6 @@ class Chat:
                 f"holds unreadable metrics ({reason})",
             )
         return usage_of(span)
-
-    def usage(self) -> Usage | None:
-        """`metrics()`'s token counts and time to first token without a `Metrics`, or None:
-        see `usage_of_chat`."""
-        return usage_of_chat(self.span, self.messages)
 
     @property
     def meta_output(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import msgspec
 
@@ -297,7 +297,7 @@ class Turn(Interval):
         runs) adds them itself; otherwise each call's `metrics` is added."""
         source = self._source
         if self._model_calls is None and _gathers(source.__class__):
-            source.gather(listed)  # type: ignore[attr-defined]  # `_gathers` says it has it
+            cast(ListedSource, source).gather(listed)
             return
         for call in self.model_calls:
             listed.add(call.metrics)
