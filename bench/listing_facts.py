@@ -85,7 +85,7 @@ def _child(path: Path, way: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--file", type=Path, help="trace file (default: the many-short file)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--way", choices=["now", "before"], help=argparse.SUPPRESS)
