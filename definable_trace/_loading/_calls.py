@@ -88,8 +88,25 @@ class CallData:
     error: str | None
 
 
-Memo = dict[bytes, Message]
-"""Messages rebuilt so far, by their parts' JSON (see `_openai_v2._message`)."""
+class Memo:
+    """What the calls of one load share, so that what they resend is worked out once: an
+    application sends its whole history on every call, and copies of one conversation (the
+    same system prompt and first question in every session) repeat it again.
+
+    `messages`: messages rebuilt so far, by their parts' JSON (`_openai_v2._message`) or their
+    flattened fields (`_flat.memo_message`); `lists`: a call's message list as read, by the
+    attribute's JSON string (`_openai_v2.parts_call`); `bodies`: the JSON a message's id is
+    derived from, by message (`_foreign`). Nothing here is changed once made: a rebuilt message
+    is shared by the calls that sent it, and `_foreign` makes canonical copies of it.
+    """
+
+    __slots__ = ("bodies", "lists", "messages")
+
+    def __init__(self) -> None:
+        self.messages: dict[object, Message] = {}
+        self.lists: dict[str, tuple[list[Message], str | None]] = {}
+        # By the message's id(), the message kept beside its body so that the id stays its own.
+        self.bodies: dict[int, tuple[Message, bytes]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,9 @@ class Convention:
     claims: Callable[[SpanRecord], bool]
     role_of: Callable[[SpanRecord], str | None]
     call: Callable[[SpanRecord, LogContent | None, Memo | None], CallData]
+    names_only: bool = False
+    """`claims` reads only the span's attribute names and scope: `classify` then asks it once
+    per shape of span (see `SpanRecord.by_names`), not once per span."""
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:

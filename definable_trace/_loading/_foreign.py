@@ -85,14 +85,35 @@ class _Group:
 class _Canon:
     """Stable ids and times: the first occurrence of a message (by position and content) wins."""
 
-    def __init__(self, session_id: str) -> None:
+    def __init__(
+        self, session_id: str, bodies: dict[int, tuple[Message, bytes]] | None = None
+    ) -> None:
         self.session_id = session_id
         self.seen: dict[str, Message] = {}
         # By position and message object: calls share the `Message`s of what they resent
         # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
         self.known: dict[tuple[int, int], Message] = {}
+        # The JSON of each message's body, by message: shared by the sessions of one load
+        # (`Memo.bodies`), where a message resent in many sessions is one object.
+        self.bodies = bodies if bodies is not None else {}
+        try:  # what `[session_id, position, body]` serialises to, up to the position
+            self.head: bytes | None = b"[" + orjson.dumps(session_id) + b","
+        except TypeError:  # no JSON for the id (a lone surrogate): the general path says so
+            self.head = None
 
     def fingerprint(self, position: int, message: Message) -> str:
+        """The hash of `[session id, position, body]` as orjson writes it with sorted keys,
+        made of the parts' JSON: the body's is the same for every session and position."""
+        if self.head is None:
+            return self._fingerprint(position, message)
+        found = self.bodies.get(id(message))
+        if found is None:
+            found = self.bodies[id(message)] = (message, _body_json(message))
+        data = b"%s%d,%s]" % (self.head, position, found[1])
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+    def _fingerprint(self, position: int, message: Message) -> str:
+        """`fingerprint` in one piece: the general path it must agree with."""
         try:
             data = orjson.dumps(
                 [self.session_id, position, _body(message)], option=orjson.OPT_SORT_KEYS
@@ -113,6 +134,15 @@ class _Canon:
             self.seen[key] = found
         self.known[(position, id(message))] = found
         return found
+
+
+def _body_json(message: Message) -> bytes:
+    """The JSON of `_body(message)` with sorted keys (pydantic's dump where orjson has none)."""
+    try:
+        return orjson.dumps(_body(message), option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson has no JSON for (bytes in a damaged tool call)
+        body = message.model_dump(mode="json", exclude=_NOT_BODY)
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
 _NOT_BODY = {"id", "created_at", "metrics"}
@@ -142,13 +172,15 @@ def build_foreign_turns(
     groupers: dict[str, list[SpanRecord]],
     first_index: int = 1,
     family: str | None = None,
+    bodies: dict[int, tuple[Message, bytes]] | None = None,
 ) -> ForeignTurns:
     """`groupers`: per call span id, the agent/workflow spans above it (shown with its turn).
 
     `first_index`: the index of the first turn (a stitched branch starts at the turn it left its
     parent at); `family`: the id message ids are derived from (a branch's messages shared with
-    its parent then keep the parent's ids), by default the session's."""
-    canon = _Canon(family or session_id)
+    its parent then keep the parent's ids), by default the session's; `bodies`: the messages'
+    JSON known so far (`Memo.bodies`), shared by the sessions of one load."""
+    canon = _Canon(family or session_id, bodies)
     groups: list[_Group] = []
     for call in sorted(calls, key=lambda c: (c.span.start_ns, c.span.end_ns)):
         sent, answer = _canonical(canon, call)

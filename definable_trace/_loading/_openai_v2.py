@@ -71,19 +71,20 @@ def parts_call(
     """A call span written in the parts format; raises `ValueError` on unreadable JSON.
 
     `logs`: the call's content from log records, read where the span has none; `memo`: shared
-    by the calls of one load, so that a message sent again is rebuilt once (see `_message`)."""
+    by the calls of one load, so that a list or a message sent again is rebuilt once (see
+    `_List`, `_message`). What may fail fails in the same order with or without it: the three
+    lists are parsed, then their messages built (a list found in `memo` parsed and built)."""
     system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
-    inputs = _parts_list(span, sc.INPUT_MESSAGES, logs)
-    outputs = _parts_list(span, sc.OUTPUT_MESSAGES, logs)
+    inputs = _List.read(span, sc.INPUT_MESSAGES, logs, memo)
+    outputs = _List.read(span, sc.OUTPUT_MESSAGES, logs, memo)
     messages: list[Message] | None = None
     if system is not None or inputs is not None:
         messages = []
         if system:
             messages.append(_message({"role": "system", "parts": system}, memo))
-        messages.extend(_message(m, memo) for m in inputs or () if isinstance(m, dict))
-    output = None
-    if outputs is not None:
-        output = [_message(m, memo) for m in outputs if isinstance(m, dict)]
+        if inputs is not None:
+            messages.extend(inputs.messages(memo))
+    output = outputs.messages(memo) if outputs is not None else None
     return CallData(
         span=span,
         convention=convention,
@@ -93,9 +94,56 @@ def parts_call(
         request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
         response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
         response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or _output_finish(outputs),
+        finish_reason=finish_reason_of(span) or (outputs.finish() if outputs else None),
         error=error_of(span),
     )
+
+
+class _List:
+    """A message list attribute, parsed; its messages built when asked for. A list read from
+    a JSON string is remembered in the memo by that string (the same history sent by many
+    calls, or by copies of one conversation): found there, it is neither parsed nor built."""
+
+    __slots__ = ("built", "items", "raw")
+
+    def __init__(
+        self, raw: str | None, items: list[Any], built: tuple[list[Message], str | None] | None
+    ) -> None:
+        self.raw = raw
+        self.items = items
+        self.built = built
+
+    @classmethod
+    def read(
+        cls, span: SpanRecord, key: str, logs: LogContent | None, memo: Memo | None
+    ) -> _List | None:
+        value = span.get(key)
+        if value is None and logs is not None:
+            value = logs.get(key)
+        if value is None:
+            return None
+        if memo is not None and isinstance(value, str):
+            built = memo.lists.get(value)
+            if built is not None:
+                return cls(value, [], built)
+            return cls(value, _as_list(orjson.loads(value), key), None)
+        return cls(
+            None, _as_list(orjson.loads(value) if isinstance(value, str) else value, key), None
+        )
+
+    def messages(self, memo: Memo | None) -> list[Message]:
+        """A new list each time (a caller may keep it), of messages shared by every call."""
+        if self.built is None:
+            messages = [_message(m, memo) for m in self.items if isinstance(m, dict)]
+            self.built = (messages, _output_finish(self.items))
+            if memo is not None and self.raw is not None:
+                memo.lists[self.raw] = self.built
+        return list(self.built[0])
+
+    def finish(self) -> str | None:
+        if self.built is None:
+            return _output_finish(self.items)
+        return self.built[1]
 
 
 def _message(data: dict[str, Any], memo: Memo | None) -> Message:
@@ -108,9 +156,9 @@ def _message(data: dict[str, Any], memo: Memo | None) -> Message:
         key = orjson.dumps(data)
     except TypeError:  # a value JSON has no form for (bytes of a damaged attribute)
         return sc.message_from_parts(data, _UNSET)
-    found = memo.get(key)
+    found = memo.messages.get(key)
     if found is None:
-        found = memo[key] = sc.message_from_parts(data, _UNSET)
+        found = memo.messages[key] = sc.message_from_parts(data, _UNSET)
     return found
 
 
@@ -120,8 +168,10 @@ def _parts_list(span: SpanRecord, key: str, logs: LogContent | None) -> list[Any
         value = logs.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        value = orjson.loads(value)
+    return _as_list(orjson.loads(value) if isinstance(value, str) else value, key)
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{key} is not a JSON list")
     return list(value)

@@ -17,7 +17,7 @@ import orjson
 from .. import _semconv as sc
 from .._messages import Image, Message
 from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
-from ._flat import message_of, tool_call, unflatten
+from ._flat import memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import with_log_content
 from ._records import SpanRecord
@@ -38,13 +38,12 @@ def _role_of(span: SpanRecord) -> str | None:
 
 
 def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
-    return with_log_content(_flat_call(span), logs, memo)
+    return with_log_content(_flat_call(span, memo), logs, memo)
 
 
-def _flat_call(span: SpanRecord) -> CallData:
-    attributes = span.attributes
-    inputs = unflatten(attributes, sc.LLM_INPUT_MESSAGES_PREFIX)
-    outputs = unflatten(attributes, sc.LLM_OUTPUT_MESSAGES_PREFIX)
+def _flat_call(span: SpanRecord, memo: Memo | None) -> CallData:
+    inputs = span_unflatten(span, sc.LLM_INPUT_MESSAGES_PREFIX)
+    outputs = span_unflatten(span, sc.LLM_OUTPUT_MESSAGES_PREFIX)
     response = _json_object(span, sc.OUTPUT_VALUE)
     parameters = _json_object(span, sc.LLM_INVOCATION_PARAMETERS)
     request_model = _text(parameters.get("model"))
@@ -53,8 +52,8 @@ def _flat_call(span: SpanRecord) -> CallData:
     return CallData(
         span=span,
         convention=NAME,
-        input=[_message(m) for m in inputs] if inputs else None,
-        output=[_message(m) for m in outputs] if outputs else None,
+        input=[memo_message(memo, NAME, m, _message) for m in inputs] if inputs else None,
+        output=[memo_message(memo, NAME, m, _message) for m in outputs] if outputs else None,
         metrics=usage_of(span),
         request_model=request_model,
         response_model=first_text(span, sc.LLM_MODEL_NAME) or _text(response.get("model")),
@@ -119,4 +118,4 @@ def _choice_finish(response: dict[str, Any]) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)
