@@ -283,3 +283,87 @@ def test_sessions_that_resend_the_same_messages_keep_their_own_ids(
                 checked += 1
     assert checked > 100
     assert len({s.id for s in traces}) == len(traces)
+
+
+# --- canonical messages made when first read --------------------------------------------
+
+
+def _foreign_traces(tmp: Path) -> Iterator[Any]:
+    for path in _files(tmp):
+        try:
+            traces = load_traces(path)
+        except DefinableTraceError:
+            continue
+        yield traces
+
+
+def _everything(traces: Any, order: str) -> list[Any]:
+    """Every session read in one of two orders: histories first, or counts, tool calls and
+    calls' messages first (what a listing, then `show`, reads)."""
+    out: list[Any] = []
+    for session in traces:
+        if order == "calls first":
+            out.append(("count", session.message_count))
+            for turn in session.turns:
+                out.append([repr(c) for c in turn.tool_calls])
+                for call in turn.model_calls:
+                    out.append((_dump(call.input_messages), _dump([call.output_message])))
+        out.append(_dump(session.messages))
+        for turn in session.turns:
+            out.append((_dump(turn.history), _dump(turn.messages), _dump(turn.history_before)))
+            if order != "calls first":
+                out.append([repr(c) for c in turn.tool_calls])
+                for call in turn.model_calls:
+                    out.append((_dump(call.input_messages), _dump([call.output_message])))
+        if order != "calls first":
+            out.append(("count", session.message_count))
+    return sorted(map(repr, out))
+
+
+def _dump(messages: list[Message | None] | None) -> Any:
+    if messages is None:
+        return None
+    return [
+        None if m is None else (m.model_dump(mode="json"), m.model_fields_set) for m in messages
+    ]
+
+
+def test_messages_read_in_any_order_are_the_same(tmp_path: Path) -> None:
+    for traces in _foreign_traces(tmp_path):
+        again = load_traces(*traces.paths)
+        assert _everything(traces, "histories first") == _everything(again, "calls first")
+
+
+def test_the_count_without_messages_is_the_number_of_messages(tmp_path: Path) -> None:
+    """`message_count` of other instrumentations' sessions follows `merged_history` on the
+    messages' ids without making them: on every committed trace and damaged versions (some
+    with histories that do not extend each other: lines shuffled, repeated, cut)."""
+    counted = 0
+    for traces in _foreign_traces(tmp_path):
+        for session in traces:
+            assert session.message_count == len(session.messages)
+            counted += session.convention != "definable"
+    assert counted > 100
+
+
+def test_a_message_is_one_object_wherever_it_is_read(tmp_path: Path) -> None:
+    """The history of a turn, the messages its calls sent and their answers are the same
+    `Message` objects (made once), and an answer's `metrics` is the `Metrics` of the call
+    that first gave it (the same object: changing one changes the other, as before)."""
+    own = 0
+    for traces in _foreign_traces(tmp_path):
+        for session in traces:
+            if session.convention in ("definable", "mixed"):
+                continue
+            calls = [c for t in session.turns for c in t.model_calls]
+            for turn in session.turns:
+                history = {m.id: m for m in turn.history}
+                for call in turn.model_calls:
+                    answer = call.output_message
+                    for message in [*(call.input_messages or ()), answer]:
+                        if message is not None and message.id in history:
+                            assert history[message.id] is message
+                    if answer is not None and answer.metrics is not None:
+                        assert any(answer.metrics is c.metrics for c in calls)
+                        own += answer.metrics is call.metrics
+    assert own > 100

@@ -187,6 +187,7 @@ class _Assembler:
         )
         has_content = all(_has_content(r) for r in runs if r.chats)
         messages = _last_history(turns)
+        count: Callable[[], int] | None = _last_count(turns) if runs else None
         if bucket.calls:
             first = (
                 (bucket.lineage.turn or 1) if bucket.lineage is not None and bucket.stitched else 1
@@ -204,8 +205,9 @@ class _Assembler:
             if runs:  # both kinds in one session: rare, so the general (slower) merge
                 turns = _interleave(turns, foreign.turns)
                 messages = functools.partial(merged_history, turns)
+                count = None
             else:
-                turns, messages = foreign.turns, foreign.messages
+                turns, messages, count = foreign.turns, foreign.messages, foreign.count
         return Session(
             id=bucket.id,
             turns=turns,
@@ -216,7 +218,7 @@ class _Assembler:
             lineage=bucket.lineage or (lineage_of(runs) if runs else None),
             agent_name=_agent_name(bucket, runs),
             messages=messages,
-            message_count=_last_count(turns) if runs and not bucket.calls else None,
+            message_count=count,
         )
 
     # --- sessions named by no span -------------------------------------------------------

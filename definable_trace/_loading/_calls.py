@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import msgspec
 import orjson
 
 from .. import _semconv as sc
@@ -26,6 +27,7 @@ __all__ = [
     "CallData",
     "Convention",
     "Memo",
+    "Usage",
     "error_of",
     "finish_reason_of",
     "first_text",
@@ -69,6 +71,22 @@ _FIRST_TOKEN = (
 )
 
 
+class Usage(msgspec.Struct, gc=False):
+    """A call's usage (`usage_of` its span), read when first asked for and then kept: a
+    listing sums it, but building the turns needs none of it (nor `Metrics`, one pydantic
+    model per call). The call and its answer message share the one `Metrics` it makes.
+    Untracked by the garbage collector: it holds its span and that `Metrics`, nothing that
+    leads back to it."""
+
+    span: SpanRecord
+    made: Metrics | None = None
+
+    def metrics(self) -> Metrics:
+        if self.made is None:
+            self.made = usage_of(self.span)
+        return self.made
+
+
 @dataclass
 class CallData:
     """One model call of another instrumentation, its messages already rebuilt.
@@ -80,12 +98,16 @@ class CallData:
     convention: str
     input: list[Message] | None
     output: list[Message] | None
-    metrics: Metrics
+    usage: Usage
     request_model: str | None
     response_model: str | None
     response_id: str | None
     finish_reason: str | None
     error: str | None
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.usage.metrics()
 
 
 class Memo:

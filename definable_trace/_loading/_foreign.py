@@ -12,6 +12,12 @@ sent and the answer. So:
   the call that produced it);
 - the session's history is the last turn's when it extends the earlier ones, else the turns'
   messages one after the other (an application that sends no history).
+
+What the turns need is worked out when they are built: each message's id (to split turns by
+their user messages and to count the history) and time. The canonical `Message`s themselves
+(a pydantic copy each, with the call's `Metrics` on an answer) are made when first read
+(`_Entry`), and the tool calls only seen in the messages when a turn's are asked for: listing
+the sessions of a file needs neither.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import orjson
 
 from .._messages import Message, Metrics
 from .._semconv import ToolCallPart
-from ._calls import CallData, tool_call_of
+from ._calls import CallData, Usage, tool_call_of
 from ._records import SpanRecord
 from ._sessions import CallFacts, ModelCall, ToolCall, Turn
 
@@ -38,6 +44,7 @@ __all__ = ["ForeignTurns", "build_foreign_turns", "merged_history"]
 class ForeignTurns:
     turns: list[Turn]
     messages: Callable[[], list[Message]]
+    count: Callable[[], int]  # `len(messages())`, without making the messages
     has_content: bool
 
 
@@ -47,17 +54,24 @@ class _ListSource(msgspec.Struct, gc=False):
     holds lists and values and nothing that leads back to it (one of each per turn of a
     large file is that many objects fewer for every collection to scan)."""
 
-    history: list[Message]
+    history: list[_Entry]
     _prior: int
     calls: list[ModelCall]
     span_list: list[SpanRecord]
     failure: str | None
+    span_tools: list[ToolCall] = msgspec.field(default_factory=list)  # see `_attach_tools`
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
 
     def tool_calls(self) -> list[ToolCall]:
-        return []  # never asked: `_attach_tools` sets every turn's tool calls
+        """The tool spans' calls, then those only seen in the turn's messages (read from the
+        messages as read: the canonical ones differ only in id, time and metrics)."""
+        calls = list(self.span_tools)
+        known: set[str | None] = {c.call_id for c in calls if c.call_id}
+        read = [e.template for e in self.history[self._prior :]]
+        calls.extend(_from_messages(read, known))
+        return calls
 
     def error(self) -> str | None:
         return self.failure
@@ -72,12 +86,12 @@ class _ListSource(msgspec.Struct, gc=False):
         return self._prior
 
     def slice(self, start: int, stop: int | None = None) -> list[Message]:
-        return self.history[start:stop]
+        return _made(self.history[start:stop])
 
 
 @dataclass
 class _Group:
-    calls: list[tuple[CallData, list[Message] | None, Message | None]] = field(default_factory=list)
+    calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = field(default_factory=list)
     key: tuple[int, str] | None = None
     parent: str | None = None
 
@@ -89,10 +103,10 @@ class _Canon:
         self, session_id: str, bodies: dict[int, tuple[Message, bytes]] | None = None
     ) -> None:
         self.session_id = session_id
-        self.seen: dict[str, Message] = {}
+        self.seen: dict[str, _Entry] = {}
         # By position and message object: calls share the `Message`s of what they resent
         # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
-        self.known: dict[tuple[int, int], Message] = {}
+        self.known: dict[tuple[int, int], _Entry] = {}
         # The JSON of each message's body, by message: shared by the sessions of one load
         # (`Memo.bodies`), where a message resent in many sessions is one object.
         self.bodies = bodies if bodies is not None else {}
@@ -123,17 +137,46 @@ class _Canon:
             data = orjson.dumps([self.session_id, position, body], option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def one(self, position: int, message: Message, seconds: int, **update: object) -> Message:
+    def one(self, position: int, message: Message, seconds: int, usage: Usage | None) -> _Entry:
+        """The session's message at `position` with the content of `message`, first seen at
+        `seconds`; `usage`: the call's, when `message` is its answer (kept as `metrics` when
+        the answer is the first occurrence)."""
         known = self.known.get((position, id(message)))
         if known is not None:  # `message` is alive (the caller holds it): its id is its own
             return known
         key = self.fingerprint(position, message)
         found = self.seen.get(key)
         if found is None:
-            found = message.model_copy(update={"id": key, "created_at": seconds, **update})
-            self.seen[key] = found
+            found = self.seen[key] = _Entry(message, key, seconds, usage)
         self.known[(position, id(message))] = found
         return found
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """One message of a session, its `Message` made when first read (then kept: every call
+    and turn that holds the entry gives the same object): a copy of the first message read
+    with its content (`template`: what the calls hold are shared by every session of a
+    load), with its id, time and, for an answer, its call's `Metrics`. Untracked by the
+    garbage collector: it holds messages, none of which leads back to it."""
+
+    template: Message
+    key: str
+    seconds: int
+    usage: Usage | None
+    made: Message | None = None
+
+    def message(self) -> Message:
+        made = self.made
+        if made is None:
+            update: dict[str, object] = {"id": self.key, "created_at": self.seconds}
+            if self.usage is not None:
+                update["metrics"] = self.usage.metrics()
+            made = self.made = self.template.model_copy(update=update)
+        return made
+
+
+def _made(entries: Iterable[_Entry]) -> list[Message]:
+    return [e.message() for e in entries]
 
 
 def _body_json(message: Message) -> bytes:
@@ -184,35 +227,36 @@ def build_foreign_turns(
     groups: list[_Group] = []
     for call in sorted(calls, key=lambda c: (c.span.start_ns, c.span.end_ns)):
         sent, answer = _canonical(canon, call)
-        key = _turn_key(canon, sent)
+        key = _turn_key(sent)
         current = groups[-1] if groups else None
         if current is None or _starts_turn(current, call, key):
             current = _Group(key=key, parent=call.span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
-    turns = [_turn(i + first_index, g, groupers) for i, g in enumerate(groups)]
-    _attach_tools(turns, tools)
+    sources = [_source(g, groupers) for g in groups]
+    turns = [_turn(i + first_index, s) for i, s in enumerate(sources)]
+    _attach_tools(turns, sources, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, _Merged(turns), has_content)
+    return ForeignTurns(turns, _Merged(turns), _MergedCount(sources), has_content)
 
 
-def _canonical(canon: _Canon, call: CallData) -> tuple[list[Message] | None, Message | None]:
+def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Entry | None]:
     start = call.span.start_ns // 1_000_000_000
     sent = None
     if call.input is not None:
-        sent = [canon.one(i, m, start) for i, m in enumerate(call.input)]
+        sent = [canon.one(i, m, start, None) for i, m in enumerate(call.input)]
     answer = None
     if call.output:
         end = call.span.end_ns // 1_000_000_000
         position = len(call.input or ())
-        answer = canon.one(position, call.output[0], end, metrics=call.metrics)
+        answer = canon.one(position, call.output[0], end, call.usage)
     return sent, answer
 
 
-def _turn_key(canon: _Canon, sent: list[Message] | None) -> tuple[int, str] | None:
-    if not sent or sent[-1].role != "user":
+def _turn_key(sent: list[_Entry] | None) -> tuple[int, str] | None:
+    if not sent or sent[-1].template.role != "user":
         return None
-    return len(sent) - 1, sent[-1].id
+    return len(sent) - 1, sent[-1].key
 
 
 def _starts_turn(current: _Group, call: CallData, key: tuple[int, str] | None) -> bool:
@@ -221,7 +265,7 @@ def _starts_turn(current: _Group, call: CallData, key: tuple[int, str] | None) -
     return key is not None and key != current.key
 
 
-def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> Turn:
+def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource:
     first_sent = group.calls[0][1]
     _, last_sent, last_answer = group.calls[-1]
     history = [*(last_sent or ()), *([last_answer] if last_answer is not None else [])]
@@ -229,13 +273,17 @@ def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> T
     spans = _unique(
         [s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)]
     )
-    source = _ListSource(
+    return _ListSource(
         history,
         min(prior, len(history)),
         [ModelCall(c.span, _call(c, sent, answer, history)) for c, sent, answer in group.calls],
         spans,
         next((c.error for c, _, _ in group.calls if c.error), None),
     )
+
+
+def _turn(index: int, source: _ListSource) -> Turn:
+    spans = source.span_list
     return Turn(
         index=index,
         run_id=None,
@@ -262,10 +310,10 @@ class _Call(msgspec.Struct, gc=False):
     response_id: str | None
     finish_reason: str | None
     error: str | None
-    _metrics: Metrics
-    sent: list[Message] | None  # the messages sent are its first `sent_count`
+    usage: Usage
+    sent: list[_Entry] | None  # the messages sent are its first `sent_count`
     sent_count: int
-    answer: Message | None
+    answer: _Entry | None
 
     def facts(self) -> CallFacts:
         return CallFacts(
@@ -277,17 +325,17 @@ class _Call(msgspec.Struct, gc=False):
         )
 
     def metrics(self) -> Metrics:
-        return self._metrics
+        return self.usage.metrics()
 
     def input_messages(self) -> list[Message] | None:
-        return self.sent[: self.sent_count] if self.sent is not None else None
+        return _made(self.sent[: self.sent_count]) if self.sent is not None else None
 
     def output_message(self) -> Message | None:
-        return self.answer
+        return self.answer.message() if self.answer is not None else None
 
 
 def _call(
-    call: CallData, sent: list[Message] | None, answer: Message | None, history: list[Message]
+    call: CallData, sent: list[_Entry] | None, answer: _Entry | None, history: list[_Entry]
 ) -> _Call:
     """The call's source; what it sent is kept as a prefix of its turn's history when it is
     one (the usual case: one list per turn instead of one per call)."""
@@ -300,29 +348,23 @@ def _call(
         call.response_id,
         call.finish_reason,
         call.error,
-        call.metrics,
+        call.usage,
         sent,
         count,
         answer,
     )
 
 
-def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
+def _attach_tools(turns: list[Turn], sources: list[_ListSource], tools: list[SpanRecord]) -> None:
     """Tool spans go to the turn running when they started; tool calls only seen in the
-    messages are added from them (with no timing)."""
+    messages are added from them (with no timing) when the turn's are first asked for."""
     if not turns:
         return
     starts = [t.start_ns for t in turns]
-    found: list[list[ToolCall]] = [[] for _ in turns]
     for span in sorted(tools, key=lambda s: s.start_ns):
         i = max(bisect.bisect_right(starts, span.start_ns) - 1, 0)
-        found[i].append(tool_call_of(span))
+        sources[i].span_tools.append(tool_call_of(span))
         turns[i].add_spans([span])
-    for turn, calls in zip(turns, found, strict=True):
-        known: set[str | None] = {c.call_id for c in calls if c.call_id}
-        calls.extend(_from_messages(turn.messages, known))
-        if calls:  # else the turn's source answers [] when asked (no list kept per turn)
-            turn.tool_calls = calls
 
 
 def _from_messages(messages: list[Message], known: set[str | None]) -> list[ToolCall]:
@@ -356,6 +398,24 @@ class _Merged(msgspec.Struct, gc=False):
 
     def __call__(self) -> list[Message]:
         return merged_history(self.turns)
+
+
+class _MergedCount(msgspec.Struct, gc=False):
+    """`len(merged_history(turns))` of a session's turns, on their entries: the same steps
+    on the same ids (an entry is one id of its session) without making a `Message`."""
+
+    sources: list[_ListSource]
+
+    def __call__(self) -> int:
+        merged: list[_Entry] = []
+        for source in self.sources:
+            history = source.history
+            if [e.key for e in history[: len(merged)]] == [e.key for e in merged]:
+                merged = history
+            else:
+                seen = {e.key for e in merged}
+                merged = [*merged, *(e for e in history if e.key not in seen)]
+        return len(merged)
 
 
 def merged_history(turns: list[Turn]) -> list[Message]:

@@ -17,7 +17,7 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, Usage, error_of, finish_reason_of, first_text
 from ._logs import LogContent
 from ._records import SpanRecord
 
@@ -90,7 +90,7 @@ def parts_call(
         convention=convention,
         input=messages,
         output=output,
-        metrics=usage_of(span),
+        usage=Usage(span),
         request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
         response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
         response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),

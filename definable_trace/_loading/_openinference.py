@@ -16,7 +16,7 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Image, Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, Usage, error_of, finish_reason_of, first_text
 from ._flat import memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import with_log_content
@@ -54,7 +54,7 @@ def _flat_call(span: SpanRecord, memo: Memo | None) -> CallData:
         convention=NAME,
         input=[memo_message(memo, NAME, m, _message) for m in inputs] if inputs else None,
         output=[memo_message(memo, NAME, m, _message) for m in outputs] if outputs else None,
-        metrics=usage_of(span),
+        usage=Usage(span),
         request_model=request_model,
         response_model=first_text(span, sc.LLM_MODEL_NAME) or _text(response.get("model")),
         response_id=_text(response.get("id")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
+from ._calls import CallData, Convention, Memo, Usage, error_of, finish_reason_of, first_text
 from ._flat import content_parts, memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
@@ -82,7 +82,7 @@ def _flat_call(span: SpanRecord, memo: Memo | None = None) -> CallData:
         output=[memo_message(memo, NAME, c, _message) for c in completions]
         if completions
         else None,
-        metrics=usage_of(span),
+        usage=Usage(span),
         request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
         response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
         response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
