@@ -59,7 +59,7 @@ class _ListSource(msgspec.Struct, gc=False):
     calls: list[ModelCall]
     span_list: list[SpanRecord]
     failure: str | None
-    span_tools: list[ToolCall] = msgspec.field(default_factory=list)  # see `_attach_tools`
+    span_tools: list[ToolCall] | None = None  # see `_attach_tools`
 
     def model_calls(self) -> list[ModelCall]:
         return self.calls
@@ -67,7 +67,7 @@ class _ListSource(msgspec.Struct, gc=False):
     def tool_calls(self) -> list[ToolCall]:
         """The tool spans' calls, then those only seen in the turn's messages (read from the
         messages as read: the canonical ones differ only in id, time and metrics)."""
-        calls = list(self.span_tools)
+        calls = list(self.span_tools or ())
         known: set[str | None] = {c.call_id for c in calls if c.call_id}
         read = [e.template for e in self.history[self._prior :]]
         calls.extend(_from_messages(read, known))
@@ -92,20 +92,23 @@ class _ListSource(msgspec.Struct, gc=False):
 @dataclass
 class _Group:
     calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = field(default_factory=list)
-    key: tuple[int, str] | None = None
+    key: tuple[int, int] | None = None
     parent: str | None = None
 
 
 class _Canon:
-    """Stable ids and times: the first occurrence of a message (by position and content) wins."""
+    """Stable ids and times: the first occurrence of a message (by position and content) wins.
+
+    Content is compared as the JSON of the message's body (what its id hashes, with the
+    session id and position): the id itself is hashed when the message is first read."""
 
     def __init__(
         self, session_id: str, bodies: dict[int, tuple[Message, bytes]] | None = None
     ) -> None:
         self.session_id = session_id
-        self.seen: dict[str, _Entry] = {}
+        self.seen: dict[tuple[int, bytes], _Entry] = {}
         # By position and message object: calls share the `Message`s of what they resent
-        # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
+        # (see `_openai_v2._message`), so most are looked up once, not once per call.
         self.known: dict[tuple[int, int], _Entry] = {}
         # The JSON of each message's body, by message: shared by the sessions of one load
         # (`Memo.bodies`), where a message resent in many sessions is one object.
@@ -115,16 +118,18 @@ class _Canon:
         except TypeError:  # no JSON for the id (a lone surrogate): the general path says so
             self.head = None
 
+    def body(self, message: Message) -> bytes:
+        found = self.bodies.get(id(message))
+        if found is None:
+            found = self.bodies[id(message)] = (message, _body_json(message))
+        return found[1]
+
     def fingerprint(self, position: int, message: Message) -> str:
         """The hash of `[session id, position, body]` as orjson writes it with sorted keys,
         made of the parts' JSON: the body's is the same for every session and position."""
         if self.head is None:
             return self._fingerprint(position, message)
-        found = self.bodies.get(id(message))
-        if found is None:
-            found = self.bodies[id(message)] = (message, _body_json(message))
-        data = b"%s%d,%s]" % (self.head, position, found[1])
-        return hashlib.blake2b(data, digest_size=16).hexdigest()
+        return _hash(self.head, position, self.body(message))
 
     def _fingerprint(self, position: int, message: Message) -> str:
         """`fingerprint` in one piece: the general path it must agree with."""
@@ -144,30 +149,43 @@ class _Canon:
         known = self.known.get((position, id(message)))
         if known is not None:  # `message` is alive (the caller holds it): its id is its own
             return known
-        key = self.fingerprint(position, message)
-        found = self.seen.get(key)
+        # An id with no JSON (then this raises, as hashing the whole triple did) is hashed now.
+        key = self._fingerprint(position, message) if self.head is None else None
+        body = self.body(message)
+        found = self.seen.get((position, body))
         if found is None:
-            found = self.seen[key] = _Entry(message, key, seconds, usage)
+            found = _Entry(message, self.head or b"", position, body, seconds, usage, key)
+            self.seen[(position, body)] = found
         self.known[(position, id(message))] = found
         return found
+
+
+def _hash(head: bytes, position: int, body: bytes) -> str:
+    return hashlib.blake2b(b"%s%d,%s]" % (head, position, body), digest_size=16).hexdigest()
 
 
 class _Entry(msgspec.Struct, gc=False):
     """One message of a session, its `Message` made when first read (then kept: every call
     and turn that holds the entry gives the same object): a copy of the first message read
     with its content (`template`: what the calls hold are shared by every session of a
-    load), with its id, time and, for an answer, its call's `Metrics`. Untracked by the
-    garbage collector: it holds messages, none of which leads back to it."""
+    load), with its id (`_hash` of the session's `head`, its position and its `body`), time
+    and, for an answer, its call's `Metrics`. Untracked by the garbage collector: it holds
+    messages and bytes, none of which leads back to it."""
 
     template: Message
-    key: str
+    head: bytes
+    position: int
+    body: bytes
     seconds: int
     usage: Usage | None
+    key: str | None = None
     made: Message | None = None
 
     def message(self) -> Message:
         made = self.made
         if made is None:
+            if self.key is None:
+                self.key = _hash(self.head, self.position, self.body)
             update: dict[str, object] = {"id": self.key, "created_at": self.seconds}
             if self.usage is not None:
                 update["metrics"] = self.usage.metrics()
@@ -225,7 +243,7 @@ def build_foreign_turns(
     JSON known so far (`Memo.bodies`), shared by the sessions of one load."""
     canon = _Canon(family or session_id, bodies)
     groups: list[_Group] = []
-    for call in sorted(calls, key=lambda c: (c.span.start_ns, c.span.end_ns)):
+    for call in sorted(calls, key=_START_END):
         sent, answer = _canonical(canon, call)
         key = _turn_key(sent)
         current = groups[-1] if groups else None
@@ -240,11 +258,19 @@ def build_foreign_turns(
     return ForeignTurns(turns, _Merged(turns), _MergedCount(sources), has_content)
 
 
+_START_END = operator.attrgetter("span.start_ns", "span.end_ns")
+_START = operator.attrgetter("start_ns")
+_END = operator.attrgetter("end_ns")
+
+
 def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Entry | None]:
     start = call.span.start_ns // 1_000_000_000
     sent = None
     if call.input is not None:
-        sent = [canon.one(i, m, start, None) for i, m in enumerate(call.input)]
+        known = canon.known  # most were sent by the call before: `one` only for the others
+        sent = [
+            known.get((i, id(m))) or canon.one(i, m, start, None) for i, m in enumerate(call.input)
+        ]
     answer = None
     if call.output:
         end = call.span.end_ns // 1_000_000_000
@@ -253,13 +279,15 @@ def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Ent
     return sent, answer
 
 
-def _turn_key(sent: list[_Entry] | None) -> tuple[int, str] | None:
+def _turn_key(sent: list[_Entry] | None) -> tuple[int, int] | None:
+    """The last message sent when it is the user's: its position and entry (one entry per
+    id in a session, alive while the turns are built)."""
     if not sent or sent[-1].template.role != "user":
         return None
-    return len(sent) - 1, sent[-1].key
+    return len(sent) - 1, id(sent[-1])
 
 
-def _starts_turn(current: _Group, call: CallData, key: tuple[int, str] | None) -> bool:
+def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -> bool:
     if call.input is None:  # no content: calls under one parent span are one turn
         return call.span.parent_span_id is None or call.span.parent_span_id != current.parent
     return key is not None and key != current.key
@@ -287,8 +315,8 @@ def _turn(index: int, source: _ListSource) -> Turn:
     return Turn(
         index=index,
         run_id=None,
-        start_ns=min(s.start_ns for s in spans),
-        end_ns=max(s.end_ns for s in spans),
+        start_ns=min(map(_START, spans)),
+        end_ns=max(map(_END, spans)),
         source=source,
     )
 
@@ -363,7 +391,10 @@ def _attach_tools(turns: list[Turn], sources: list[_ListSource], tools: list[Spa
     starts = [t.start_ns for t in turns]
     for span in sorted(tools, key=lambda s: s.start_ns):
         i = max(bisect.bisect_right(starts, span.start_ns) - 1, 0)
-        sources[i].span_tools.append(tool_call_of(span))
+        source = sources[i]
+        if source.span_tools is None:
+            source.span_tools = []
+        source.span_tools.append(tool_call_of(span))
         turns[i].add_spans([span])
 
 
@@ -410,11 +441,12 @@ class _MergedCount(msgspec.Struct, gc=False):
         merged: list[_Entry] = []
         for source in self.sources:
             history = source.history
-            if [e.key for e in history[: len(merged)]] == [e.key for e in merged]:
+            head = history[: len(merged)]
+            if len(head) == len(merged) and all(map(operator.is_, head, merged)):
                 merged = history
             else:
-                seen = {e.key for e in merged}
-                merged = [*merged, *(e for e in history if e.key not in seen)]
+                seen = set(map(id, merged))
+                merged = [*merged, *(e for e in history if id(e) not in seen)]
         return len(merged)
 
 
