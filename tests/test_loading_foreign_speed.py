@@ -65,10 +65,11 @@ def _files(tmp: Path) -> Iterator[Path]:
             yield mutant
 
 
-def _read(path: Path) -> tuple[list[SpanRecord], LogIndex]:
+def _read(*paths: Path) -> tuple[list[SpanRecord], LogIndex]:
     reading = _Reading()
-    with contextlib.suppress(DefinableTraceError):  # what was read before the damage stays
-        reading.source(path)
+    for path in paths:
+        with contextlib.suppress(DefinableTraceError):  # what was read before the damage stays
+            reading.source(path)
     return list(reading.index.spans.values()), reading.logs
 
 
@@ -107,7 +108,11 @@ def _call_facts(data: CallData) -> tuple[Any, ...]:
 @pytest.fixture(scope="module")
 def records(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[list[SpanRecord], LogIndex]]:
     tmp = tmp_path_factory.mktemp("mutants")
-    return [_read(path) for path in _files(tmp)]
+    files = list(_files(tmp))
+    # Content in log records: the spans' file read with the logs' file (and its mutants).
+    spans = FIXTURES / "openai_v2_events.jsonl"
+    logs = [f for f in files if f.name.startswith("openai_v2_events.logs")]
+    return [*(_read(path) for path in files), *(_read(spans, f) for f in logs)]
 
 
 def test_classify_per_shape_is_classify_per_span(
@@ -206,7 +211,7 @@ def test_calls_read_with_one_memo_are_calls_read_alone(
 ) -> None:
     """One memo shared by every call of a file (as a load shares it): the messages, usage and
     facts of each call, or its error, are what the call read on its own gives."""
-    calls = remembered = 0
+    calls = remembered = from_logs = 0
     for spans, logs in records:
         memo = Memo()
         for span in spans:
@@ -219,8 +224,10 @@ def test_calls_read_with_one_memo_are_calls_read_alone(
             assert shared == alone
             calls += 1
         remembered += len(memo.lists) + len(memo.messages)
+        from_logs += sum(isinstance(k, bytes) for k in memo.lists)
     assert calls > 300
     assert remembered > 100  # and the memo was used
+    assert from_logs > 10  # lists read from log records too
 
 
 def _read_call(span: SpanRecord, convention: str, logs: Any, memo: Memo | None) -> Any:

@@ -87,11 +87,12 @@ class Usage(msgspec.Struct, gc=False):
         return self.made
 
 
-@dataclass
-class CallData:
+class CallData(msgspec.Struct, kw_only=True, gc=False):
     """One model call of another instrumentation, its messages already rebuilt.
 
-    `input`/`output` are None when the span carries no message content.
+    `input`/`output` are None when the span carries no message content. A `Struct` (one per
+    call of a file, made by msgspec's C constructor), untracked by the garbage collector: it
+    holds its span, lists of messages and values, nothing that leads back to it.
     """
 
     span: SpanRecord
@@ -117,7 +118,7 @@ class Memo:
 
     `messages`: messages rebuilt so far, by their parts' JSON (`_openai_v2._message`) or their
     flattened fields (`_flat.memo_message`); `lists`: a call's message list as read, by the
-    attribute's JSON string (`_openai_v2.parts_call`); `bodies`: the JSON a message's id is
+    attribute's JSON (`_openai_v2._read`); `bodies`: the JSON a message's id is
     derived from, by message (`_foreign`). Nothing here is changed once made: a rebuilt message
     is shared by the calls that sent it, and `_foreign` makes canonical copies of it.
     """
@@ -126,7 +127,7 @@ class Memo:
 
     def __init__(self) -> None:
         self.messages: dict[object, Message] = {}
-        self.lists: dict[str, tuple[list[Message], str | None]] = {}
+        self.lists: dict[str | bytes, tuple[list[Message], str | None]] = {}  # `_openai_v2._read`
         # By the message's id(), the message kept beside its body so that the id stays its own.
         self.bodies: dict[int, tuple[Message, bytes]] = {}
 

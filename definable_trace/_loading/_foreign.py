@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -54,10 +54,10 @@ class _ListSource(msgspec.Struct, gc=False):
     holds lists and values and nothing that leads back to it (one of each per turn of a
     large file is that many objects fewer for every collection to scan)."""
 
-    history: list[_Entry]
+    history: tuple[_Entry, ...]
     _prior: int
     calls: list[ModelCall]
-    span_list: list[SpanRecord]
+    span_list: tuple[SpanRecord, ...]
     failure: str | None
     span_tools: list[ToolCall] | None = None  # see `_attach_tools`
 
@@ -77,7 +77,7 @@ class _ListSource(msgspec.Struct, gc=False):
         return self.failure
 
     def spans(self) -> list[SpanRecord]:
-        return self.span_list
+        return list(self.span_list)
 
     def count(self) -> int:
         return len(self.history)
@@ -296,10 +296,11 @@ def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -
 def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource:
     first_sent = group.calls[0][1]
     _, last_sent, last_answer = group.calls[-1]
-    history = [*(last_sent or ()), *([last_answer] if last_answer is not None else [])]
+    # Tuples: of untracked entries and spans, the garbage collector stops tracking them.
+    history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
     spans = _unique(
-        [s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)]
+        s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)
     )
     return _ListSource(
         history,
@@ -321,8 +322,8 @@ def _turn(index: int, source: _ListSource) -> Turn:
     )
 
 
-def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
-    return list({id(s): s for s in spans}.values())
+def _unique(spans: Iterable[SpanRecord]) -> tuple[SpanRecord, ...]:
+    return tuple({id(s): s for s in spans}.values())
 
 
 class _Call(msgspec.Struct, gc=False):
@@ -339,7 +340,7 @@ class _Call(msgspec.Struct, gc=False):
     finish_reason: str | None
     error: str | None
     usage: Usage
-    sent: list[_Entry] | None  # the messages sent are its first `sent_count`
+    sent: Sequence[_Entry] | None  # the messages sent are its first `sent_count`
     sent_count: int
     answer: _Entry | None
 
@@ -363,13 +364,18 @@ class _Call(msgspec.Struct, gc=False):
 
 
 def _call(
-    call: CallData, sent: list[_Entry] | None, answer: _Entry | None, history: list[_Entry]
+    call: CallData,
+    sent: list[_Entry] | None,
+    answer: _Entry | None,
+    history: tuple[_Entry, ...],
 ) -> _Call:
     """The call's source; what it sent is kept as a prefix of its turn's history when it is
     one (the usual case: one list per turn instead of one per call)."""
     count = len(sent) if sent is not None else 0
-    if sent is not None and count <= len(history) and all(map(operator.is_, sent, history)):
-        sent = history
+    kept: Sequence[_Entry] | None = None
+    if sent is not None:
+        prefix = count <= len(history) and all(map(operator.is_, sent, history))
+        kept = history if prefix else tuple(sent)
     return _Call(
         call.request_model,
         call.response_model,
@@ -377,7 +383,7 @@ def _call(
         call.finish_reason,
         call.error,
         call.usage,
-        sent,
+        kept,
         count,
         answer,
     )
@@ -438,7 +444,7 @@ class _MergedCount(msgspec.Struct, gc=False):
     sources: list[_ListSource]
 
     def __call__(self) -> int:
-        merged: list[_Entry] = []
+        merged: Sequence[_Entry] = ()
         for source in self.sources:
             history = source.history
             head = history[: len(merged)]

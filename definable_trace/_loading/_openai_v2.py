@@ -72,19 +72,22 @@ def parts_call(
 
     `logs`: the call's content from log records, read where the span has none; `memo`: shared
     by the calls of one load, so that a list or a message sent again is rebuilt once (see
-    `_List`, `_message`). What may fail fails in the same order with or without it: the three
+    `_read`, `_message`). What may fail fails in the same order with or without it: the three
     lists are parsed, then their messages built (a list found in `memo` parsed and built)."""
     system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
-    inputs = _List.read(span, sc.INPUT_MESSAGES, logs, memo)
-    outputs = _List.read(span, sc.OUTPUT_MESSAGES, logs, memo)
+    raw_inputs, inputs = _read(span, sc.INPUT_MESSAGES, logs, memo)
+    raw_outputs, outputs = _read(span, sc.OUTPUT_MESSAGES, logs, memo)
     messages: list[Message] | None = None
     if system is not None or inputs is not None:
         messages = []
         if system:
             messages.append(_message({"role": "system", "parts": system}, memo))
         if inputs is not None:
-            messages.extend(inputs.messages(memo))
-    output = outputs.messages(memo) if outputs is not None else None
+            messages.extend(_built(raw_inputs, inputs, memo)[0])
+    output = finish = None
+    if outputs is not None:
+        output, finish = _built(raw_outputs, outputs, memo)
+        output = list(output)  # a new list for each call (a caller may keep it)
     return CallData(
         span=span,
         convention=convention,
@@ -94,56 +97,52 @@ def parts_call(
         request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
         response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
         response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or (outputs.finish() if outputs else None),
+        finish_reason=finish_reason_of(span) or finish,
         error=error_of(span),
     )
 
 
-class _List:
-    """A message list attribute, parsed; its messages built when asked for. A list read from
-    a JSON string is remembered in the memo by that string (the same history sent by many
-    calls, or by copies of one conversation): found there, it is neither parsed nor built."""
+_Built = tuple[list[Message], str | None]
+"""A message list's messages (shared by every call that sent it) and, for an answer list,
+the first finish reason its items give."""
 
-    __slots__ = ("built", "items", "raw")
 
-    def __init__(
-        self, raw: str | None, items: list[Any], built: tuple[list[Message], str | None] | None
-    ) -> None:
-        self.raw = raw
-        self.items = items
-        self.built = built
+def _read(
+    span: SpanRecord, key: str, logs: LogContent | None, memo: Memo | None
+) -> tuple[str | bytes | None, _Built | list[Any] | None]:
+    """A message list attribute: its JSON (the string read, or for a list read from log
+    records its `orjson.dumps`, as `_message` keys one message) and either what `memo` built
+    from that JSON before (then it is neither parsed nor built again: the same history sent
+    by many calls, or by copies of one conversation) or its items, parsed."""
+    value = span.get(key)
+    if value is None and logs is not None:
+        value = logs.get(key)
+    if value is None:
+        return None, None
+    raw: str | bytes | None = None
+    if isinstance(value, str):
+        raw = value
+        built = memo.lists.get(value) if memo is not None else None
+        return (raw, built) if built is not None else (raw, _as_list(orjson.loads(value), key))
+    items = _as_list(value, key)
+    if memo is not None:
+        try:
+            raw = orjson.dumps(items)
+        except TypeError:  # a value JSON has no form for: its messages are built one by one
+            return None, items
+        built = memo.lists.get(raw)
+        if built is not None:
+            return raw, built
+    return raw, items
 
-    @classmethod
-    def read(
-        cls, span: SpanRecord, key: str, logs: LogContent | None, memo: Memo | None
-    ) -> _List | None:
-        value = span.get(key)
-        if value is None and logs is not None:
-            value = logs.get(key)
-        if value is None:
-            return None
-        if memo is not None and isinstance(value, str):
-            built = memo.lists.get(value)
-            if built is not None:
-                return cls(value, [], built)
-            return cls(value, _as_list(orjson.loads(value), key), None)
-        return cls(
-            None, _as_list(orjson.loads(value) if isinstance(value, str) else value, key), None
-        )
 
-    def messages(self, memo: Memo | None) -> list[Message]:
-        """A new list each time (a caller may keep it), of messages shared by every call."""
-        if self.built is None:
-            messages = [_message(m, memo) for m in self.items if isinstance(m, dict)]
-            self.built = (messages, _output_finish(self.items))
-            if memo is not None and self.raw is not None:
-                memo.lists[self.raw] = self.built
-        return list(self.built[0])
-
-    def finish(self) -> str | None:
-        if self.built is None:
-            return _output_finish(self.items)
-        return self.built[1]
+def _built(raw: str | bytes | None, read: _Built | list[Any], memo: Memo | None) -> _Built:
+    if isinstance(read, tuple):  # found in the memo (parsed items are a list)
+        return read
+    built = ([_message(m, memo) for m in read if isinstance(m, dict)], _output_finish(read))
+    if memo is not None and raw is not None:
+        memo.lists[raw] = built
+    return built
 
 
 def _message(data: dict[str, Any], memo: Memo | None) -> Message:
