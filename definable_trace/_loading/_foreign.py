@@ -110,6 +110,7 @@ class _Canon:
         # By position and message object: calls share the `Message`s of what they resent
         # (see `_openai_v2._message`), so most are looked up once, not once per call.
         self.known: dict[tuple[int, int], _Entry] = {}
+        self.last: tuple[list[Message], list[_Entry]] = ([], [])  # see `sent`
         # The JSON of each message's body, by message: shared by the sessions of one load
         # (`Memo.bodies`), where a message resent in many sessions is one object.
         self.bodies = bodies if bodies is not None else {}
@@ -141,6 +142,23 @@ class _Canon:
             body = message.model_dump(mode="json", exclude=_NOT_BODY)
             data = orjson.dumps([self.session_id, position, body], option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+    def sent(self, messages: list[Message], seconds: int) -> list[_Entry]:
+        """`one` for each message a call sent at `seconds`. The call before usually sent the
+        same messages first (an application resends its history): that prefix, found by
+        identity, gives the same entries without a lookup each."""
+        last, entries = self.last
+        n = len(last)
+        if n and n <= len(messages) and all(map(operator.is_, last, messages)):
+            found = entries[:n]
+        else:
+            found, n = [], 0
+        known = self.known
+        for i in range(n, len(messages)):
+            message = messages[i]
+            found.append(known.get((i, id(message))) or self.one(i, message, seconds, None))
+        self.last = (messages, found)
+        return found
 
     def one(self, position: int, message: Message, seconds: int, usage: Usage | None) -> _Entry:
         """The session's message at `position` with the content of `message`, first seen at
@@ -255,7 +273,7 @@ def build_foreign_turns(
     turns = [_turn(i + first_index, s) for i, s in enumerate(sources)]
     _attach_tools(turns, sources, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, _Merged(turns), _MergedCount(sources), has_content)
+    return ForeignTurns(turns, _Merged(sources), _MergedCount(sources), has_content)
 
 
 _START_END = operator.attrgetter("span.start_ns", "span.end_ns")
@@ -265,12 +283,7 @@ _END = operator.attrgetter("end_ns")
 
 def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Entry | None]:
     start = call.span.start_ns // 1_000_000_000
-    sent = None
-    if call.input is not None:
-        known = canon.known  # most were sent by the call before: `one` only for the others
-        sent = [
-            known.get((i, id(m))) or canon.one(i, m, start, None) for i, m in enumerate(call.input)
-        ]
+    sent = canon.sent(call.input, start) if call.input is not None else None
     answer = None
     if call.output:
         end = call.span.end_ns // 1_000_000_000
@@ -428,32 +441,38 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
 
 
 class _Merged(msgspec.Struct, gc=False):
-    """`merged_history` of a session's turns when called: an object the garbage collector
-    does not track instead of a closure (one per session of a large file)."""
+    """`merged_history` of a session's turns when called, worked out on their entries (the
+    same steps on the same ids: an entry is one id of its session), so that only the
+    messages of the result are made: an object the garbage collector does not track
+    instead of a closure (one per session of a large file)."""
 
-    turns: list[Turn]
+    sources: list[_ListSource]
 
     def __call__(self) -> list[Message]:
-        return merged_history(self.turns)
+        return _made(_merged(self.sources))
 
 
 class _MergedCount(msgspec.Struct, gc=False):
-    """`len(merged_history(turns))` of a session's turns, on their entries: the same steps
-    on the same ids (an entry is one id of its session) without making a `Message`."""
+    """`len(merged_history(turns))` of a session's turns, without making a `Message`."""
 
     sources: list[_ListSource]
 
     def __call__(self) -> int:
-        merged: Sequence[_Entry] = ()
-        for source in self.sources:
-            history = source.history
-            head = history[: len(merged)]
-            if len(head) == len(merged) and all(map(operator.is_, head, merged)):
-                merged = history
-            else:
-                seen = set(map(id, merged))
-                merged = [*merged, *(e for e in history if id(e) not in seen)]
-        return len(merged)
+        return len(_merged(self.sources))
+
+
+def _merged(sources: list[_ListSource]) -> Sequence[_Entry]:
+    """`merged_history`'s steps on entries: ids compare as the entries' identities."""
+    merged: Sequence[_Entry] = ()
+    for source in sources:
+        history = source.history
+        head = history[: len(merged)]
+        if len(head) == len(merged) and all(map(operator.is_, head, merged)):
+            merged = history
+        else:
+            seen = set(map(id, merged))
+            merged = [*merged, *(e for e in history if id(e) not in seen)]
+    return merged
 
 
 def merged_history(turns: list[Turn]) -> list[Message]:
