@@ -49,20 +49,22 @@ class ForeignTurns:
 
 
 class _ListSource(msgspec.Struct, gc=False):
-    """A turn already rebuilt (other instrumentations' files are small): its history, calls,
-    spans and error as lists and values. Untracked by the garbage collector, as `_Call`: it
-    holds lists and values and nothing that leads back to it (one of each per turn of a
-    large file is that many objects fewer for every collection to scan)."""
+    """A turn already split: its history (entries), calls, spans and error as tuples and
+    values. Untracked by the garbage collector, as `_Call`: it holds tuples and values and
+    nothing that leads back to it (one of each per turn of a large file is that many objects
+    fewer for every collection to scan; tuples of untracked items are untracked too)."""
 
     history: tuple[_Entry, ...]
     _prior: int
-    calls: list[ModelCall]
+    calls: tuple[_Call, ...]
     span_list: tuple[SpanRecord, ...]
     failure: str | None
     span_tools: list[ToolCall] | None = None  # see `_attach_tools`
 
     def model_calls(self) -> list[ModelCall]:
-        return self.calls
+        """Made when first asked for (the turn keeps them): loading and reading histories
+        need none."""
+        return [ModelCall(c.span, c) for c in self.calls]
 
     def tool_calls(self) -> list[ToolCall]:
         """The tool spans' calls, then those only seen in the turn's messages (read from the
@@ -318,7 +320,7 @@ def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource
     return _ListSource(
         history,
         min(prior, len(history)),
-        [ModelCall(c.span, _call(c, sent, answer, history)) for c, sent, answer in group.calls],
+        tuple(_call(c, sent, answer, history) for c, sent, answer in group.calls),
         spans,
         next((c.error for c, _, _ in group.calls if c.error), None),
     )
@@ -347,6 +349,7 @@ class _Call(msgspec.Struct, gc=False):
     short sessions they were a third of the objects the garbage collector kept scanning).
     The facts are made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
 
+    span: SpanRecord
     request_model: str | None
     response_model: str | None
     response_id: str | None
@@ -390,6 +393,7 @@ def _call(
         prefix = count <= len(history) and all(map(operator.is_, sent, history))
         kept = history if prefix else tuple(sent)
     return _Call(
+        call.span,
         call.request_model,
         call.response_model,
         call.response_id,
