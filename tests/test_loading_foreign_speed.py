@@ -374,3 +374,41 @@ def test_a_message_is_one_object_wherever_it_is_read(tmp_path: Path) -> None:
                         assert any(answer.metrics is c.metrics for c in calls)
                         own += answer.metrics is call.metrics
     assert own > 100
+
+
+def test_copies_of_one_conversation_without_sessions_are_one_session_each(
+    tmp_path: Path,
+) -> None:
+    """Stitching with many units that end with the same history (the same conversation had
+    by many users: each continuation claims the earliest unit not yet continued, found from
+    where the last search stopped instead of from the start): every copy is a session of its
+    own, shaped as the conversation read alone (the copies' first calls, which send what an
+    earlier one sent, are branches of it: regenerated first answers)."""
+    from test_loading_stitch import sessionless
+
+    [alone] = sessionless(tmp_path / "one", "openinference")
+    lines = alone.read_bytes().splitlines()
+    copies = tmp_path / "copies.jsonl"
+    with copies.open("wb") as out:
+        for line in lines:  # interleaved, as many users' calls are written
+            for k in range(30):
+                out.write(_renamed(line, k) + b"\n")
+
+    def shapes(path: Path) -> list[list[tuple[str, str | None]]]:
+        return sorted([(m.role, m.content) for m in s.messages] for s in load_traces(path))
+
+    traces = load_traces(copies)
+    assert all(s.stitched for s in traces)
+    assert shapes(copies) == sorted(shapes(alone) * 30)
+    assert len(traces) == 30 * len(load_traces(alone))
+
+
+def _renamed(line: bytes, k: int) -> bytes:
+    value = orjson.loads(line)
+    for resource in value["resourceSpans"]:
+        for scope in resource["scopeSpans"]:
+            for span in scope["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if span.get(key):
+                        span[key] = f"{k:04x}{span[key][4:]}"
+    return orjson.dumps(value)
