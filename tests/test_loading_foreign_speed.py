@@ -305,26 +305,31 @@ def _foreign_traces(tmp: Path) -> Iterator[Any]:
 
 
 def _everything(traces: Any, order: str) -> list[Any]:
-    """Every session read in one of two orders: histories first, or counts, tool calls and
-    calls' messages first (what a listing, then `show`, reads)."""
+    """Every session read in one of two orders: histories first, or counts, errors, tool
+    calls and calls' facts and messages first (what a listing, then `show`, reads)."""
     out: list[Any] = []
     for session in traces:
         if order == "calls first":
             out.append(("count", session.message_count))
             for turn in session.turns:
-                out.append([repr(c) for c in turn.tool_calls])
-                for call in turn.model_calls:
-                    out.append((_dump(call.input_messages), _dump([call.output_message])))
+                out.append(_calls_of(turn))
         out.append(_dump(session.messages))
         for turn in session.turns:
             out.append((_dump(turn.history), _dump(turn.messages), _dump(turn.history_before)))
             if order != "calls first":
-                out.append([repr(c) for c in turn.tool_calls])
-                for call in turn.model_calls:
-                    out.append((_dump(call.input_messages), _dump([call.output_message])))
+                out.append(_calls_of(turn))
         if order != "calls first":
             out.append(("count", session.message_count))
     return sorted(map(repr, out))
+
+
+def _calls_of(turn: Any) -> list[Any]:
+    out: list[Any] = [turn.error, [repr(c) for c in turn.tool_calls]]
+    for call in turn.model_calls:
+        facts = (call.request_model, call.response_model, call.response_id, call.finish_reason)
+        out.append((facts, call.error, call.metrics.model_dump()))
+        out.append((_dump(call.input_messages), _dump([call.output_message])))
+    return out
 
 
 def _dump(messages: list[Message | None] | None) -> Any:

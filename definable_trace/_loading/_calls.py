@@ -18,7 +18,7 @@ import orjson
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._records import SpanRecord
-from ._sessions import ToolCall
+from ._sessions import CallFacts, ToolCall
 
 if TYPE_CHECKING:
     from ._logs import LogContent
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CallData",
     "Convention",
+    "Facts",
     "Memo",
     "Usage",
     "error_of",
@@ -100,15 +101,48 @@ class CallData(msgspec.Struct, kw_only=True, gc=False):
     input: list[Message] | None
     output: list[Message] | None
     usage: Usage
-    request_model: str | None
-    response_model: str | None
-    response_id: str | None
-    finish_reason: str | None
-    error: str | None
+    facts: Facts
 
     @property
     def metrics(self) -> Metrics:
         return self.usage.metrics()
+
+    @property
+    def request_model(self) -> str | None:
+        return self.facts.get().request_model
+
+    @property
+    def response_model(self) -> str | None:
+        return self.facts.get().response_model
+
+    @property
+    def response_id(self) -> str | None:
+        return self.facts.get().response_id
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.facts.get().finish_reason
+
+    @property
+    def error(self) -> str | None:
+        return self.facts.get().error
+
+
+class Facts(msgspec.Struct, gc=False):
+    """A call's models, response id, finish reason and error (`read` from its span by its
+    convention; `finish`: the one its answer's messages give, for a span that names none),
+    read when first asked for and then kept: splitting turns and reading histories need none
+    of them. Untracked by the garbage collector, as `Usage`."""
+
+    span: SpanRecord
+    read: Callable[[SpanRecord, str | None], CallFacts]
+    finish: str | None = None
+    made: CallFacts | None = None
+
+    def get(self) -> CallFacts:
+        if self.made is None:
+            self.made = self.read(self.span, self.finish)
+        return self.made
 
 
 class Memo:

@@ -33,7 +33,7 @@ import orjson
 
 from .._messages import Message, Metrics
 from .._semconv import ToolCallPart
-from ._calls import CallData, Usage, tool_call_of
+from ._calls import CallData, Facts, Usage, tool_call_of
 from ._records import SpanRecord
 from ._sessions import CallFacts, ModelCall, ToolCall, Turn
 
@@ -58,7 +58,6 @@ class _ListSource(msgspec.Struct, gc=False):
     _prior: int
     calls: tuple[_Call, ...]
     span_list: tuple[SpanRecord, ...]
-    failure: str | None
     span_tools: list[ToolCall] | None = None  # see `_attach_tools`
 
     def model_calls(self) -> list[ModelCall]:
@@ -76,7 +75,8 @@ class _ListSource(msgspec.Struct, gc=False):
         return calls
 
     def error(self) -> str | None:
-        return self.failure
+        """The first error of the turn's calls."""
+        return next((e for e in (c.known.get().error for c in self.calls) if e), None)
 
     def spans(self) -> list[SpanRecord]:
         return list(self.span_list)
@@ -322,7 +322,6 @@ def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource
         min(prior, len(history)),
         tuple(_call(c, sent, answer, history) for c, sent, answer in group.calls),
         spans,
-        next((c.error for c, _, _ in group.calls if c.error), None),
     )
 
 
@@ -342,32 +341,22 @@ def _unique(spans: Iterable[SpanRecord]) -> tuple[SpanRecord, ...]:
 
 
 class _Call(msgspec.Struct, gc=False):
-    """A call of another instrumentation as a `ModelCall` source: all known already.
+    """A call of another instrumentation as a `ModelCall` source.
 
     It keeps what the call says, not the `CallData`: that holds the messages as read, before
     they were made canonical, which nothing needs once the turns are built (on a file of many
     short sessions they were a third of the objects the garbage collector kept scanning).
-    The facts are made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
+    Its facts and usage are read from the span when first asked for (`Facts`, `Usage`)."""
 
     span: SpanRecord
-    request_model: str | None
-    response_model: str | None
-    response_id: str | None
-    finish_reason: str | None
-    error: str | None
+    known: Facts
     usage: Usage
     sent: Sequence[_Entry] | None  # the messages sent are its first `sent_count`
     sent_count: int
     answer: _Entry | None
 
     def facts(self) -> CallFacts:
-        return CallFacts(
-            self.request_model,
-            self.response_model,
-            self.response_id,
-            self.finish_reason,
-            self.error,
-        )
+        return self.known.get()
 
     def metrics(self) -> Metrics:
         return self.usage.metrics()
@@ -394,11 +383,7 @@ def _call(
         kept = history if prefix else tuple(sent)
     return _Call(
         call.span,
-        call.request_model,
-        call.response_model,
-        call.response_id,
-        call.finish_reason,
-        call.error,
+        call.facts,
         call.usage,
         kept,
         count,

@@ -17,9 +17,19 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, Usage, error_of, finish_reason_of, first_text
+from ._calls import (
+    CallData,
+    Convention,
+    Facts,
+    Memo,
+    Usage,
+    error_of,
+    finish_reason_of,
+    first_text,
+)
 from ._logs import LogContent
 from ._records import SpanRecord
+from ._sessions import CallFacts
 
 __all__ = ["CALL_OPERATIONS", "CONVENTION", "NAME", "Memo", "parts_call", "with_log_content"]
 
@@ -94,11 +104,17 @@ def parts_call(
         input=messages,
         output=output,
         usage=Usage(span),
-        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
-        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
-        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or finish,
-        error=error_of(span),
+        facts=Facts(span, _facts, finish),
+    )
+
+
+def _facts(span: SpanRecord, finish: str | None) -> CallFacts:
+    return CallFacts(
+        first_text(span, sc.GEN_AI_REQUEST_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_ID),
+        finish_reason_of(span) or finish,
+        error_of(span),
     )
 
 

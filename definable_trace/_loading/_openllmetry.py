@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, Usage, error_of, finish_reason_of, first_text
+from ._calls import (
+    CallData,
+    Convention,
+    Facts,
+    Memo,
+    Usage,
+    error_of,
+    finish_reason_of,
+    first_text,
+)
 from ._flat import content_parts, memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
 from ._records import SpanRecord
+from ._sessions import CallFacts
 
 __all__ = ["CONVENTION", "NAME"]
 
@@ -83,11 +93,17 @@ def _flat_call(span: SpanRecord, memo: Memo | None = None) -> CallData:
         if completions
         else None,
         usage=Usage(span),
-        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
-        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
-        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or _finish(completions),
-        error=error_of(span),
+        facts=Facts(span, _facts, _finish(completions)),
+    )
+
+
+def _facts(span: SpanRecord, finish: str | None) -> CallFacts:
+    return CallFacts(
+        first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_ID),
+        finish_reason_of(span) or finish,
+        error_of(span),
     )
 
 
