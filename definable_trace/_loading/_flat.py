@@ -47,9 +47,16 @@ def span_unflatten(span: SpanRecord, prefix: str) -> list[dict[str, Any]]:
     """`unflatten(span.attributes, prefix)` without the dict of every attribute: which names
     go where is worked out once per shape of span (`SpanRecord.by_names`), then only the
     values of those names are read. tests/test_loading_foreign_speed.py checks both agree."""
-    plan: _Plan = span.by_names("unflatten:" + prefix, _planner(prefix))
+    planner = _PLANNERS.get(prefix)
+    if planner is None:
+        planner = _PLANNERS[prefix] = ("unflatten:" + prefix, _planner(prefix))
+    plan: _Plan = span.by_names(*planner)
     get = span.get
     return [{rest: get(key) for rest, key in fields} for fields in plan]
+
+
+# By prefix (a few, made once): the name `SpanRecord.by_names` keeps a plan under, the planner.
+_PLANNERS: dict[str, tuple[str, Callable[[SpanRecord], _Plan]]] = {}
 
 
 def _planner(prefix: str) -> Callable[[SpanRecord], _Plan]:

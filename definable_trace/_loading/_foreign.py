@@ -49,10 +49,11 @@ class ForeignTurns:
 
 
 class _ListSource(msgspec.Struct, gc=False):
-    """A turn already split: its history (entries), calls, spans and error as tuples and
-    values. Untracked by the garbage collector, as `_Call`: it holds tuples and values and
-    nothing that leads back to it (one of each per turn of a large file is that many objects
-    fewer for every collection to scan; tuples of untracked items are untracked too)."""
+    """A turn already split: its history (entries), calls and spans as tuples; its messages,
+    `ModelCall`s, error and tool calls made from them when asked for. Untracked by the
+    garbage collector, as `_Call`: it holds tuples and nothing that leads back to it (one of
+    each per turn of a large file is that many objects fewer for every collection to scan;
+    tuples of untracked items are untracked too)."""
 
     history: tuple[_Entry, ...]
     _prior: int

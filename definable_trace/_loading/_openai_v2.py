@@ -83,7 +83,8 @@ def parts_call(
     `logs`: the call's content from log records, read where the span has none; `memo`: shared
     by the calls of one load, so that a list or a message sent again is rebuilt once (see
     `_read`, `_message`). What may fail fails in the same order with or without it: the three
-    lists are parsed, then their messages built (a list found in `memo` parsed and built)."""
+    lists are parsed, then their messages built (a list found in `memo` was parsed and built
+    before, without error)."""
     system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
     raw_inputs, inputs = _read(span, sc.INPUT_MESSAGES, logs, memo)
     raw_outputs, outputs = _read(span, sc.OUTPUT_MESSAGES, logs, memo)
