@@ -76,7 +76,8 @@ class _Assembler:
         self.logs = logs
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
-        self.memo: Memo = {}  # other instrumentations' messages, each rebuilt once
+        self.memo = Memo()  # other instrumentations' messages, each rebuilt once
+        self.above: dict[int, tuple[bool, tuple[SpanRecord, ...]]] = {}  # see `_above`
         self.answers = AnswerIndex([], store)  # made in `run`, once every span is placed
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
         # be a bound method of the assembler, or every bucket would outlive the assembly.
@@ -148,8 +149,8 @@ class _Assembler:
         return span.parent_span_id or f"span:{span.trace_id}/"
 
     def _place_call(self, bucket: _Bucket, span: SpanRecord, convention: str) -> None:
-        inside = next((a for a in self.graph.ancestors(span) if _is_our_run(a)), None)
-        if inside is not None:  # a model call made by one of our tools: part of that run
+        inside, groupers = self._above(span)
+        if inside:  # a model call made by one of our tools: part of that run
             self.unplaced.append(span)
             return
         logs = self.logs.content(span.trace_id, span.span_id) if self.logs else None
@@ -162,9 +163,20 @@ class _Assembler:
             return
         bucket.calls.append(data)
         bucket.conventions.add(convention)
-        bucket.groupers[span.span_id] = [
-            a for a in self.graph.ancestors(span) if (conv.classify(a) or ("", None))[1] == "agent"
-        ]
+        bucket.groupers[span.span_id] = list(groupers)
+
+    def _above(self, span: SpanRecord) -> tuple[bool, tuple[SpanRecord, ...]]:
+        """Whether a call span sits under one of our runs, and the agent spans above it: the
+        same for every call under one parent (a turn's calls), so found once per parent."""
+        parent = self.graph.parent(span)
+        if parent is None:
+            return False, ()
+        found = self.above.get(id(parent))  # spans live as long as the assembler
+        if found is None:
+            chain = [parent, *self.graph.ancestors(parent)]
+            agents = tuple(a for a in chain if (conv.classify(a) or ("", None))[1] == "agent")
+            found = self.above[id(parent)] = (any(map(_is_our_run, chain)), agents)
+        return found
 
     def _session(self, bucket: _Bucket) -> Session:
         runs = list(bucket.runs.values())
@@ -175,19 +187,27 @@ class _Assembler:
         )
         has_content = all(_has_content(r) for r in runs if r.chats)
         messages = _last_history(turns)
+        count: Callable[[], int] | None = _last_count(turns) if runs else None
         if bucket.calls:
             first = (
                 (bucket.lineage.turn or 1) if bucket.lineage is not None and bucket.stitched else 1
             )
             foreign = build_foreign_turns(
-                bucket.id, bucket.calls, bucket.tools, bucket.groupers, first, bucket.family
+                bucket.id,
+                bucket.calls,
+                bucket.tools,
+                bucket.groupers,
+                first,
+                bucket.family,
+                self.memo.bodies,
             )
             has_content = has_content and foreign.has_content
             if runs:  # both kinds in one session: rare, so the general (slower) merge
                 turns = _interleave(turns, foreign.turns)
                 messages = functools.partial(merged_history, turns)
+                count = None
             else:
-                turns, messages = foreign.turns, foreign.messages
+                turns, messages, count = foreign.turns, foreign.messages, foreign.count
         return Session(
             id=bucket.id,
             turns=turns,
@@ -198,7 +218,7 @@ class _Assembler:
             lineage=bucket.lineage or (lineage_of(runs) if runs else None),
             agent_name=_agent_name(bucket, runs),
             messages=messages,
-            message_count=_last_count(turns) if runs and not bucket.calls else None,
+            message_count=count,
         )
 
     # --- sessions named by no span -------------------------------------------------------

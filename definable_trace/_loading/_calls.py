@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import msgspec
 import orjson
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._records import SpanRecord
-from ._sessions import ToolCall
+from ._sessions import CallFacts, ToolCall
 
 if TYPE_CHECKING:
     from ._logs import LogContent
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CallData",
     "Convention",
+    "Facts",
     "Memo",
+    "Usage",
     "error_of",
     "finish_reason_of",
     "first_text",
@@ -69,27 +72,98 @@ _FIRST_TOKEN = (
 )
 
 
-@dataclass
-class CallData:
+class Usage(msgspec.Struct, gc=False):
+    """A call's usage (`usage_of` its span), read when first asked for and then kept: a
+    listing sums it, but building the turns needs none of it (nor `Metrics`, one pydantic
+    model per call). The call and its answer message share the one `Metrics` it makes.
+    Untracked by the garbage collector: it holds its span and that `Metrics`, nothing that
+    leads back to it."""
+
+    span: SpanRecord
+    made: Metrics | None = None
+
+    def metrics(self) -> Metrics:
+        if self.made is None:
+            self.made = usage_of(self.span)
+        return self.made
+
+
+class CallData(msgspec.Struct, kw_only=True, gc=False):
     """One model call of another instrumentation, its messages already rebuilt.
 
-    `input`/`output` are None when the span carries no message content.
+    `input`/`output` are None when the span carries no message content. A `Struct` (one per
+    call of a file, made by msgspec's C constructor), untracked by the garbage collector: it
+    holds its span, lists of messages and values, nothing that leads back to it.
     """
 
     span: SpanRecord
     convention: str
     input: list[Message] | None
     output: list[Message] | None
-    metrics: Metrics
-    request_model: str | None
-    response_model: str | None
-    response_id: str | None
-    finish_reason: str | None
-    error: str | None
+    usage: Usage
+    facts: Facts
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.usage.metrics()
+
+    @property
+    def request_model(self) -> str | None:
+        return self.facts.get().request_model
+
+    @property
+    def response_model(self) -> str | None:
+        return self.facts.get().response_model
+
+    @property
+    def response_id(self) -> str | None:
+        return self.facts.get().response_id
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.facts.get().finish_reason
+
+    @property
+    def error(self) -> str | None:
+        return self.facts.get().error
 
 
-Memo = dict[bytes, Message]
-"""Messages rebuilt so far, by their parts' JSON (see `_openai_v2._message`)."""
+class Facts(msgspec.Struct, gc=False):
+    """A call's models, response id, finish reason and error (`read` from its span by its
+    convention; `finish`: the one its answer's messages give, for a span that names none),
+    read when first asked for and then kept: splitting turns and reading histories need none
+    of them. Untracked by the garbage collector, as `Usage`."""
+
+    span: SpanRecord
+    read: Callable[[SpanRecord, str | None], CallFacts]
+    finish: str | None = None
+    made: CallFacts | None = None
+
+    def get(self) -> CallFacts:
+        if self.made is None:
+            self.made = self.read(self.span, self.finish)
+        return self.made
+
+
+class Memo:
+    """What the calls of one load share, so that what they resend is worked out once: an
+    application sends its whole history on every call, and copies of one conversation (the
+    same system prompt and first question in every session) repeat it again.
+
+    `messages`: messages rebuilt so far, by their parts' JSON (`_openai_v2._message`) or their
+    flattened fields (`_flat.memo_message`); `lists`: a call's message list as read, by the
+    attribute's JSON (`_openai_v2._read`); `bodies`: the JSON a message's id is
+    derived from, by message (`_foreign`). Nothing here is changed once made: a rebuilt message
+    is shared by the calls that sent it, and `_foreign` makes canonical copies of it.
+    """
+
+    __slots__ = ("bodies", "lists", "messages")
+
+    def __init__(self) -> None:
+        self.messages: dict[object, Message] = {}
+        self.lists: dict[str | bytes, tuple[list[Message], str | None]] = {}  # `_openai_v2._read`
+        # By the message's id(), the message kept beside its body so that the id stays its own.
+        self.bodies: dict[int, tuple[Message, bytes]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +183,9 @@ class Convention:
     claims: Callable[[SpanRecord], bool]
     role_of: Callable[[SpanRecord], str | None]
     call: Callable[[SpanRecord, LogContent | None, Memo | None], CallData]
+    names_only: bool = False
+    """`claims` reads only the span's attribute names and scope: `classify` then asks it once
+    per shape of span (see `SpanRecord.by_names`), not once per span."""
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:

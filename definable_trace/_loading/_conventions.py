@@ -51,10 +51,24 @@ _BY_NAME = {c.name: c for c in CONVENTIONS}
 
 def classify(span: SpanRecord) -> tuple[str, str | None] | None:
     """(convention, role) of a span, or None when it is no GenAI span we know."""
-    for convention in CONVENTIONS:
-        if convention.claims(span):
+    for convention, claimed in span.by_names("classify", _candidates):
+        if claimed or convention.claims(span):
             return convention.name, convention.role_of(span)
     return None
+
+
+def _candidates(span: SpanRecord) -> tuple[tuple[Convention, bool], ...]:
+    """The conventions `classify` asks about spans of this shape, in order, each with whether
+    it claims them already: those that decide by names alone (`Convention.names_only`) are
+    asked here, once per shape; a convention that claims the shape ends the list."""
+    found: list[tuple[Convention, bool]] = []
+    for convention in CONVENTIONS:
+        if not convention.names_only:
+            found.append((convention, False))
+        elif convention.claims(span):
+            found.append((convention, True))
+            break
+    return tuple(found)
 
 
 def call_data(

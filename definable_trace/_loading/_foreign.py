@@ -12,6 +12,12 @@ sent and the answer. So:
   the call that produced it);
 - the session's history is the last turn's when it extends the earlier ones, else the turns'
   messages one after the other (an application that sends no history).
+
+What the turns need is worked out when they are built: each message's id (to split turns by
+their user messages and to count the history) and time. The canonical `Message`s themselves
+(a pydantic copy each, with the call's `Metrics` on an answer) are made when first read
+(`_Entry`), and the tool calls only seen in the messages when a turn's are asked for: listing
+the sessions of a file needs neither.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -27,7 +33,7 @@ import orjson
 
 from .._messages import Message, Metrics
 from .._semconv import ToolCallPart
-from ._calls import CallData, tool_call_of
+from ._calls import CallData, Facts, Usage, tool_call_of
 from ._records import SpanRecord
 from ._sessions import CallFacts, ModelCall, ToolCall, Turn
 
@@ -38,32 +44,43 @@ __all__ = ["ForeignTurns", "build_foreign_turns", "merged_history"]
 class ForeignTurns:
     turns: list[Turn]
     messages: Callable[[], list[Message]]
+    count: Callable[[], int]  # `len(messages())`, without making the messages
     has_content: bool
 
 
 class _ListSource(msgspec.Struct, gc=False):
-    """A turn already rebuilt (other instrumentations' files are small): its history, calls,
-    spans and error as lists and values. Untracked by the garbage collector, as `_Call`: it
-    holds lists and values and nothing that leads back to it (one of each per turn of a
-    large file is that many objects fewer for every collection to scan)."""
+    """A turn already split: its history (entries), calls and spans as tuples; its messages,
+    `ModelCall`s, error and tool calls made from them when asked for. Untracked by the
+    garbage collector, as `_Call`: it holds tuples and nothing that leads back to it (one of
+    each per turn of a large file is that many objects fewer for every collection to scan;
+    tuples of untracked items are untracked too)."""
 
-    history: list[Message]
+    history: tuple[_Entry, ...]
     _prior: int
-    calls: list[ModelCall]
-    span_list: list[SpanRecord]
-    failure: str | None
+    calls: tuple[_Call, ...]
+    span_list: tuple[SpanRecord, ...]
+    span_tools: list[ToolCall] | None = None  # see `_attach_tools`
 
     def model_calls(self) -> list[ModelCall]:
-        return self.calls
+        """Made when first asked for (the turn keeps them): loading and reading histories
+        need none."""
+        return [ModelCall(c.span, c) for c in self.calls]
 
     def tool_calls(self) -> list[ToolCall]:
-        return []  # never asked: `_attach_tools` sets every turn's tool calls
+        """The tool spans' calls, then those only seen in the turn's messages (read from the
+        messages as read: the canonical ones differ only in id, time and metrics)."""
+        calls = list(self.span_tools or ())
+        known: set[str | None] = {c.call_id for c in calls if c.call_id}
+        read = [e.template for e in self.history[self._prior :]]
+        calls.extend(_from_messages(read, known))
+        return calls
 
     def error(self) -> str | None:
-        return self.failure
+        """The first error of the turn's calls."""
+        return next((e for e in (c.known.get().error for c in self.calls) if e), None)
 
     def spans(self) -> list[SpanRecord]:
-        return self.span_list
+        return list(self.span_list)
 
     def count(self) -> int:
         return len(self.history)
@@ -72,27 +89,54 @@ class _ListSource(msgspec.Struct, gc=False):
         return self._prior
 
     def slice(self, start: int, stop: int | None = None) -> list[Message]:
-        return self.history[start:stop]
+        return _made(self.history[start:stop])
 
 
 @dataclass
 class _Group:
-    calls: list[tuple[CallData, list[Message] | None, Message | None]] = field(default_factory=list)
-    key: tuple[int, str] | None = None
+    calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = field(default_factory=list)
+    key: tuple[int, int] | None = None
     parent: str | None = None
 
 
 class _Canon:
-    """Stable ids and times: the first occurrence of a message (by position and content) wins."""
+    """Stable ids and times: the first occurrence of a message (by position and content) wins.
 
-    def __init__(self, session_id: str) -> None:
+    Content is compared as the JSON of the message's body (what its id hashes, with the
+    session id and position): the id itself is hashed when the message is first read."""
+
+    def __init__(
+        self, session_id: str, bodies: dict[int, tuple[Message, bytes]] | None = None
+    ) -> None:
         self.session_id = session_id
-        self.seen: dict[str, Message] = {}
+        self.seen: dict[tuple[int, bytes], _Entry] = {}
         # By position and message object: calls share the `Message`s of what they resent
-        # (see `_openai_v2._message`), so most are fingerprinted once, not once per call.
-        self.known: dict[tuple[int, int], Message] = {}
+        # (see `_openai_v2._message`), so most are looked up once, not once per call.
+        self.known: dict[tuple[int, int], _Entry] = {}
+        self.last: tuple[list[Message], list[_Entry]] = ([], [])  # see `sent`
+        # The JSON of each message's body, by message: shared by the sessions of one load
+        # (`Memo.bodies`), where a message resent in many sessions is one object.
+        self.bodies = bodies if bodies is not None else {}
+        try:  # what `[session_id, position, body]` serialises to, up to the position
+            self.head: bytes | None = b"[" + orjson.dumps(session_id) + b","
+        except TypeError:  # no JSON for the id (a lone surrogate): the general path says so
+            self.head = None
+
+    def body(self, message: Message) -> bytes:
+        found = self.bodies.get(id(message))
+        if found is None:
+            found = self.bodies[id(message)] = (message, _body_json(message))
+        return found[1]
 
     def fingerprint(self, position: int, message: Message) -> str:
+        """The hash of `[session id, position, body]` as orjson writes it with sorted keys,
+        made of the parts' JSON: the body's is the same for every session and position."""
+        if self.head is None:
+            return self._fingerprint(position, message)
+        return _hash(self.head, position, self.body(message))
+
+    def _fingerprint(self, position: int, message: Message) -> str:
+        """`fingerprint` in one piece: the general path it must agree with."""
         try:
             data = orjson.dumps(
                 [self.session_id, position, _body(message)], option=orjson.OPT_SORT_KEYS
@@ -102,17 +146,85 @@ class _Canon:
             data = orjson.dumps([self.session_id, position, body], option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
-    def one(self, position: int, message: Message, seconds: int, **update: object) -> Message:
+    def sent(self, messages: list[Message], seconds: int) -> list[_Entry]:
+        """`one` for each message a call sent at `seconds`. The call before usually sent the
+        same messages first (an application resends its history): that prefix, found by
+        identity, gives the same entries without a lookup each."""
+        last, entries = self.last
+        n = len(last)
+        if n and n <= len(messages) and all(map(operator.is_, last, messages)):
+            found = entries[:n]
+        else:
+            found, n = [], 0
+        known = self.known
+        for i in range(n, len(messages)):
+            message = messages[i]
+            found.append(known.get((i, id(message))) or self.one(i, message, seconds, None))
+        self.last = (messages, found)
+        return found
+
+    def one(self, position: int, message: Message, seconds: int, usage: Usage | None) -> _Entry:
+        """The session's message at `position` with the content of `message`, first seen at
+        `seconds`; `usage`: the call's, when `message` is its answer (kept as `metrics` when
+        the answer is the first occurrence)."""
         known = self.known.get((position, id(message)))
         if known is not None:  # `message` is alive (the caller holds it): its id is its own
             return known
-        key = self.fingerprint(position, message)
-        found = self.seen.get(key)
+        # An id with no JSON (then this raises, as hashing the whole triple did) is hashed now.
+        key = self._fingerprint(position, message) if self.head is None else None
+        body = self.body(message)
+        found = self.seen.get((position, body))
         if found is None:
-            found = message.model_copy(update={"id": key, "created_at": seconds, **update})
-            self.seen[key] = found
+            found = _Entry(message, self.head or b"", position, body, seconds, usage, key)
+            self.seen[(position, body)] = found
         self.known[(position, id(message))] = found
         return found
+
+
+def _hash(head: bytes, position: int, body: bytes) -> str:
+    return hashlib.blake2b(b"%s%d,%s]" % (head, position, body), digest_size=16).hexdigest()
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """One message of a session, its `Message` made when first read (then kept: every call
+    and turn that holds the entry gives the same object): a copy of the first message read
+    with its content (`template`: what the calls hold are shared by every session of a
+    load), with its id (`_hash` of the session's `head`, its position and its `body`), time
+    and, for an answer, its call's `Metrics`. Untracked by the garbage collector: it holds
+    messages and bytes, none of which leads back to it."""
+
+    template: Message
+    head: bytes
+    position: int
+    body: bytes
+    seconds: int
+    usage: Usage | None
+    key: str | None = None
+    made: Message | None = None
+
+    def message(self) -> Message:
+        made = self.made
+        if made is None:
+            if self.key is None:
+                self.key = _hash(self.head, self.position, self.body)
+            update: dict[str, object] = {"id": self.key, "created_at": self.seconds}
+            if self.usage is not None:
+                update["metrics"] = self.usage.metrics()
+            made = self.made = self.template.model_copy(update=update)
+        return made
+
+
+def _made(entries: Iterable[_Entry]) -> list[Message]:
+    return [e.message() for e in entries]
+
+
+def _body_json(message: Message) -> bytes:
+    """The JSON of `_body(message)` with sorted keys (pydantic's dump where orjson has none)."""
+    try:
+        return orjson.dumps(_body(message), option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson has no JSON for (bytes in a damaged tool call)
+        body = message.model_dump(mode="json", exclude=_NOT_BODY)
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
 _NOT_BODY = {"id", "created_at", "metrics"}
@@ -142,155 +254,157 @@ def build_foreign_turns(
     groupers: dict[str, list[SpanRecord]],
     first_index: int = 1,
     family: str | None = None,
+    bodies: dict[int, tuple[Message, bytes]] | None = None,
 ) -> ForeignTurns:
     """`groupers`: per call span id, the agent/workflow spans above it (shown with its turn).
 
     `first_index`: the index of the first turn (a stitched branch starts at the turn it left its
     parent at); `family`: the id message ids are derived from (a branch's messages shared with
-    its parent then keep the parent's ids), by default the session's."""
-    canon = _Canon(family or session_id)
+    its parent then keep the parent's ids), by default the session's; `bodies`: the messages'
+    JSON known so far (`Memo.bodies`), shared by the sessions of one load."""
+    canon = _Canon(family or session_id, bodies)
     groups: list[_Group] = []
-    for call in sorted(calls, key=lambda c: (c.span.start_ns, c.span.end_ns)):
+    for call in sorted(calls, key=_START_END):
         sent, answer = _canonical(canon, call)
-        key = _turn_key(canon, sent)
+        key = _turn_key(sent)
         current = groups[-1] if groups else None
         if current is None or _starts_turn(current, call, key):
             current = _Group(key=key, parent=call.span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
-    turns = [_turn(i + first_index, g, groupers) for i, g in enumerate(groups)]
-    _attach_tools(turns, tools)
+    sources = [_source(g, groupers) for g in groups]
+    turns = [_turn(i + first_index, s) for i, s in enumerate(sources)]
+    _attach_tools(turns, sources, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
-    return ForeignTurns(turns, _Merged(turns), has_content)
+    return ForeignTurns(turns, _Merged(sources), _MergedCount(sources), has_content)
 
 
-def _canonical(canon: _Canon, call: CallData) -> tuple[list[Message] | None, Message | None]:
+_START_END = operator.attrgetter("span.start_ns", "span.end_ns")
+_START = operator.attrgetter("start_ns")
+_END = operator.attrgetter("end_ns")
+
+
+def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Entry | None]:
     start = call.span.start_ns // 1_000_000_000
-    sent = None
-    if call.input is not None:
-        sent = [canon.one(i, m, start) for i, m in enumerate(call.input)]
+    sent = canon.sent(call.input, start) if call.input is not None else None
     answer = None
     if call.output:
         end = call.span.end_ns // 1_000_000_000
         position = len(call.input or ())
-        answer = canon.one(position, call.output[0], end, metrics=call.metrics)
+        answer = canon.one(position, call.output[0], end, call.usage)
     return sent, answer
 
 
-def _turn_key(canon: _Canon, sent: list[Message] | None) -> tuple[int, str] | None:
-    if not sent or sent[-1].role != "user":
+def _turn_key(sent: list[_Entry] | None) -> tuple[int, int] | None:
+    """The last message sent when it is the user's: its position and entry (one entry per
+    id in a session, alive while the turns are built)."""
+    if not sent or sent[-1].template.role != "user":
         return None
-    return len(sent) - 1, sent[-1].id
+    return len(sent) - 1, id(sent[-1])
 
 
-def _starts_turn(current: _Group, call: CallData, key: tuple[int, str] | None) -> bool:
+def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -> bool:
     if call.input is None:  # no content: calls under one parent span are one turn
         return call.span.parent_span_id is None or call.span.parent_span_id != current.parent
     return key is not None and key != current.key
 
 
-def _turn(index: int, group: _Group, groupers: dict[str, list[SpanRecord]]) -> Turn:
+def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource:
     first_sent = group.calls[0][1]
     _, last_sent, last_answer = group.calls[-1]
-    history = [*(last_sent or ()), *([last_answer] if last_answer is not None else [])]
+    # Tuples: of untracked entries and spans, the garbage collector stops tracking them.
+    history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
     spans = _unique(
-        [s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)]
+        s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)
     )
-    source = _ListSource(
+    return _ListSource(
         history,
         min(prior, len(history)),
-        [ModelCall(c.span, _call(c, sent, answer, history)) for c, sent, answer in group.calls],
+        tuple(_call(c, sent, answer, history) for c, sent, answer in group.calls),
         spans,
-        next((c.error for c, _, _ in group.calls if c.error), None),
     )
+
+
+def _turn(index: int, source: _ListSource) -> Turn:
+    spans = source.span_list
     return Turn(
         index=index,
         run_id=None,
-        start_ns=min(s.start_ns for s in spans),
-        end_ns=max(s.end_ns for s in spans),
+        start_ns=min(map(_START, spans)),
+        end_ns=max(map(_END, spans)),
         source=source,
     )
 
 
-def _unique(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
-    return list({id(s): s for s in spans}.values())
+def _unique(spans: Iterable[SpanRecord]) -> tuple[SpanRecord, ...]:
+    return tuple({id(s): s for s in spans}.values())
 
 
 class _Call(msgspec.Struct, gc=False):
-    """A call of another instrumentation as a `ModelCall` source: all known already.
+    """A call of another instrumentation as a `ModelCall` source.
 
     It keeps what the call says, not the `CallData`: that holds the messages as read, before
     they were made canonical, which nothing needs once the turns are built (on a file of many
     short sessions they were a third of the objects the garbage collector kept scanning).
-    The facts are made a `CallFacts` when asked for (`ModelCall` keeps it then)."""
+    Its facts and usage are read from the span when first asked for (`Facts`, `Usage`)."""
 
-    request_model: str | None
-    response_model: str | None
-    response_id: str | None
-    finish_reason: str | None
-    error: str | None
-    _metrics: Metrics
-    sent: list[Message] | None  # the messages sent are its first `sent_count`
+    span: SpanRecord
+    known: Facts
+    usage: Usage
+    sent: Sequence[_Entry] | None  # the messages sent are its first `sent_count`
     sent_count: int
-    answer: Message | None
+    answer: _Entry | None
 
     def facts(self) -> CallFacts:
-        return CallFacts(
-            self.request_model,
-            self.response_model,
-            self.response_id,
-            self.finish_reason,
-            self.error,
-        )
+        return self.known.get()
 
     def metrics(self) -> Metrics:
-        return self._metrics
+        return self.usage.metrics()
 
     def input_messages(self) -> list[Message] | None:
-        return self.sent[: self.sent_count] if self.sent is not None else None
+        return _made(self.sent[: self.sent_count]) if self.sent is not None else None
 
     def output_message(self) -> Message | None:
-        return self.answer
+        return self.answer.message() if self.answer is not None else None
 
 
 def _call(
-    call: CallData, sent: list[Message] | None, answer: Message | None, history: list[Message]
+    call: CallData,
+    sent: list[_Entry] | None,
+    answer: _Entry | None,
+    history: tuple[_Entry, ...],
 ) -> _Call:
     """The call's source; what it sent is kept as a prefix of its turn's history when it is
     one (the usual case: one list per turn instead of one per call)."""
     count = len(sent) if sent is not None else 0
-    if sent is not None and count <= len(history) and all(map(operator.is_, sent, history)):
-        sent = history
+    kept: Sequence[_Entry] | None = None
+    if sent is not None:
+        prefix = count <= len(history) and all(map(operator.is_, sent, history))
+        kept = history if prefix else tuple(sent)
     return _Call(
-        call.request_model,
-        call.response_model,
-        call.response_id,
-        call.finish_reason,
-        call.error,
-        call.metrics,
-        sent,
+        call.span,
+        call.facts,
+        call.usage,
+        kept,
         count,
         answer,
     )
 
 
-def _attach_tools(turns: list[Turn], tools: list[SpanRecord]) -> None:
+def _attach_tools(turns: list[Turn], sources: list[_ListSource], tools: list[SpanRecord]) -> None:
     """Tool spans go to the turn running when they started; tool calls only seen in the
-    messages are added from them (with no timing)."""
+    messages are added from them (with no timing) when the turn's are first asked for."""
     if not turns:
         return
     starts = [t.start_ns for t in turns]
-    found: list[list[ToolCall]] = [[] for _ in turns]
     for span in sorted(tools, key=lambda s: s.start_ns):
         i = max(bisect.bisect_right(starts, span.start_ns) - 1, 0)
-        found[i].append(tool_call_of(span))
+        source = sources[i]
+        if source.span_tools is None:
+            source.span_tools = []
+        source.span_tools.append(tool_call_of(span))
         turns[i].add_spans([span])
-    for turn, calls in zip(turns, found, strict=True):
-        known: set[str | None] = {c.call_id for c in calls if c.call_id}
-        calls.extend(_from_messages(turn.messages, known))
-        if calls:  # else the turn's source answers [] when asked (no list kept per turn)
-            turn.tool_calls = calls
 
 
 def _from_messages(messages: list[Message], known: set[str | None]) -> list[ToolCall]:
@@ -317,13 +431,38 @@ def _from_messages(messages: list[Message], known: set[str | None]) -> list[Tool
 
 
 class _Merged(msgspec.Struct, gc=False):
-    """`merged_history` of a session's turns when called: an object the garbage collector
-    does not track instead of a closure (one per session of a large file)."""
+    """`merged_history` of a session's turns when called, worked out on their entries (the
+    same steps on the same ids: an entry is one id of its session), so that only the
+    messages of the result are made: an object the garbage collector does not track
+    instead of a closure (one per session of a large file)."""
 
-    turns: list[Turn]
+    sources: list[_ListSource]
 
     def __call__(self) -> list[Message]:
-        return merged_history(self.turns)
+        return _made(_merged(self.sources))
+
+
+class _MergedCount(msgspec.Struct, gc=False):
+    """`len(merged_history(turns))` of a session's turns, without making a `Message`."""
+
+    sources: list[_ListSource]
+
+    def __call__(self) -> int:
+        return len(_merged(self.sources))
+
+
+def _merged(sources: list[_ListSource]) -> Sequence[_Entry]:
+    """`merged_history`'s steps on entries: ids compare as the entries' identities."""
+    merged: Sequence[_Entry] = ()
+    for source in sources:
+        history = source.history
+        head = history[: len(merged)]
+        if len(head) == len(merged) and all(map(operator.is_, head, merged)):
+            merged = history
+        else:
+            seen = set(map(id, merged))
+            merged = [*merged, *(e for e in history if id(e) not in seen)]
+    return merged
 
 
 def merged_history(turns: list[Turn]) -> list[Message]:

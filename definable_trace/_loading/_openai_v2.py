@@ -17,9 +17,19 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
+from ._calls import (
+    CallData,
+    Convention,
+    Facts,
+    Memo,
+    Usage,
+    error_of,
+    finish_reason_of,
+    first_text,
+)
 from ._logs import LogContent
 from ._records import SpanRecord
+from ._sessions import CallFacts
 
 __all__ = ["CALL_OPERATIONS", "CONVENTION", "NAME", "Memo", "parts_call", "with_log_content"]
 
@@ -71,31 +81,85 @@ def parts_call(
     """A call span written in the parts format; raises `ValueError` on unreadable JSON.
 
     `logs`: the call's content from log records, read where the span has none; `memo`: shared
-    by the calls of one load, so that a message sent again is rebuilt once (see `_message`)."""
+    by the calls of one load, so that a list or a message sent again is rebuilt once (see
+    `_read`, `_message`). What may fail fails in the same order with or without it: the three
+    lists are parsed, then their messages built (a list found in `memo` was parsed and built
+    before, without error)."""
     system = _parts_list(span, sc.SYSTEM_INSTRUCTIONS, logs)
-    inputs = _parts_list(span, sc.INPUT_MESSAGES, logs)
-    outputs = _parts_list(span, sc.OUTPUT_MESSAGES, logs)
+    raw_inputs, inputs = _read(span, sc.INPUT_MESSAGES, logs, memo)
+    raw_outputs, outputs = _read(span, sc.OUTPUT_MESSAGES, logs, memo)
     messages: list[Message] | None = None
     if system is not None or inputs is not None:
         messages = []
         if system:
             messages.append(_message({"role": "system", "parts": system}, memo))
-        messages.extend(_message(m, memo) for m in inputs or () if isinstance(m, dict))
-    output = None
+        if inputs is not None:
+            messages.extend(_built(raw_inputs, inputs, memo)[0])
+    output = finish = None
     if outputs is not None:
-        output = [_message(m, memo) for m in outputs if isinstance(m, dict)]
+        output, finish = _built(raw_outputs, outputs, memo)
+        output = list(output)  # a new list for each call (a caller may keep it)
     return CallData(
         span=span,
         convention=convention,
         input=messages,
         output=output,
-        metrics=usage_of(span),
-        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL),
-        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL),
-        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or _output_finish(outputs),
-        error=error_of(span),
+        usage=Usage(span),
+        facts=Facts(span, _facts, finish),
     )
+
+
+def _facts(span: SpanRecord, finish: str | None) -> CallFacts:
+    return CallFacts(
+        first_text(span, sc.GEN_AI_REQUEST_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_ID),
+        finish_reason_of(span) or finish,
+        error_of(span),
+    )
+
+
+_Built = tuple[list[Message], str | None]
+"""A message list's messages (shared by every call that sent it) and, for an answer list,
+the first finish reason its items give."""
+
+
+def _read(
+    span: SpanRecord, key: str, logs: LogContent | None, memo: Memo | None
+) -> tuple[str | bytes | None, _Built | list[Any] | None]:
+    """A message list attribute: its JSON (the string read, or for a list read from log
+    records its `orjson.dumps`, as `_message` keys one message) and either what `memo` built
+    from that JSON before (then it is neither parsed nor built again: the same history sent
+    by many calls, or by copies of one conversation) or its items, parsed."""
+    value = span.get(key)
+    if value is None and logs is not None:
+        value = logs.get(key)
+    if value is None:
+        return None, None
+    raw: str | bytes | None = None
+    if isinstance(value, str):
+        raw = value
+        built = memo.lists.get(value) if memo is not None else None
+        return (raw, built) if built is not None else (raw, _as_list(orjson.loads(value), key))
+    items = _as_list(value, key)
+    if memo is not None:
+        try:
+            raw = orjson.dumps(items)
+        except TypeError:  # a value JSON has no form for: its messages are built one by one
+            return None, items
+        built = memo.lists.get(raw)
+        if built is not None:
+            return raw, built
+    return raw, items
+
+
+def _built(raw: str | bytes | None, read: _Built | list[Any], memo: Memo | None) -> _Built:
+    if isinstance(read, tuple):  # found in the memo (parsed items are a list)
+        return read
+    built = ([_message(m, memo) for m in read if isinstance(m, dict)], _output_finish(read))
+    if memo is not None and raw is not None:
+        memo.lists[raw] = built
+    return built
 
 
 def _message(data: dict[str, Any], memo: Memo | None) -> Message:
@@ -108,9 +172,9 @@ def _message(data: dict[str, Any], memo: Memo | None) -> Message:
         key = orjson.dumps(data)
     except TypeError:  # a value JSON has no form for (bytes of a damaged attribute)
         return sc.message_from_parts(data, _UNSET)
-    found = memo.get(key)
+    found = memo.messages.get(key)
     if found is None:
-        found = memo[key] = sc.message_from_parts(data, _UNSET)
+        found = memo.messages[key] = sc.message_from_parts(data, _UNSET)
     return found
 
 
@@ -120,8 +184,10 @@ def _parts_list(span: SpanRecord, key: str, logs: LogContent | None) -> list[Any
         value = logs.get(key)
     if value is None:
         return None
-    if isinstance(value, str):
-        value = orjson.loads(value)
+    return _as_list(orjson.loads(value) if isinstance(value, str) else value, key)
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{key} is not a JSON list")
     return list(value)

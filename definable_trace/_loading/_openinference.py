@@ -16,11 +16,21 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Image, Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
-from ._flat import message_of, tool_call, unflatten
+from ._calls import (
+    CallData,
+    Convention,
+    Facts,
+    Memo,
+    Usage,
+    error_of,
+    finish_reason_of,
+    first_text,
+)
+from ._flat import memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import with_log_content
 from ._records import SpanRecord
+from ._sessions import CallFacts
 
 __all__ = ["CONVENTION", "KIND", "NAME"]
 
@@ -38,29 +48,36 @@ def _role_of(span: SpanRecord) -> str | None:
 
 
 def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallData:
-    return with_log_content(_flat_call(span), logs, memo)
+    return with_log_content(_flat_call(span, memo), logs, memo)
 
 
-def _flat_call(span: SpanRecord) -> CallData:
-    attributes = span.attributes
-    inputs = unflatten(attributes, sc.LLM_INPUT_MESSAGES_PREFIX)
-    outputs = unflatten(attributes, sc.LLM_OUTPUT_MESSAGES_PREFIX)
+def _flat_call(span: SpanRecord, memo: Memo | None) -> CallData:
+    inputs = span_unflatten(span, sc.LLM_INPUT_MESSAGES_PREFIX)
+    outputs = span_unflatten(span, sc.LLM_OUTPUT_MESSAGES_PREFIX)
+    return CallData(
+        span=span,
+        convention=NAME,
+        input=[memo_message(memo, NAME, m, _message) for m in inputs] if inputs else None,
+        output=[memo_message(memo, NAME, m, _message) for m in outputs] if outputs else None,
+        usage=Usage(span),
+        facts=Facts(span, _facts),
+    )
+
+
+def _facts(span: SpanRecord, _: str | None) -> CallFacts:
+    """The raw request and response JSON are parsed here, when the facts are first asked
+    (the finish reason is the span's, else the response's)."""
     response = _json_object(span, sc.OUTPUT_VALUE)
     parameters = _json_object(span, sc.LLM_INVOCATION_PARAMETERS)
     request_model = _text(parameters.get("model"))
     if request_model is None:  # `input.value` is the whole request: parsed only when needed
         request_model = _text(_json_object(span, sc.INPUT_VALUE).get("model"))
-    return CallData(
-        span=span,
-        convention=NAME,
-        input=[_message(m) for m in inputs] if inputs else None,
-        output=[_message(m) for m in outputs] if outputs else None,
-        metrics=usage_of(span),
-        request_model=request_model,
-        response_model=first_text(span, sc.LLM_MODEL_NAME) or _text(response.get("model")),
-        response_id=_text(response.get("id")),
-        finish_reason=finish_reason_of(span) or _choice_finish(response),
-        error=error_of(span),
+    return CallFacts(
+        request_model,
+        first_text(span, sc.LLM_MODEL_NAME) or _text(response.get("model")),
+        _text(response.get("id")),
+        finish_reason_of(span) or _choice_finish(response),
+        error_of(span),
     )
 
 
@@ -119,4 +136,4 @@ def _choice_finish(response: dict[str, Any]) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 from .. import _semconv as sc
 from .._messages import Message
-from ._calls import CallData, Convention, Memo, error_of, finish_reason_of, first_text, usage_of
-from ._flat import content_parts, message_of, tool_call, unflatten
+from ._calls import (
+    CallData,
+    Convention,
+    Facts,
+    Memo,
+    Usage,
+    error_of,
+    finish_reason_of,
+    first_text,
+)
+from ._flat import content_parts, memo_message, message_of, span_unflatten, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
 from ._records import SpanRecord
+from ._sessions import CallFacts
 
 __all__ = ["CONVENTION", "NAME"]
 
@@ -68,25 +78,32 @@ def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallD
     if sc.INPUT_MESSAGES in span or sc.OUTPUT_MESSAGES in span:
         data = parts_call(span, NAME, memo=memo)
     else:
-        data = _flat_call(span)
+        data = _flat_call(span, memo)
     return with_log_content(data, logs, memo)
 
 
-def _flat_call(span: SpanRecord) -> CallData:
-    attributes = span.attributes
-    prompts = unflatten(attributes, _PROMPT)
-    completions = unflatten(attributes, _COMPLETION)
+def _flat_call(span: SpanRecord, memo: Memo | None = None) -> CallData:
+    prompts = span_unflatten(span, _PROMPT)
+    completions = span_unflatten(span, _COMPLETION)
     return CallData(
         span=span,
         convention=NAME,
-        input=[_message(p) for p in prompts] if prompts else None,
-        output=[_message(c) for c in completions] if completions else None,
-        metrics=usage_of(span),
-        request_model=first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
-        response_model=first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
-        response_id=first_text(span, sc.GEN_AI_RESPONSE_ID),
-        finish_reason=finish_reason_of(span) or _finish(completions),
-        error=error_of(span),
+        input=[memo_message(memo, NAME, p, _message) for p in prompts] if prompts else None,
+        output=[memo_message(memo, NAME, c, _message) for c in completions]
+        if completions
+        else None,
+        usage=Usage(span),
+        facts=Facts(span, _facts, _finish(completions)),
+    )
+
+
+def _facts(span: SpanRecord, finish: str | None) -> CallFacts:
+    return CallFacts(
+        first_text(span, sc.GEN_AI_REQUEST_MODEL, sc.LLM_REQUEST_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_MODEL, sc.LLM_RESPONSE_MODEL),
+        first_text(span, sc.GEN_AI_RESPONSE_ID),
+        finish_reason_of(span) or finish,
+        error_of(span),
     )
 
 
@@ -109,4 +126,4 @@ def _finish(completions: list[dict[str, object]]) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)

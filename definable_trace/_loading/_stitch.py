@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 
@@ -122,7 +122,7 @@ def session_id(unit: Unit) -> str:
 def stitch(units: Sequence[Unit]) -> list[Placement]:
     """The placement of each unit (in the order given)."""
     nodes = sorted((_node(u) for u in units), key=lambda n: n.order)
-    ends: dict[bytes, list[_Node]] = {}
+    ends: dict[bytes, _Ends] = {}
     inputs: dict[bytes, _Node] = {}
     placed: dict[int, Placement] = {}
     continued: set[int] = set()
@@ -142,20 +142,40 @@ def stitch(units: Sequence[Unit]) -> list[Placement]:
             continued.add(id(parent))
             placement = placed[id(parent)]
         placed[id(node)] = placement
-        ends.setdefault(node.end, []).append(node)
+        found = ends.get(node.end)
+        if found is None:
+            found = ends[node.end] = _Ends()
+        found.nodes.append(node)
         inputs.setdefault(node.prefixes[-1], node)
     by_unit = {id(n.unit): placed[id(n)] for n in nodes}
     return [by_unit[id(u)] for u in units]
 
 
+@dataclass
+class _Ends:
+    """The units that end with one history, in order, and how many of the first are known
+    to be continued: `continued` only grows, so the first free unit is never before `done`
+    (with many copies of one conversation, a scan from the start each time was quadratic)."""
+
+    nodes: list[_Node] = field(default_factory=list)
+    done: int = 0
+
+    def first_free(self, continued: set[int]) -> _Node | None:
+        nodes, i = self.nodes, self.done
+        while i < len(nodes) and id(nodes[i]) in continued:
+            i += 1
+        self.done = i
+        return nodes[i] if i < len(nodes) else None
+
+
 def _parent(
-    node: _Node, ends: dict[bytes, list[_Node]], continued: set[int]
+    node: _Node, ends: dict[bytes, _Ends], continued: set[int]
 ) -> tuple[_Node | None, bool]:
     """The unit this one continues (longest matching prefix), and whether it is a branch
     (every unit ending there was continued already)."""
     for j in range(len(node.prefixes) - 1, 0, -1):
         found = ends.get(node.prefixes[j])
-        if found:
-            free = next((n for n in found if id(n) not in continued), None)
-            return (free, False) if free is not None else (found[0], True)
+        if found is not None:
+            free = found.first_free(continued)
+            return (free, False) if free is not None else (found.nodes[0], True)
     return None, False
