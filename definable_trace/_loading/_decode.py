@@ -158,7 +158,7 @@ class SpanDecoder:
         times = (span.startTimeUnixNano, span.endTimeUnixNano)
         return self._made(head, times, scope, shape, values, path, line)
 
-    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
         keys = tuple([item.key for item in attributes])
         values: list[Any] = [item.value.stringValue for item in attributes]
         plan = self._plans.get(keys)
@@ -167,7 +167,7 @@ class SpanDecoder:
         _typed_others(attributes, values, plan.numbers)
         return self._finish(plan, keys, values, trace_id)
 
-    def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+    def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
         """A long line's attributes: strings are raw JSON, decoded here, except the growing
         message lists, shared in their escaped form (`TextStore.share_escaped`)."""
         keys = tuple([item.key for item in attributes])
@@ -176,7 +176,7 @@ class SpanDecoder:
         if plan is None:
             plan = self._plan(keys, values)
         _typed_others(attributes, values, plan.numbers)
-        shared = plan.shape.shared
+        shared = plan.shared
         small = [
             i
             for i, value in enumerate(values)
@@ -228,11 +228,16 @@ class SpanDecoder:
         """The checked envelope of a span, however it was decoded (both paths must agree):
         ids as lowercase hex (the trace id interned), no parent for the all-zero id, kind
         and status code as OTLP numbers (enum names accepted), a name that is a string."""
-        trace_id = _hex_id(trace, 16)
-        span_id = _hex_id(span, 8)
+        # The usual ids (lowercase hex of the right length) are taken as they are, without
+        # a call: this runs once per span.
+        usual = trace.__class__ is str and len(trace) == 32 and trace.islower()
+        trace_id = trace if usual else _hex_id(trace, 16)
+        usual = span.__class__ is str and len(span) == 16 and span.islower()
+        span_id = span if usual else _hex_id(span, 8)
         parent = parent or None
         if parent is not None:
-            parent = _hex_id(parent, 8)
+            if not (parent.__class__ is str and len(parent) == 16 and parent.islower()):
+                parent = _hex_id(parent, 8)  # the all-zero id has no lowercase letter: here
             if parent == _NO_PARENT:
                 parent = None
         if kind.__class__ is not int:
@@ -252,30 +257,40 @@ class SpanDecoder:
         times: tuple[Any, Any],
         scope: str | None,
         shape: Shape,
-        values: tuple[Any, ...],
+        values: list[Any],
         path: str,
         line: int,
     ) -> SpanRecord:
         trace_id, span_id, parent, kind, code, message, name = head
         strings = self.store.strings
-        return SpanRecord(
+        # OTLP/JSON's decimal strings, the usual case, without a call: 19 digits are in range.
+        start, end = times
+        if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
+            start = int(start)
+        else:
+            start = _nanoseconds(start)
+        if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
+            end = int(end)
+        else:
+            end = _nanoseconds(end)
+        return shape.record(
             name,
             trace_id,
             span_id,
             parent,
             kind,
-            _nanoseconds(times[0]),
-            _nanoseconds(times[1]),
+            start,
+            end,
             code,
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
             shape,
-            values,
             path,
             line,
+            *values,
         )
 
-    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
         """Values decoded and stored as the span's shape plans (see `_Plan`)."""
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
@@ -302,7 +317,7 @@ class SpanDecoder:
         values: list[Any],
         trace_id: str,
         shared: frozenset[int] = frozenset(),
-    ) -> tuple[Shape, tuple[Any, ...]]:
+    ) -> tuple[Shape, list[Any]]:
         """Repeated short strings interned, growing message lists shared (every path);
         `shared`: positions already shared (their values are `SharedText` ints)."""
         intern = self.store.strings.setdefault
@@ -316,7 +331,7 @@ class SpanDecoder:
                 values[i] = intern(value, value)
         if plan.shared:
             self._share(plan, keys, values, trace_id, shared)
-        return plan.shape, tuple(values)
+        return plan.shape, values
 
     def _share(
         self,
@@ -443,7 +458,15 @@ def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) 
     then any other left (a shape whose value types vary)."""
     for i in numbers:
         if values[i] is _OTHER:
-            values[i] = _typed_value(attributes[i].value)
+            value = attributes[i].value
+            number = value.intValue
+            if number.__class__ is str:  # OTLP/JSON's integers: `_integer` without the call
+                try:
+                    values[i] = int(number)
+                except ValueError:
+                    values[i] = number
+            else:
+                values[i] = _typed_value(value)
     if _OTHER in values:
         for i, value in enumerate(values):
             if value is _OTHER:

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
+from msgspec import UNSET
 
 from .. import _semconv as sc
-from ._decode import any_value
+from . import _typed
+from ._decode import _MAX_DEPTH, _float, _int, any_value
 
 __all__ = ["LogContent", "LogIndex"]
 
@@ -76,15 +78,49 @@ class LogIndex:
                 used = self._record(record, path, line) or used
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 used = True  # a GenAI record, or it would not have been looked into
-                reporter.warn(
-                    line,
-                    f"malformed log record skipped ({type(exc).__name__}: {exc})",
-                    kind="malformed",
-                )
+                _malformed(reporter, line, exc)
         return used
 
     def content(self, trace_id: str, span_id: str) -> LogContent | None:
         return self.by_span.get((trace_id, span_id))
+
+    def read_typed(
+        self, request: _typed.LogsRequest, path: str, line: int, reporter: Reporter
+    ) -> bool | None:
+        """`read` for a request decoded by `_typed` (its values walked once, see `plain`), or
+        None when the general path must read the line: a shape this does not take, or a value
+        the general path may judge otherwise (it then reads the line and tells). Every record
+        is converted before any is used, so a refused line leaves nothing behind."""
+        records: list[tuple[Any, dict[str, Any], Any, Any, Any, Any]] = []
+        try:
+            for resource in request.resourceLogs or ():
+                if resource.instrumentationLibraryLogs is not None:
+                    return None
+                for scope in resource.scopeLogs or ():
+                    for record in scope.logRecords or ():
+                        attributes = {
+                            a.key: None if a.value is None else plain(a.value)
+                            for a in record.attributes or ()
+                        }
+                        name = record.eventName or attributes.get(_EVENT_NAME)
+                        if name is not None and name.__class__ is not str:
+                            return None  # a list or map as the name: the general path tells
+                        body = None if record.body is None else plain(record.body)
+                        records.append(
+                            (name, attributes, record.traceId, record.spanId, body, record)
+                        )
+        except (ValueError, TypeError, RecursionError):
+            return None
+        used = False
+        for name, attributes, trace_id, span_id, body, record in records:
+            try:
+                used = self._use(
+                    name, attributes, trace_id, span_id, body, record.timeUnixNano, path, line
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                used = True
+                _malformed(reporter, line, exc)
+        return used
 
     def _record(self, record: dict[str, Any], path: str, line: int) -> bool:
         attributes = {
@@ -99,7 +135,25 @@ class LogIndex:
         if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
             return True
         body = any_value(record["body"]) if isinstance(record.get("body"), dict) else None
-        body = _plain(body)
+        time = record.get("timeUnixNano")
+        return self._use(name, attributes, trace_id, span_id, _plain(body), time, path, line)
+
+    def _use(
+        self,
+        name: Any,
+        attributes: dict[str, Any],
+        trace_id: Any,
+        span_id: Any,
+        body: Any,
+        time: Any,
+        path: str,
+        line: int,
+    ) -> bool:
+        """One record's content indexed (both paths); whether it was a GenAI record."""
+        if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
+            return False
+        if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
+            return True
         found = _details(attributes, body) if name == DETAILS else _legacy(name, body)
         if not found:
             return True
@@ -107,13 +161,56 @@ class LogIndex:
         content = self.by_span.get(key)
         if content is None:
             content = self.by_span[key] = LogContent(path, line)
-        fingerprint = orjson.dumps([name, record.get("timeUnixNano"), found], default=str)
+        fingerprint = orjson.dumps([name, time, found], default=str)
         if fingerprint in content._seen:  # the same record delivered twice
             return True
         content._seen.add(fingerprint)
         for attribute, items in found.items():
             content.values.setdefault(attribute, []).extend(items)
         return True
+
+
+def _malformed(reporter: Reporter, line: int, exc: Exception) -> None:
+    reporter.warn(
+        line, f"malformed log record skipped ({type(exc).__name__}: {exc})", kind="malformed"
+    )
+
+
+def plain(value: _typed.LogValue, depth: int = 0) -> Any:
+    """A typed `AnyValue` as `_plain(any_value(...))` gives its dict: the same checks in the
+    same order (a string first, however many fields are set), arrays as lists, in one walk."""
+    text = value.stringValue
+    if text is not UNSET:
+        return text
+    if value.intValue is not UNSET:
+        return _int(value.intValue)
+    if value.boolValue is not UNSET:
+        return bool(value.boolValue)
+    if value.doubleValue is not UNSET:
+        return _float(value.doubleValue)
+    array, pairs = value.arrayValue, value.kvlistValue
+    if depth >= _MAX_DEPTH and (array is not UNSET or pairs is not UNSET):
+        raise ValueError(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    # Strings, most leaves, are taken in the comprehensions: no call for them.
+    if array is not UNSET:
+        items = array.values if isinstance(array, _typed.LogArray) else None
+        return [
+            text
+            if item is not None and (text := item.stringValue) is not UNSET
+            else (None if item is None else plain(item, depth + 1))
+            for item in items or ()
+        ]
+    if pairs is not UNSET:
+        found = pairs.values if isinstance(pairs, _typed.LogKeyValues) else None
+        return {
+            pair.key: text
+            if (item := pair.value) is not None and (text := item.stringValue) is not UNSET
+            else (None if item is None else plain(item, depth + 1))
+            for pair in found or ()
+        }
+    if value.bytesValue is not UNSET:
+        return any_value({"bytesValue": value.bytesValue})
+    return None
 
 
 def _records(request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

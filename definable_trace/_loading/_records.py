@@ -9,6 +9,7 @@ growing message lists are `SharedText` references into one string per conversati
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,6 +27,7 @@ __all__ = [
     "SpanRecord",
     "TraceWarning",
     "order_spans",
+    "record_class",
     "to_datetime",
 ]
 
@@ -50,15 +52,18 @@ class TraceWarning:
 
 class Shape:
     """The attribute names of a span, shared by every span that has the same names in order,
-    and the store that `SharedText` values refer to."""
+    the record class their values are fields of, and the store that `SharedText` values
+    refer to."""
 
-    __slots__ = ("index", "keys", "memo", "shared", "store")
+    __slots__ = ("fields", "index", "keys", "memo", "record", "shared", "store")
 
     def __init__(self, keys: tuple[str, ...], shared: frozenset[int], store: TextStore) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
-        self.shared = shared  # positions holding a string or a `SharedText` (an int)
+        self.fields = {key: _field(i) for key, i in self.index.items()}  # what `get` reads
+        self.shared = frozenset(_field(i) for i in shared)  # fields holding a `SharedText`
         self.store = store
+        self.record = record_class(len(keys))
         # What is decided by the attribute names alone (and the scope), decided once per
         # shape instead of once per span: see `SpanRecord.by_names`.
         self.memo: dict[tuple[str, str | None], Any] = {}
@@ -89,6 +94,9 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     """One span: identity, timing, status, attributes, and the file and line it came from.
 
     `parent_span_id` is None for a root span. `kind` and `status_code` are the OTLP integers.
+    The attribute values are fields `v0`, `v1`, ... of a subclass made once per number of
+    attributes (`record_class`), named by the `Shape`: not a tuple, which the cyclic garbage
+    collector would track (and scan, item by item) until its first pass, for every span.
 
     A msgspec `Struct` made positionally (one per span read: its C constructor costs a fraction
     of a Python `__init__`), untracked by the garbage collector (`gc=False`: it holds strings,
@@ -108,7 +116,6 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     status_message: str | None
     scope: str | None
     _shape: Shape
-    _values: tuple[Any, ...]
     path: str
     line: int
 
@@ -143,8 +150,9 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         return key in self._shape.index
 
     def _plain(self, i: int) -> Any:
-        value = self._values[i]
-        if i in self._shape.shared:
+        field = _field(i)
+        value = getattr(self, field)
+        if field in self._shape.shared:
             return self._shape.store.text(value)
         return value
 
@@ -152,20 +160,20 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         """One attribute as a plain value. (`_plain` inlined: the loader's most called method,
         hundreds of thousands of times on a large file, mostly for absent keys.)"""
         shape = self._shape
-        i = shape.index.get(key)
-        if i is None:
+        field = shape.fields.get(key)
+        if field is None:
             return default
-        if i in shape.shared:
-            return shape.store.text(self._values[i])
-        return self._values[i]
+        if field in shape.shared:
+            return shape.store.text(getattr(self, field))
+        return getattr(self, field)
 
     def shared(self, key: str) -> SharedText | str | None:
         """A growing message list as stored: a `SharedText` stays a reference (for the store)."""
-        i = self._shape.index.get(key)
-        if i is None:
+        field = self._shape.fields.get(key)
+        if field is None:
             return None
-        value: SharedText | str = self._values[i]
-        return value if i in self._shape.shared else self._plain(i)
+        value: SharedText | str = getattr(self, field)
+        return value
 
     def text(self, key: str) -> str | None:
         """A string attribute, or None when absent or not a string."""
@@ -176,8 +184,7 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
-        i = self._shape.index.get(key)
-        if i is None:  # the usual case (most names of `_calls` are absent): no further call
+        if key not in self._shape.fields:  # the usual case (most names of `_calls` are absent)
             return None
         raw = self.get(key)
         if raw.__class__ is int:
@@ -189,6 +196,31 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         except (TypeError, ValueError, OverflowError):
             return None
         return number if -EXACT_INT < number < EXACT_INT else None
+
+
+_FIELDS: list[str] = []
+_CLASSES: dict[int, type[SpanRecord]] = {0: SpanRecord}
+
+
+def _field(i: int) -> str:
+    """The name of the field holding attribute `i` (`v0`, `v1`, ...; one string each)."""
+    while len(_FIELDS) <= i:
+        _FIELDS.append(sys.intern(f"v{len(_FIELDS)}"))
+    return _FIELDS[i]
+
+
+def record_class(count: int) -> type[SpanRecord]:
+    """The `SpanRecord` subclass for spans of `count` attributes: made once per count (not per
+    shape: a damaged file may hold any number of shapes), constructed positionally with the
+    values after `line`."""
+    found = _CLASSES.get(count)
+    if found is None:
+        fields = [(_field(i), Any) for i in range(count)]
+        made: Any = msgspec.defstruct(
+            f"SpanRecord{count}", fields, bases=(SpanRecord,), gc=False, eq=False
+        )
+        found = _CLASSES[count] = made
+    return found
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
