@@ -342,7 +342,11 @@ class SpanDecoder:
         done: frozenset[int] = frozenset(),
     ) -> None:
         """The growing message lists go to the store, grouped by session (else trace)."""
-        group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
+        group = trace_id
+        for i in plan.sessions:  # (a loop, not `next` of a generator: once per span)
+            if values[i].__class__ is str:
+                group = values[i]
+                break
         for i in plan.shared:
             if i in done:
                 continue  # shared in escaped form already (`_raw_attributes`)
@@ -483,8 +487,26 @@ def _typed_value(value: Any) -> Any:
         return bool(value.boolValue)
     if value.doubleValue is not _UNSET:
         return _float(value.doubleValue)
+    array = value.arrayValue
+    if array.__class__ is dict:
+        strings = _strings(array)
+        if strings is not None:
+            return strings
     fields = {f: getattr(value, f) for f in _VALUE_FIELDS}  # lists, maps, bytes, nothing
     return any_value({k: v for k, v in fields.items() if v is not _UNSET})
+
+
+def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
+    """An array whose every item holds a `stringValue` (finish reasons, stop sequences: the
+    arrays conventions write) as `any_value` reads it, without a call per item; None for
+    any other array (then read by `any_value`)."""
+    items = array.get("values")
+    if items.__class__ is not list:
+        return None
+    try:
+        return tuple([item["stringValue"] for item in items])
+    except (KeyError, TypeError):  # an item without one, or not an object
+        return None
 
 
 _MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
