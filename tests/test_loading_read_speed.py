@@ -140,3 +140,15 @@ def test_span_records_hold_their_values_out_of_the_collectors_sight() -> None:
     assert "l" in record and "z" not in record
     empty = decoder.record({**span, "attributes": []}, None, "f", 2)
     assert type(empty) is SpanRecord and empty.attributes == {}
+
+
+def test_a_span_with_more_attributes_than_any_convention_writes() -> None:
+    """600 attributes: a record class made for its shape (not kept for later loads), read
+    back like any other."""
+    from definable_trace._loading._decode import SpanDecoder
+
+    attributes = [{"key": f"k{i}", "value": {"intValue": str(i)}} for i in range(600)]
+    span = {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "s", "attributes": attributes}
+    record = SpanDecoder(TextStore()).record(span, None, "f", 1)
+    assert record.attributes == {f"k{i}": i for i in range(600)}
+    assert record.integer("k599") == 599 and record.get("k600") is None

@@ -2,9 +2,9 @@
 
 A large trace file holds hundreds of thousands of spans, and every one of them stays in memory
 until the sessions are assembled, so a record is kept small on purpose: attribute names live in
-one tuple shared by every span of the same shape, values in a tuple of their own, and the big
-growing message lists are `SharedText` references into one string per conversation (see
-`_store`). `attributes` rebuilds the plain dict when someone asks for it.
+one tuple shared by every span of the same shape, values in fields of the record itself, and
+the big growing message lists are `SharedText` references into one string per conversation
+(see `_store`). `attributes` rebuilds the plain dict when someone asks for it.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
 
     A msgspec `Struct` made positionally (one per span read: its C constructor costs a fraction
     of a Python `__init__`), untracked by the garbage collector (`gc=False`: it holds strings,
-    ints, a tuple of values and its shared `Shape`, never anything that leads back to it), so
+    ints, its attribute values and its shared `Shape`, never anything that leads back to it), so
     the hundreds of thousands of a large file are not scanned by every collection. Compared by
     identity (`eq=False`), as a plain object.
     """
@@ -203,7 +203,12 @@ _CLASSES: dict[int, type[SpanRecord]] = {0: SpanRecord}
 
 
 def _field(i: int) -> str:
-    """The name of the field holding attribute `i` (`v0`, `v1`, ...; one string each)."""
+    """The name of the field holding attribute `i` (`v0`, `v1`, ...; one string each, kept
+    for the first `_KEPT_UP_TO`)."""
+    if i < len(_FIELDS):
+        return _FIELDS[i]
+    if i >= _KEPT_UP_TO:
+        return f"v{i}"
     while len(_FIELDS) <= i:
         _FIELDS.append(sys.intern(f"v{len(_FIELDS)}"))
     return _FIELDS[i]
@@ -212,15 +217,21 @@ def _field(i: int) -> str:
 def record_class(count: int) -> type[SpanRecord]:
     """The `SpanRecord` subclass for spans of `count` attributes: made once per count (not per
     shape: a damaged file may hold any number of shapes), constructed positionally with the
-    values after `line`."""
+    values after `line`. Classes for more than `_KEPT_UP_TO` attributes (no convention writes
+    that many) are not kept beyond the shapes that use them."""
     found = _CLASSES.get(count)
     if found is None:
         fields = [(_field(i), Any) for i in range(count)]
         made: Any = msgspec.defstruct(
             f"SpanRecord{count}", fields, bases=(SpanRecord,), gc=False, eq=False
         )
-        found = _CLASSES[count] = made
+        found = made
+        if count <= _KEPT_UP_TO:
+            _CLASSES[count] = made
     return found
+
+
+_KEPT_UP_TO = 512
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -40,8 +40,8 @@ _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 SharedText = NewType("SharedText", int)
 """A JSON array string kept as a prefix of a longer one of the same conversation: the chain's
 number and the string's length, packed in a plain int. Not an object holding the chain: the
-hundreds of thousands of them a large file makes, and the value tuples holding them, then stay
-out of the cyclic garbage collector's sight (a tuple of ints and strings is not tracked)."""
+hundreds of thousands of them a large file makes then stay out of the cyclic garbage
+collector's sight, like the (untracked) span records holding them."""
 
 
 def _ref(chain: int, length: int) -> SharedText:
