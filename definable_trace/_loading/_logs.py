@@ -20,9 +20,9 @@ reads them as if they had been written on it (see `_conventions.call_data`). A r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 from msgspec import UNSET
 
@@ -50,15 +50,16 @@ class Reporter(Protocol):
     def warn(self, line: int | None, message: str, kind: str | None = None) -> None: ...
 
 
-@dataclass
-class LogContent:
+class LogContent(msgspec.Struct, gc=False):
     """One call's content from its log records, as parts-format values keyed like the span
-    attributes they stand for (`gen_ai.input.messages`, ...). `path`/`line`: the first record."""
+    attributes they stand for (`gen_ai.input.messages`, ...). `path`/`line`: the first record.
+
+    Untracked by the cyclic garbage collector (`gc=False`, one per call of a large file): it
+    holds parsed JSON and nothing that leads back to it."""
 
     path: str
     line: int
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    _seen: set[bytes] = field(default_factory=set)
+    values: dict[str, list[Any]] = {}  # a new dict for each (msgspec copies empty defaults)
 
     def get(self, key: str) -> list[Any] | None:
         return self.values.get(key)
@@ -69,6 +70,9 @@ class LogIndex:
 
     def __init__(self) -> None:
         self.by_span: dict[Key, LogContent] = {}
+        # What was read (call, event name, time, content): a record delivered twice counts
+        # once. One set of bytes for all calls, not a set per call.
+        self._seen: set[bytes] = set()
 
     def read(self, request: Mapping[str, Any], path: str, line: int, reporter: Reporter) -> bool:
         """Index the content records of one `ExportLogsServiceRequest`; whether it had any."""
@@ -161,10 +165,10 @@ class LogIndex:
         content = self.by_span.get(key)
         if content is None:
             content = self.by_span[key] = LogContent(path, line)
-        fingerprint = orjson.dumps([name, time, found], default=str)
-        if fingerprint in content._seen:  # the same record delivered twice
+        fingerprint = orjson.dumps([*key, name, time, found], default=str)
+        if fingerprint in self._seen:  # the same record delivered twice
             return True
-        content._seen.add(fingerprint)
+        self._seen.add(fingerprint)
         for attribute, items in found.items():
             content.values.setdefault(attribute, []).extend(items)
         return True
