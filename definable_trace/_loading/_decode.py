@@ -176,7 +176,7 @@ class SpanDecoder:
         if plan is None:
             plan = self._plan(keys, values)
         _typed_others(attributes, values, plan.numbers)
-        shared = plan.shared
+        shared = plan.shape.shared
         small = [
             i
             for i, value in enumerate(values)
@@ -273,7 +273,7 @@ class SpanDecoder:
             end = int(end)
         else:
             end = _nanoseconds(end)
-        return shape.record(
+        return SpanRecord(
             name,
             trace_id,
             span_id,
@@ -285,9 +285,9 @@ class SpanDecoder:
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
             shape,
+            tuple(values),
             path,
             line,
-            *values,
         )
 
     def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:

@@ -2,14 +2,13 @@
 
 A large trace file holds hundreds of thousands of spans, and every one of them stays in memory
 until the sessions are assembled, so a record is kept small on purpose: attribute names live in
-one tuple shared by every span of the same shape, values in fields of the record itself, and
-the big growing message lists are `SharedText` references into one string per conversation
-(see `_store`). `attributes` rebuilds the plain dict when someone asks for it.
+one tuple shared by every span of the same shape, values in a tuple of their own, and the big
+growing message lists are `SharedText` references into one string per conversation (see
+`_store`). `attributes` rebuilds the plain dict when someone asks for it.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -27,7 +26,6 @@ __all__ = [
     "SpanRecord",
     "TraceWarning",
     "order_spans",
-    "record_class",
     "to_datetime",
 ]
 
@@ -52,18 +50,15 @@ class TraceWarning:
 
 class Shape:
     """The attribute names of a span, shared by every span that has the same names in order,
-    the record class their values are fields of, and the store that `SharedText` values
-    refer to."""
+    and the store that `SharedText` values refer to."""
 
-    __slots__ = ("fields", "index", "keys", "memo", "record", "shared", "store")
+    __slots__ = ("index", "keys", "memo", "shared", "store")
 
     def __init__(self, keys: tuple[str, ...], shared: frozenset[int], store: TextStore) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
-        self.fields = {key: _field(i) for key, i in self.index.items()}  # what `get` reads
-        self.shared = frozenset(_field(i) for i in shared)  # fields holding a `SharedText`
+        self.shared = shared  # positions holding a string or a `SharedText` (an int)
         self.store = store
-        self.record = record_class(len(keys))
         # What is decided by the attribute names alone (and the scope), decided once per
         # shape instead of once per span: see `SpanRecord.by_names`.
         self.memo: dict[tuple[str, str | None], Any] = {}
@@ -94,13 +89,10 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     """One span: identity, timing, status, attributes, and the file and line it came from.
 
     `parent_span_id` is None for a root span. `kind` and `status_code` are the OTLP integers.
-    The attribute values are fields `v0`, `v1`, ... of a subclass made once per number of
-    attributes (`record_class`), named by the `Shape`: not a tuple, which the cyclic garbage
-    collector would track (and scan, item by item) until its first pass, for every span.
 
     A msgspec `Struct` made positionally (one per span read: its C constructor costs a fraction
     of a Python `__init__`), untracked by the garbage collector (`gc=False`: it holds strings,
-    ints, its attribute values and its shared `Shape`, never anything that leads back to it), so
+    ints, a tuple of values and its shared `Shape`, never anything that leads back to it), so
     the hundreds of thousands of a large file are not scanned by every collection. Compared by
     identity (`eq=False`), as a plain object.
     """
@@ -116,6 +108,7 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     status_message: str | None
     scope: str | None
     _shape: Shape
+    _values: tuple[Any, ...]
     path: str
     line: int
 
@@ -150,9 +143,8 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         return key in self._shape.index
 
     def _plain(self, i: int) -> Any:
-        field = _field(i)
-        value = getattr(self, field)
-        if field in self._shape.shared:
+        value = self._values[i]
+        if i in self._shape.shared:
             return self._shape.store.text(value)
         return value
 
@@ -160,20 +152,20 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         """One attribute as a plain value. (`_plain` inlined: the loader's most called method,
         hundreds of thousands of times on a large file, mostly for absent keys.)"""
         shape = self._shape
-        field = shape.fields.get(key)
-        if field is None:
+        i = shape.index.get(key)
+        if i is None:
             return default
-        if field in shape.shared:
-            return shape.store.text(getattr(self, field))
-        return getattr(self, field)
+        if i in shape.shared:
+            return shape.store.text(self._values[i])
+        return self._values[i]
 
     def shared(self, key: str) -> SharedText | str | None:
         """A growing message list as stored: a `SharedText` stays a reference (for the store)."""
-        field = self._shape.fields.get(key)
-        if field is None:
+        i = self._shape.index.get(key)
+        if i is None:
             return None
-        value: SharedText | str = getattr(self, field)
-        return value
+        value: SharedText | str = self._values[i]
+        return value if i in self._shape.shared else self._plain(i)
 
     def text(self, key: str) -> str | None:
         """A string attribute, or None when absent or not a string."""
@@ -184,7 +176,8 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
-        if key not in self._shape.fields:  # the usual case (most names of `_calls` are absent)
+        i = self._shape.index.get(key)
+        if i is None:  # the usual case (most names of `_calls` are absent): no further call
             return None
         raw = self.get(key)
         if raw.__class__ is int:
@@ -196,42 +189,6 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         except (TypeError, ValueError, OverflowError):
             return None
         return number if -EXACT_INT < number < EXACT_INT else None
-
-
-_FIELDS: list[str] = []
-_CLASSES: dict[int, type[SpanRecord]] = {0: SpanRecord}
-
-
-def _field(i: int) -> str:
-    """The name of the field holding attribute `i` (`v0`, `v1`, ...; one string each, kept
-    for the first `_KEPT_UP_TO`)."""
-    if i < len(_FIELDS):
-        return _FIELDS[i]
-    if i >= _KEPT_UP_TO:
-        return f"v{i}"
-    while len(_FIELDS) <= i:
-        _FIELDS.append(sys.intern(f"v{len(_FIELDS)}"))
-    return _FIELDS[i]
-
-
-def record_class(count: int) -> type[SpanRecord]:
-    """The `SpanRecord` subclass for spans of `count` attributes: made once per count (not per
-    shape: a damaged file may hold any number of shapes), constructed positionally with the
-    values after `line`. Classes for more than `_KEPT_UP_TO` attributes (no convention writes
-    that many) are not kept beyond the shapes that use them."""
-    found = _CLASSES.get(count)
-    if found is None:
-        fields = [(_field(i), Any) for i in range(count)]
-        made: Any = msgspec.defstruct(
-            f"SpanRecord{count}", fields, bases=(SpanRecord,), gc=False, eq=False
-        )
-        found = made
-        if count <= _KEPT_UP_TO:
-            _CLASSES[count] = made
-    return found
-
-
-_KEPT_UP_TO = 512
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

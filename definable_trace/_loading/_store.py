@@ -40,8 +40,8 @@ _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 SharedText = NewType("SharedText", int)
 """A JSON array string kept as a prefix of a longer one of the same conversation: the chain's
 number and the string's length, packed in a plain int. Not an object holding the chain: the
-hundreds of thousands of them a large file makes then stay out of the cyclic garbage
-collector's sight, like the (untracked) span records holding them."""
+hundreds of thousands of them a large file makes, and the value tuples holding them, then stay
+out of the cyclic garbage collector's sight (a tuple of ints and strings is not tracked)."""
 
 
 def _ref(chain: int, length: int) -> SharedText:
@@ -62,9 +62,10 @@ class TextStore:
         # Per chain: what starts each element (`{"role":`, in the head's form), "" when that
         # cannot count them, None until parsed.
         self._countable: list[str | bytes | None] = []
-        # Per (group, kind, escaped): its latest chains, oldest first. Tuples, not lists: a tuple of
-        # ints is untracked by the cyclic collector at its first pass, a list never is (one
-        # per conversation, thousands in a large file, each scanned by every full collection).
+        # Per (group, kind, escaped): its latest chains, oldest first. Tuples, not lists: a
+        # tuple of ints is untracked by the cyclic collector at its first pass, a list never
+        # is (one per conversation, thousands in a large file, each scanned by every full
+        # collection).
         self._chains: dict[tuple[str, str, bool], tuple[int, ...]] = {}
         self.strings: dict[str, str] = {}  # interned: `strings.setdefault(s, s)`
         self._parsed: OrderedDict[int, tuple[str | bytes, list[Any]]] = OrderedDict()
