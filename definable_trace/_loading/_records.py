@@ -168,18 +168,28 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         return value if i in self._shape.shared else self._plain(i)
 
     def text(self, key: str) -> str | None:
-        """A string attribute, or None when absent or not a string."""
-        value = self.get(key)
+        """A string attribute, or None when absent or not a string. (`get` inlined, as in
+        `integer`: both are called for every span, often more than once.)"""
+        shape = self._shape
+        i = shape.index.get(key)
+        if i is None:
+            return None
+        value = self._values[i]
+        if i in shape.shared:
+            return shape.store.text(value)
         return value if isinstance(value, str) else None
 
     def integer(self, key: str) -> int | None:
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
-        i = self._shape.index.get(key)
+        shape = self._shape
+        i = shape.index.get(key)
         if i is None:  # the usual case (most names of `_calls` are absent): no further call
             return None
-        raw = self.get(key)
+        raw = self._values[i]
+        if i in shape.shared:
+            raw = shape.store.text(raw)
         if raw.__class__ is int:
             return raw if -EXACT_INT < raw < EXACT_INT else None
         if raw is None or isinstance(raw, bool):
