@@ -149,3 +149,49 @@ def test_a_span_with_more_attributes_than_any_convention_writes() -> None:
     record = SpanDecoder(TextStore()).record(span, None, "f", 1)
     assert record.attributes == {f"k{i}": i for i in range(600)}
     assert record.integer("k599") == 599 and record.get("k600") is None
+
+
+def _first_session(span: SpanRecord) -> str | None:
+    """What `session_attribute` replaced: `get` of each session key in turn."""
+    from definable_trace._semconv import SESSION_KEYS
+
+    for key in SESSION_KEYS:
+        value = span.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def test_the_session_attribute_is_the_first_session_key_get_finds() -> None:
+    """On every span of the committed traces, and on spans naming several session keys, an
+    empty one, one that is not a string, and one repeated (the last copy is the value)."""
+    from loading_mutations import SOURCES
+
+    from definable_trace._loading._load import _Reading
+
+    checked = 0
+    for source in SOURCES:
+        reading = _Reading()
+        reading.source(str(source))
+        for span in reading.index.spans.values():
+            assert span.session_attribute() == _first_session(span)
+            checked += span.session_attribute() is not None
+    assert checked > 50
+    from definable_trace._loading._decode import SpanDecoder
+
+    decoder = SpanDecoder(TextStore())
+    cases = [
+        [("session.id", {"stringValue": "b"}), ("gen_ai.conversation.id", {"stringValue": "a"})],
+        [("gen_ai.conversation.id", {"stringValue": ""}), ("session.id", {"stringValue": "b"})],
+        [("gen_ai.conversation.id", {"intValue": "3"}), ("session.id", {"stringValue": "b"})],
+        [("session.id", {"stringValue": "x"}), ("k", {}), ("session.id", {"stringValue": "y"})],
+        [("k", {"stringValue": "v"})],
+    ]
+    found = []
+    for n, case in enumerate(cases):
+        attributes = [{"key": key, "value": value} for key, value in case]
+        span = {"traceId": "ab" * 16, "spanId": f"{n:016x}", "attributes": attributes}
+        record = decoder.record(span, None, "f", n)
+        assert record.session_attribute() == _first_session(record)
+        found.append(record.session_attribute())
+    assert found == ["a", "b", "b", "y", None]

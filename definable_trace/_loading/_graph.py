@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._decode import SESSION_KEYS
 from ._otlp import SpanSink
 from ._records import SpanRecord, TraceWarning
 
@@ -164,8 +163,5 @@ class SpanGraph:
 
 
 def own_session(span: SpanRecord) -> str | None:
-    for key in SESSION_KEYS:
-        value = span.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    """The session id the span names itself (the first of `SESSION_KEYS` it holds)."""
+    return span.session_attribute()
