@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -98,6 +99,16 @@ def test_odd_log_lines_go_to_the_general_path_or_read_the_same() -> None:
     at = line.index(b'"logRecords":[{') + len(b'"logRecords":[{')
     named = line[:at] + b'"eventName":["x"],' + line[at:]
     assert not _check(named)
+    # Several records in one line, one of them of no GenAI kind (first or last): the line is
+    # used all the same.
+    other = {"attributes": [{"key": "event.name", "value": {"stringValue": "app.click"}}]}
+    for place in (0, None):
+        value = orjson.loads(line)
+        records = value["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+        records.insert(len(records) if place is None else place, other)
+        several = orjson.dumps(value)
+        assert _check(several)
+        assert _typed_way(several)[0] is True  # type: ignore[index]
     deep = b'{"arrayValue":{"values":[' * 70 + b"{}" + b"]}}" * 70
     nested = line[:at] + b'"body":' + deep + b"," + line[at:].replace(b'"body"', b'"b0dy"')
     _check(nested)  # refused (the general path warns) or the same

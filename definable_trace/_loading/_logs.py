@@ -102,8 +102,10 @@ class LogIndex:
                     return None
                 for scope in resource.scopeLogs or ():
                     for record in scope.logRecords or ():
-                        attributes = {
-                            a.key: None if a.value is None else plain(a.value)
+                        attributes = {  # strings, most values, without a call
+                            a.key: text
+                            if (v := a.value) is not None and (text := v.stringValue) is not UNSET
+                            else (None if v is None else plain(v))
                             for a in record.attributes or ()
                         }
                         name = record.eventName or attributes.get(_EVENT_NAME)
@@ -118,9 +120,10 @@ class LogIndex:
         used = False
         for name, attributes, trace_id, span_id, body, record in records:
             try:
-                used = self._use(
+                found = self._use(
                     name, attributes, trace_id, span_id, body, record.timeUnixNano, path, line
                 )
+                used = found or used
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 used = True
                 _malformed(reporter, line, exc)
