@@ -155,3 +155,45 @@ def test_whole_files_load_the_same_without_the_typed_log_path(
     expected = _summary(source)
     monkeypatch.setattr(_typed, "decode_logs", lambda line: None)
     assert _summary(source) == expected
+
+
+def _pool() -> list[Any]:
+    """Every log record of the committed files, and records of other kinds or without ids."""
+    records: list[Any] = []
+    for path in LOG_SOURCES:
+        for line in _lines(path):
+            for resource in orjson.loads(line)["resourceLogs"]:
+                for scope in resource["scopeLogs"]:
+                    records.extend(scope["logRecords"])
+    other = {"attributes": [{"key": "event.name", "value": {"stringValue": "app.click"}}]}
+    no_ids = {**records[0], "traceId": "", "spanId": 5}
+    return [*records, other, no_ids]
+
+
+_POOL = _pool()
+
+
+@settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@given(
+    picks=st.lists(
+        st.lists(st.integers(min_value=0, max_value=len(_POOL) - 1), max_size=4),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_lines_of_several_records_read_the_same_typed(picks: list[list[int]]) -> None:
+    """Records of real files (repeated ones too), of other kinds and without ids, grouped
+    into scopes of one line in any order: read the same both ways."""
+    scopes = [{"logRecords": [_POOL[i] for i in group]} for group in picks]
+    line = orjson.dumps({"resourceLogs": [{"scopeLogs": scopes}]})
+    assert _check(line)
+
+
+def test_every_pair_of_records_reads_the_same_typed() -> None:
+    """Each record of the pool before each other (itself too: a repeat), in one scope and in
+    two: whether the line is used, what is kept and what is told agree both ways."""
+    for a in _POOL:
+        for b in _POOL:
+            for scopes in ([[a, b]], [[a], [b]]):
+                groups = [{"logRecords": group} for group in scopes]
+                assert _check(orjson.dumps({"resourceLogs": [{"scopeLogs": groups}]}))
