@@ -197,3 +197,19 @@ def test_every_pair_of_records_reads_the_same_typed() -> None:
             for scopes in ([[a, b]], [[a], [b]]):
                 groups = [{"logRecords": group} for group in scopes]
                 assert _check(orjson.dumps({"resourceLogs": [{"scopeLogs": groups}]}))
+
+
+def test_a_file_with_logs_of_other_kinds_warns_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Log lines with no GenAI record are counted as another signal, typed or not: the same
+    one warning naming the first such line."""
+    spans = next(p for p in SOURCES if p.name == "openai_v2_events.jsonl").read_bytes()
+    other = {"attributes": [{"key": "event.name", "value": {"stringValue": "app.click"}}]}
+    logs = orjson.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [other]}]}]})
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(spans + logs + b"\n" + _lines(LOG_SOURCES[0])[0] + b"\n" + logs + b"\n")
+    expected = _summary(path)
+    assert any("value(s) hold OTLP logs or metrics" in w for w in expected[0])
+    monkeypatch.setattr(_typed, "decode_logs", lambda line: None)
+    assert _summary(path) == expected
