@@ -22,7 +22,7 @@ from . import _typed
 from ._records import Shape, SpanRecord
 from ._store import TextStore
 
-__all__ = ["SESSION_KEYS", "SpanDecoder"]
+__all__ = ["MAX_DEPTH", "SESSION_KEYS", "SpanDecoder", "any_value"]
 
 SESSION_KEYS = sc.SESSION_KEYS
 """Where a session id may be, first found wins (the table's list, see `_semconv`)."""
@@ -158,7 +158,7 @@ class SpanDecoder:
         times = (span.startTimeUnixNano, span.endTimeUnixNano)
         return self._made(head, times, scope, shape, values, path, line)
 
-    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
+    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         keys = tuple([item.key for item in attributes])
         values: list[Any] = [item.value.stringValue for item in attributes]
         plan = self._plans.get(keys)
@@ -167,7 +167,7 @@ class SpanDecoder:
         _typed_others(attributes, values, plan.numbers)
         return self._finish(plan, keys, values, trace_id)
 
-    def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
+    def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         """A long line's attributes: strings are raw JSON, decoded here, except the growing
         message lists, shared in their escaped form (`TextStore.share_escaped`)."""
         keys = tuple([item.key for item in attributes])
@@ -257,7 +257,7 @@ class SpanDecoder:
         times: tuple[Any, Any],
         scope: str | None,
         shape: Shape,
-        values: list[Any],
+        values: tuple[Any, ...],
         path: str,
         line: int,
     ) -> SpanRecord:
@@ -285,12 +285,12 @@ class SpanDecoder:
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
             shape,
-            tuple(values),
+            values,
             path,
             line,
         )
 
-    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, list[Any]]:
+    def _attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         """Values decoded and stored as the span's shape plans (see `_Plan`)."""
         items = attributes
         try:  # the common case in two comprehensions: far fewer Python steps per attribute
@@ -317,7 +317,7 @@ class SpanDecoder:
         values: list[Any],
         trace_id: str,
         shared: frozenset[int] = frozenset(),
-    ) -> tuple[Shape, list[Any]]:
+    ) -> tuple[Shape, tuple[Any, ...]]:
         """Repeated short strings interned, growing message lists shared (every path);
         `shared`: positions already shared (their values are `SharedText` ints)."""
         intern = self.store.strings.setdefault
@@ -331,7 +331,7 @@ class SpanDecoder:
                 values[i] = intern(value, value)
         if plan.shared:
             self._share(plan, keys, values, trace_id, shared)
-        return plan.shape, values
+        return plan.shape, tuple(values)
 
     def _share(
         self,
@@ -509,14 +509,14 @@ def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
         return None
 
 
-_MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
+MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
 
 
 def any_value(value: dict[str, Any], depth: int = 0) -> Any:
     """An OTLP `AnyValue` as a plain value (arrays as tuples, key-value lists as dicts).
 
     Raises `ValueError` (or `TypeError` for wrong JSON types) on what is not an `AnyValue`,
-    including nesting deeper than `_MAX_DEPTH`, which would otherwise end in `RecursionError`.
+    including nesting deeper than `MAX_DEPTH`, which would otherwise end in `RecursionError`.
     """
     if "stringValue" in value:
         return value["stringValue"]
@@ -526,8 +526,8 @@ def any_value(value: dict[str, Any], depth: int = 0) -> Any:
         return bool(value["boolValue"])
     if "doubleValue" in value:
         return _float(value["doubleValue"])
-    if depth >= _MAX_DEPTH and ("arrayValue" in value or "kvlistValue" in value):
-        raise ValueError(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    if depth >= MAX_DEPTH and ("arrayValue" in value or "kvlistValue" in value):
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
     if "arrayValue" in value:
         items = (value["arrayValue"] or {}).get("values") or ()
         return tuple([any_value(item or {}, depth + 1) for item in items])

@@ -28,7 +28,7 @@ from msgspec import UNSET
 
 from .. import _semconv as sc
 from . import _typed
-from ._decode import _MAX_DEPTH, _float, _int, any_value
+from ._decode import MAX_DEPTH, any_value
 
 __all__ = ["LogContent", "LogIndex"]
 
@@ -189,15 +189,15 @@ def plain(value: _typed.LogValue, depth: int = 0) -> Any:
     text = value.stringValue
     if text is not UNSET:
         return text
-    if value.intValue is not UNSET:
-        return _int(value.intValue)
+    if value.intValue is not UNSET:  # other leaves (few in logs) as `any_value` reads them
+        return any_value({"intValue": value.intValue})
     if value.boolValue is not UNSET:
         return bool(value.boolValue)
     if value.doubleValue is not UNSET:
-        return _float(value.doubleValue)
+        return any_value({"doubleValue": value.doubleValue})
     array, pairs = value.arrayValue, value.kvlistValue
-    if depth >= _MAX_DEPTH and (array is not UNSET or pairs is not UNSET):
-        raise ValueError(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    if depth >= MAX_DEPTH and (array is not UNSET or pairs is not UNSET):
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
     # Strings, most leaves, are taken in the comprehensions: no call for them.
     if array is not UNSET:
         items = array.values if isinstance(array, _typed.LogArray) else None
