@@ -22,7 +22,7 @@ from . import _typed
 from ._records import Shape, SpanRecord
 from ._store import TextStore
 
-__all__ = ["SESSION_KEYS", "SpanDecoder"]
+__all__ = ["MAX_DEPTH", "SESSION_KEYS", "SpanDecoder", "any_value"]
 
 SESSION_KEYS = sc.SESSION_KEYS
 """Where a session id may be, first found wins (the table's list, see `_semconv`)."""
@@ -228,11 +228,16 @@ class SpanDecoder:
         """The checked envelope of a span, however it was decoded (both paths must agree):
         ids as lowercase hex (the trace id interned), no parent for the all-zero id, kind
         and status code as OTLP numbers (enum names accepted), a name that is a string."""
-        trace_id = _hex_id(trace, 16)
-        span_id = _hex_id(span, 8)
+        # The usual ids (lowercase hex of the right length) are taken as they are, without
+        # a call: this runs once per span.
+        usual = trace.__class__ is str and len(trace) == 32 and trace.islower()
+        trace_id = trace if usual else _hex_id(trace, 16)
+        usual = span.__class__ is str and len(span) == 16 and span.islower()
+        span_id = span if usual else _hex_id(span, 8)
         parent = parent or None
         if parent is not None:
-            parent = _hex_id(parent, 8)
+            if not (parent.__class__ is str and len(parent) == 16 and parent.islower()):
+                parent = _hex_id(parent, 8)  # the all-zero id has no lowercase letter: here
             if parent == _NO_PARENT:
                 parent = None
         if kind.__class__ is not int:
@@ -258,14 +263,24 @@ class SpanDecoder:
     ) -> SpanRecord:
         trace_id, span_id, parent, kind, code, message, name = head
         strings = self.store.strings
+        # OTLP/JSON's decimal strings, the usual case, without a call: 19 digits are in range.
+        start, end = times
+        if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
+            start = int(start)
+        else:
+            start = _nanoseconds(start)
+        if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
+            end = int(end)
+        else:
+            end = _nanoseconds(end)
         return SpanRecord(
             name,
             trace_id,
             span_id,
             parent,
             kind,
-            _nanoseconds(times[0]),
-            _nanoseconds(times[1]),
+            start,
+            end,
             code,
             message,
             strings.setdefault(scope, scope) if isinstance(scope, str) else None,
@@ -327,7 +342,11 @@ class SpanDecoder:
         done: frozenset[int] = frozenset(),
     ) -> None:
         """The growing message lists go to the store, grouped by session (else trace)."""
-        group = next((values[i] for i in plan.sessions if values[i].__class__ is str), trace_id)
+        group = trace_id
+        for i in plan.sessions:  # (a loop, not `next` of a generator: once per span)
+            if values[i].__class__ is str:
+                group = values[i]
+                break
         for i in plan.shared:
             if i in done:
                 continue  # shared in escaped form already (`_raw_attributes`)
@@ -443,7 +462,15 @@ def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) 
     then any other left (a shape whose value types vary)."""
     for i in numbers:
         if values[i] is _OTHER:
-            values[i] = _typed_value(attributes[i].value)
+            value = attributes[i].value
+            number = value.intValue
+            if number.__class__ is str:  # OTLP/JSON's integers: `_integer` without the call
+                try:
+                    values[i] = int(number)
+                except ValueError:
+                    values[i] = number
+            else:
+                values[i] = _typed_value(value)
     if _OTHER in values:
         for i, value in enumerate(values):
             if value is _OTHER:
@@ -460,18 +487,36 @@ def _typed_value(value: Any) -> Any:
         return bool(value.boolValue)
     if value.doubleValue is not _UNSET:
         return _float(value.doubleValue)
+    array = value.arrayValue
+    if array.__class__ is dict:
+        strings = _strings(array)
+        if strings is not None:
+            return strings
     fields = {f: getattr(value, f) for f in _VALUE_FIELDS}  # lists, maps, bytes, nothing
     return any_value({k: v for k, v in fields.items() if v is not _UNSET})
 
 
-_MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
+def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
+    """An array whose every item holds a `stringValue` (finish reasons, stop sequences: the
+    arrays conventions write) as `any_value` reads it, without a call per item; None for
+    any other array (then read by `any_value`)."""
+    items = array.get("values")
+    if items.__class__ is not list:
+        return None
+    try:
+        return tuple([item["stringValue"] for item in items])
+    except (KeyError, TypeError):  # an item without one, or not an object
+        return None
+
+
+MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests
 
 
 def any_value(value: dict[str, Any], depth: int = 0) -> Any:
     """An OTLP `AnyValue` as a plain value (arrays as tuples, key-value lists as dicts).
 
     Raises `ValueError` (or `TypeError` for wrong JSON types) on what is not an `AnyValue`,
-    including nesting deeper than `_MAX_DEPTH`, which would otherwise end in `RecursionError`.
+    including nesting deeper than `MAX_DEPTH`, which would otherwise end in `RecursionError`.
     """
     if "stringValue" in value:
         return value["stringValue"]
@@ -481,8 +526,8 @@ def any_value(value: dict[str, Any], depth: int = 0) -> Any:
         return bool(value["boolValue"])
     if "doubleValue" in value:
         return _float(value["doubleValue"])
-    if depth >= _MAX_DEPTH and ("arrayValue" in value or "kvlistValue" in value):
-        raise ValueError(f"attribute value nested deeper than {_MAX_DEPTH} levels")
+    if depth >= MAX_DEPTH and ("arrayValue" in value or "kvlistValue" in value):
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
     if "arrayValue" in value:
         items = (value["arrayValue"] or {}).get("values") or ()
         return tuple([any_value(item or {}, depth + 1) for item in items])

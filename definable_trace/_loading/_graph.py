@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._decode import SESSION_KEYS
 from ._otlp import SpanSink
 from ._records import SpanRecord, TraceWarning
 
@@ -59,24 +58,62 @@ class SpanGraph:
             current = self.parent(current)
 
     def check(self) -> list[TraceWarning]:
-        """Warn about parents that are not in the input and cut parent loops (once each)."""
-        warnings = self._dangling()
-        done: set[Key] = set()
-        for key in self.spans:
-            path: list[Key] = []
-            on_path: set[Key] = set()
-            current: Key | None = key
-            while current is not None and current not in done:
-                if current in on_path:
-                    warnings.append(self._cut_at(current))
-                    break
-                on_path.add(current)
-                path.append(current)
-                span = self.spans[current]
-                parent = self.parent(span)
-                current = (parent.trace_id, parent.span_id) if parent is not None else None
-            done.update(path)
-        return warnings
+        """Warn about parents that are not in the input and cut parent loops (once each).
+
+        One pass in reading order, one parent lookup per span: a span whose parent is missing
+        counts as dangling (one warning per file), and from every other span the parent links
+        are followed until a root, a missing parent or a span already followed (`done`); a
+        span met twice on one walk closes a cycle, cut there. Spans are their own keys in
+        `done` (compared by identity): no tuple made per span lives on for the collector."""
+        spans = self.spans
+        first: dict[str, SpanRecord] = {}
+        count: dict[str, int] = {}
+        cycles: list[TraceWarning] = []
+        done: set[SpanRecord] = set()
+        for span in spans.values():
+            parent_id = span.parent_span_id
+            if parent_id is None:
+                continue
+            parent = spans.get((span.trace_id, parent_id))
+            if parent is None:
+                first.setdefault(span.path, span)
+                count[span.path] = count.get(span.path, 0) + 1
+            elif span not in done and parent not in done:
+                if parent.parent_span_id is None:  # the usual case: a child of a root
+                    done.add(span)
+                else:
+                    self._walk(span, parent, done, cycles)
+        dangling = [
+            TraceWarning(
+                path,
+                span.line,
+                f"{count[path]} span(s) name a parent that is not in the input (first: "
+                f"{span.name!r}, parent {span.parent_span_id}); they are read as roots",
+            )
+            for path, span in first.items()
+        ]
+        return dangling + cycles
+
+    def _walk(
+        self,
+        span: SpanRecord,
+        parent: SpanRecord | None,
+        done: set[SpanRecord],
+        cycles: list[TraceWarning],
+    ) -> None:
+        """Follow the links up from `span` (whose parent is `parent`) to a root, a missing
+        parent, a span already followed, or a span of this walk (a cycle: cut there)."""
+        path = {span: None}  # in order, and a quick membership test on long chains
+        while parent is not None and parent not in done:
+            if parent in path:
+                cycles.append(self._cut_at((parent.trace_id, parent.span_id)))
+                break
+            path[parent] = None
+            parent_id = parent.parent_span_id
+            if parent_id is None:
+                break
+            parent = self.spans.get((parent.trace_id, parent_id))
+        done.update(path)
 
     def _cut_at(self, key: Key) -> TraceWarning:
         self._cut.add(key)
@@ -87,25 +124,6 @@ class SpanGraph:
             f"parent links form a cycle through span {span.name!r} ({span.span_id}); "
             "it is read as a root",
         )
-
-    def _dangling(self) -> list[TraceWarning]:
-        first: dict[str, SpanRecord] = {}
-        count: dict[str, int] = {}
-        for span in self.spans.values():
-            if span.parent_span_id is None:
-                continue
-            if (span.trace_id, span.parent_span_id) not in self.spans:
-                first.setdefault(span.path, span)
-                count[span.path] = count.get(span.path, 0) + 1
-        return [
-            TraceWarning(
-                path,
-                span.line,
-                f"{count[path]} span(s) name a parent that is not in the input (first: "
-                f"{span.name!r}, parent {span.parent_span_id}); they are read as roots",
-            )
-            for path, span in first.items()
-        ]
 
     def session_of(self, span: SpanRecord) -> tuple[str, bool]:
         """(session id, inferred): inferred means no span named one and the trace id is used."""
@@ -145,8 +163,5 @@ class SpanGraph:
 
 
 def own_session(span: SpanRecord) -> str | None:
-    for key in SESSION_KEYS:
-        value = span.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    """The session id the span names itself (the first of `SESSION_KEYS` it holds)."""
+    return span.session_attribute()

@@ -20,13 +20,15 @@ reads them as if they had been written on it (see `_conventions.call_data`). A r
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import orjson
+from msgspec import UNSET
 
 from .. import _semconv as sc
-from ._decode import any_value
+from . import _typed
+from ._decode import MAX_DEPTH, any_value
 
 __all__ = ["LogContent", "LogIndex"]
 
@@ -48,15 +50,16 @@ class Reporter(Protocol):
     def warn(self, line: int | None, message: str, kind: str | None = None) -> None: ...
 
 
-@dataclass
-class LogContent:
+class LogContent(msgspec.Struct, gc=False):
     """One call's content from its log records, as parts-format values keyed like the span
-    attributes they stand for (`gen_ai.input.messages`, ...). `path`/`line`: the first record."""
+    attributes they stand for (`gen_ai.input.messages`, ...). `path`/`line`: the first record.
+
+    Untracked by the cyclic garbage collector (`gc=False`, one per call of a large file): it
+    holds parsed JSON and nothing that leads back to it."""
 
     path: str
     line: int
-    values: dict[str, list[Any]] = field(default_factory=dict)
-    _seen: set[bytes] = field(default_factory=set)
+    values: dict[str, list[Any]] = {}  # a new dict for each (msgspec copies empty defaults)
 
     def get(self, key: str) -> list[Any] | None:
         return self.values.get(key)
@@ -67,6 +70,9 @@ class LogIndex:
 
     def __init__(self) -> None:
         self.by_span: dict[Key, LogContent] = {}
+        # What was read (call, event name, time, content): a record delivered twice counts
+        # once. One set of bytes for all calls, not a set per call.
+        self._seen: set[bytes] = set()
 
     def read(self, request: Mapping[str, Any], path: str, line: int, reporter: Reporter) -> bool:
         """Index the content records of one `ExportLogsServiceRequest`; whether it had any."""
@@ -76,15 +82,52 @@ class LogIndex:
                 used = self._record(record, path, line) or used
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 used = True  # a GenAI record, or it would not have been looked into
-                reporter.warn(
-                    line,
-                    f"malformed log record skipped ({type(exc).__name__}: {exc})",
-                    kind="malformed",
-                )
+                _malformed(reporter, line, exc)
         return used
 
     def content(self, trace_id: str, span_id: str) -> LogContent | None:
         return self.by_span.get((trace_id, span_id))
+
+    def read_typed(
+        self, request: _typed.LogsRequest, path: str, line: int, reporter: Reporter
+    ) -> bool | None:
+        """`read` for a request decoded by `_typed` (its values walked once, see `plain`), or
+        None when the general path must read the line: a shape this does not take, or a value
+        the general path may judge otherwise (it then reads the line and tells). Every record
+        is converted before any is used, so a refused line leaves nothing behind."""
+        records: list[tuple[Any, dict[str, Any], Any, Any, Any, Any]] = []
+        try:
+            for resource in request.resourceLogs or ():
+                if resource.instrumentationLibraryLogs is not None:
+                    return None
+                for scope in resource.scopeLogs or ():
+                    for record in scope.logRecords or ():
+                        attributes = {  # strings, most values, without a call
+                            a.key: text
+                            if (v := a.value) is not None and (text := v.stringValue) is not UNSET
+                            else (None if v is None else plain(v))
+                            for a in record.attributes or ()
+                        }
+                        name = record.eventName or attributes.get(_EVENT_NAME)
+                        if name is not None and name.__class__ is not str:
+                            return None  # a list or map as the name: the general path tells
+                        body = None if record.body is None else plain(record.body)
+                        records.append(
+                            (name, attributes, record.traceId, record.spanId, body, record)
+                        )
+        except (ValueError, TypeError, RecursionError):
+            return None
+        used = False
+        for name, attributes, trace_id, span_id, body, record in records:
+            try:
+                found = self._use(
+                    name, attributes, trace_id, span_id, body, record.timeUnixNano, path, line
+                )
+                used = found or used
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                used = True
+                _malformed(reporter, line, exc)
+        return used
 
     def _record(self, record: dict[str, Any], path: str, line: int) -> bool:
         attributes = {
@@ -99,7 +142,25 @@ class LogIndex:
         if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
             return True
         body = any_value(record["body"]) if isinstance(record.get("body"), dict) else None
-        body = _plain(body)
+        time = record.get("timeUnixNano")
+        return self._use(name, attributes, trace_id, span_id, _plain(body), time, path, line)
+
+    def _use(
+        self,
+        name: Any,
+        attributes: dict[str, Any],
+        trace_id: Any,
+        span_id: Any,
+        body: Any,
+        time: Any,
+        path: str,
+        line: int,
+    ) -> bool:
+        """One record's content indexed (both paths); whether it was a GenAI record."""
+        if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
+            return False
+        if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
+            return True
         found = _details(attributes, body) if name == DETAILS else _legacy(name, body)
         if not found:
             return True
@@ -107,13 +168,56 @@ class LogIndex:
         content = self.by_span.get(key)
         if content is None:
             content = self.by_span[key] = LogContent(path, line)
-        fingerprint = orjson.dumps([name, record.get("timeUnixNano"), found], default=str)
-        if fingerprint in content._seen:  # the same record delivered twice
+        fingerprint = orjson.dumps([*key, name, time, found], default=str)
+        if fingerprint in self._seen:  # the same record delivered twice
             return True
-        content._seen.add(fingerprint)
+        self._seen.add(fingerprint)
         for attribute, items in found.items():
             content.values.setdefault(attribute, []).extend(items)
         return True
+
+
+def _malformed(reporter: Reporter, line: int, exc: Exception) -> None:
+    reporter.warn(
+        line, f"malformed log record skipped ({type(exc).__name__}: {exc})", kind="malformed"
+    )
+
+
+def plain(value: _typed.LogValue, depth: int = 0) -> Any:
+    """A typed `AnyValue` as `_plain(any_value(...))` gives its dict: the same checks in the
+    same order (a string first, however many fields are set), arrays as lists, in one walk."""
+    text = value.stringValue
+    if text is not UNSET:
+        return text
+    if value.intValue is not UNSET:  # other leaves (few in logs) as `any_value` reads them
+        return any_value({"intValue": value.intValue})
+    if value.boolValue is not UNSET:
+        return bool(value.boolValue)
+    if value.doubleValue is not UNSET:
+        return any_value({"doubleValue": value.doubleValue})
+    array, pairs = value.arrayValue, value.kvlistValue
+    if depth >= MAX_DEPTH and (array is not UNSET or pairs is not UNSET):
+        raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
+    # Strings, most leaves, are taken in the comprehensions: no call for them.
+    if array is not UNSET:
+        items = array.values if isinstance(array, _typed.LogArray) else None
+        return [
+            text
+            if item is not None and (text := item.stringValue) is not UNSET
+            else (None if item is None else plain(item, depth + 1))
+            for item in items or ()
+        ]
+    if pairs is not UNSET:
+        found = pairs.values if isinstance(pairs, _typed.LogKeyValues) else None
+        return {
+            pair.key: text
+            if (item := pair.value) is not None and (text := item.stringValue) is not UNSET
+            else (None if item is None else plain(item, depth + 1))
+            for pair in found or ()
+        }
+    if value.bytesValue is not UNSET:
+        return any_value({"bytesValue": value.bytesValue})
+    return None
 
 
 def _records(request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

@@ -71,6 +71,12 @@ class LogSink(Protocol):
 
     def read(self, request: dict[str, Any], path: str, line: int, reporter: Any) -> bool: ...
 
+    def read_typed(
+        self, request: _typed.LogsRequest, path: str, line: int, reporter: Any
+    ) -> bool | None:
+        """`read` for a request decoded by `_typed`; None: the general path must read it."""
+        ...
+
 
 def read_file(
     path: str | os.PathLike[str],
@@ -206,12 +212,26 @@ class _FileReader:
         """The fast path (see `_typed`): False when the line must take the general one."""
         request = _typed.decode_typed(line)
         if request is None:
-            return False
+            return self.logs is not None and self._typed_logs(line, number)
         records = self.decoder.typed_spans(request, self.path, number)
         if records is None:
             return False
         self.values += 1
         self._add(records, number)
+        return True
+
+    def _typed_logs(self, line: bytes, number: int) -> bool:
+        """A line of logs on the fast path: as `_value` reads it (used, or counted as another
+        signal), or False for the general path."""
+        request = _typed.decode_logs(line)
+        if request is None:
+            return False
+        used = self.logs.read_typed(request, self.path, number, self)  # type: ignore[union-attr]
+        if used is None:
+            return False
+        self.values += 1
+        if not used:
+            self.count("other-signal", number)
         return True
 
     def _value(self, value: Any, line: int) -> None:

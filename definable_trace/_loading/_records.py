@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from .._semconv import SESSION_KEYS
 from ._store import SharedText, TextStore
 
 __all__ = [
@@ -52,13 +53,15 @@ class Shape:
     """The attribute names of a span, shared by every span that has the same names in order,
     and the store that `SharedText` values refer to."""
 
-    __slots__ = ("index", "keys", "memo", "shared", "store")
+    __slots__ = ("index", "keys", "memo", "sessions", "shared", "store")
 
     def __init__(self, keys: tuple[str, ...], shared: frozenset[int], store: TextStore) -> None:
         self.keys = keys
         self.index = {key: i for i, key in enumerate(keys)}
         self.shared = shared  # positions holding a string or a `SharedText` (an int)
         self.store = store
+        # Where a session id may be, in `SESSION_KEYS` order (see `SpanRecord.session_attribute`).
+        self.sessions = tuple(self.index[key] for key in SESSION_KEYS if key in self.index)
         # What is decided by the attribute names alone (and the scope), decided once per
         # shape instead of once per span: see `SpanRecord.by_names`.
         self.memo: dict[tuple[str, str | None], Any] = {}
@@ -167,19 +170,42 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         value: SharedText | str = self._values[i]
         return value if i in self._shape.shared else self._plain(i)
 
+    def session_attribute(self) -> str | None:
+        """The first of `SESSION_KEYS` the span holds as a non-empty string (what `get` of
+        each in turn would find), from positions found once per shape: asked of every span,
+        and of its ancestors, when sessions are assigned."""
+        shape = self._shape
+        for i in shape.sessions:
+            value = self._values[i]
+            if i in shape.shared:
+                value = shape.store.text(value)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def text(self, key: str) -> str | None:
-        """A string attribute, or None when absent or not a string."""
-        value = self.get(key)
+        """A string attribute, or None when absent or not a string. (`get` inlined, as in
+        `integer`: both are called for every span, often more than once.)"""
+        shape = self._shape
+        i = shape.index.get(key)
+        if i is None:
+            return None
+        value = self._values[i]
+        if i in shape.shared:
+            return shape.store.text(value)
         return value if isinstance(value, str) else None
 
     def integer(self, key: str) -> int | None:
         """An integer attribute; numbers written as strings are accepted. Beyond 2**53 (what
         every JSON reader keeps exact, and far beyond any count, index or offset) it is
         damage, read as absent: sums of it would not even fit the 64 bits JSON writers take."""
-        i = self._shape.index.get(key)
+        shape = self._shape
+        i = shape.index.get(key)
         if i is None:  # the usual case (most names of `_calls` are absent): no further call
             return None
-        raw = self.get(key)
+        raw = self._values[i]
+        if i in shape.shared:
+            raw = shape.store.text(raw)
         if raw.__class__ is int:
             return raw if -EXACT_INT < raw < EXACT_INT else None
         if raw is None or isinstance(raw, bool):

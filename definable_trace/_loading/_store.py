@@ -62,7 +62,11 @@ class TextStore:
         # Per chain: what starts each element (`{"role":`, in the head's form), "" when that
         # cannot count them, None until parsed.
         self._countable: list[str | bytes | None] = []
-        self._chains: dict[tuple[str, str, bool], list[int]] = {}
+        # Per (group, kind, escaped): its latest chains, oldest first. Tuples, not lists: a
+        # tuple of ints is untracked by the cyclic collector at its first pass, a list never
+        # is (one per conversation, thousands in a large file, each scanned by every full
+        # collection).
+        self._chains: dict[tuple[str, str, bool], tuple[int, ...]] = {}
         self.strings: dict[str, str] = {}  # interned: `strings.setdefault(s, s)`
         self._parsed: OrderedDict[int, tuple[str | bytes, list[Any]]] = OrderedDict()
 
@@ -85,9 +89,8 @@ class TextStore:
         n = len(text)
         if n < _SHARE_MIN or text[0] != "[" or text[-1] != "]":
             return text
-        chains = self._chains.get((group, kind, False))
-        if chains is None:
-            chains = self._chains[(group, kind, False)] = []
+        key = (group, kind, False)
+        chains = self._chains.get(key, ())
         heads: list[Any] = self._heads
         for chain in chains[: -_CHAINS_TRIED - 1 : -1]:  # the most recent first
             head = heads[chain]
@@ -103,13 +106,14 @@ class TextStore:
                 self._countable[chain] = None
                 self._parsed.pop(chain, None)
                 return _ref(chain, n)
-        return self._new_chain(chains, text)
+        return self._new_chain(key, text)
 
-    def _new_chain(self, chains: list[int], head: str | bytes) -> SharedText:
+    def _new_chain(self, key: tuple[str, str, bool], head: str | bytes) -> SharedText:
         chain = len(self._heads)
         self._heads.append(head)
         self._countable.append(None)
-        chains.append(chain)
+        # Only the most recent are ever compared with (`_CHAINS_TRIED`): the others are let go.
+        self._chains[key] = (*self._chains.get(key, ())[1 - _CHAINS_TRIED :], chain)
         return _ref(chain, len(head))
 
     def share_escaped(
@@ -132,9 +136,8 @@ class TextStore:
         if n < _SHARE_MIN or data[0] != _QUOTE or data[1] != _OPEN or data[-2] != _CLOSE:
             return None
         text = data[1:-1]
-        chains = self._chains.get((group, kind, True))
-        if chains is None:
-            chains = self._chains[(group, kind, True)] = []
+        key = (group, kind, True)
+        chains = self._chains.get(key, ())
         heads: list[Any] = self._heads
         for chain in chains[: -_CHAINS_TRIED - 1 : -1]:  # the most recent first
             head: bytes = heads[chain]
@@ -156,7 +159,7 @@ class TextStore:
         kept = bytes(text)
         if check_utf8:
             kept.decode()
-        return self._new_chain(chains, kept)
+        return self._new_chain(key, kept)
 
     def items(self, value: SharedText | str) -> list[Any]:
         """The parsed JSON array; raises `ValueError` when it is not one."""
