@@ -500,7 +500,7 @@ def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
     """An array whose every item holds a `stringValue` (finish reasons, stop sequences: the
     arrays conventions write) as `any_value` reads it, without a call per item; None for
     any other array (then read by `any_value`)."""
-    items = array.get("values")
+    items: Any = array.get("values")
     if items.__class__ is not list:
         return None
     try:

@@ -203,7 +203,7 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
         i = shape.index.get(key)
         if i is None:  # the usual case (most names of `_calls` are absent): no further call
             return None
-        raw = self._values[i]
+        raw: Any = self._values[i]
         if i in shape.shared:
             raw = shape.store.text(raw)
         if raw.__class__ is int:
