@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -279,9 +279,9 @@ def _body(message: Message) -> dict[str, object]:
 
 def build_foreign_turns(
     session_id: str,
-    calls: list[CallData],
-    tools: list[SpanRecord],
-    groupers: dict[str, list[SpanRecord]],
+    calls: Sequence[CallData],
+    tools: Sequence[SpanRecord],
+    groupers: Mapping[str, Sequence[SpanRecord]],
     first_index: int = 1,
     family: str | None = None,
     bodies: dict[int, tuple[Message, bytes]] | None = None,
@@ -341,7 +341,7 @@ def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -
     return key is not None and key != current.key
 
 
-def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource:
+def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _ListSource:
     first_sent = group.calls[0][1]
     _, last_sent, last_answer = group.calls[-1]
     # Tuples: of untracked entries and spans, the garbage collector stops tracking them.
@@ -425,7 +425,7 @@ def _call(
 
 
 def _attach_tools(
-    turns: list[Turn], sources: tuple[_ListSource, ...], tools: list[SpanRecord]
+    turns: list[Turn], sources: tuple[_ListSource, ...], tools: Sequence[SpanRecord]
 ) -> None:
     """Tool spans go to the turn running when they started; tool calls only seen in the
     messages are added from them (with no timing) when the turn's are first asked for."""
