@@ -26,7 +26,7 @@ import bisect
 import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import msgspec
 import orjson
@@ -92,11 +92,15 @@ class _ListSource(msgspec.Struct, gc=False):
         return _made(self.history[start:stop])
 
 
-@dataclass
 class _Group:
-    calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = field(default_factory=list)
-    key: tuple[int, int] | None = None
-    parent: str | None = None
+    """The calls of one turn while they are split (a plain class: one per turn)."""
+
+    __slots__ = ("calls", "key", "parent")
+
+    def __init__(self, key: tuple[int, int] | None, parent: str | None) -> None:
+        self.calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = []
+        self.key = key
+        self.parent = parent
 
 
 class _Canon:
@@ -299,7 +303,7 @@ def build_foreign_turns(
         key = _turn_key(sent)
         current = groups[-1] if groups else None
         if current is None or _starts_turn(current, call, key):
-            current = _Group(key=key, parent=call.span.parent_span_id)
+            current = _Group(key, call.span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
     # A tuple (of untracked sources): the collector stops tracking it at its first pass, a
@@ -347,14 +351,17 @@ def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _Lis
     # Tuples: of untracked entries and spans, the garbage collector stops tracking them.
     history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
-    spans = _unique(
-        s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)
-    )
+    # Each span once, in order of first sight: the agent spans above each call, then it.
+    spans: dict[int, SpanRecord] = {}
+    for c, _, _ in group.calls:
+        for above in groupers.get(c.span.span_id, ()):
+            spans[id(above)] = above
+        spans[id(c.span)] = c.span
     return _ListSource(
         history,
         min(prior, len(history)),
-        tuple(_call(c, sent, answer, history) for c, sent, answer in group.calls),
-        spans,
+        tuple([_call(c, sent, answer, history) for c, sent, answer in group.calls]),
+        tuple(spans.values()),
     )
 
 
@@ -367,10 +374,6 @@ def _turn(index: int, source: _ListSource) -> Turn:
         end_ns=max(map(_END, spans)),
         source=source,
     )
-
-
-def _unique(spans: Iterable[SpanRecord]) -> tuple[SpanRecord, ...]:
-    return tuple({id(s): s for s in spans}.values())
 
 
 class _Call(msgspec.Struct, gc=False):
