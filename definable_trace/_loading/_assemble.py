@@ -420,7 +420,10 @@ def _agent_name(bucket: _Bucket, runs: list[OurRun]) -> str | None:
     heads = [r.run for r in runs if r.run is not None]
     heads += [g for c in bucket.calls for g in bucket.groupers.get(c.span.span_id, ())]
     heads += [c.span for c in bucket.calls]
-    for span in sorted(heads, key=lambda s: s.start_ns):
+    # Only spans that have the attribute can name one: sorted alone (a stable sort keeps
+    # their order among the others), most sessions have none to sort.
+    named = [s for s in heads if sc.GEN_AI_AGENT_NAME in s]
+    for span in sorted(named, key=lambda s: s.start_ns):
         name = span.text(sc.GEN_AI_AGENT_NAME)
         if name:
             return name
