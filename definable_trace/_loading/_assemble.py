@@ -45,11 +45,15 @@ class _Bucket:
     id: str
     inferred: bool
     first: SpanRecord
+    # Containers the collector would track are made when first filled (most buckets have
+    # calls or runs, not both, and few have tools): thousands of buckets live through the
+    # reading's collections. The conventions are a dict's keys (of strings: untracked), the
+    # agent spans above each call a tuple (the one `_above` found).
     runs: dict[str, OurRun] = field(default_factory=dict)
-    calls: list[CallData] = field(default_factory=list)
-    tools: list[SpanRecord] = field(default_factory=list)
-    groupers: dict[str, list[SpanRecord]] = field(default_factory=dict)
-    conventions: set[str] = field(default_factory=set)
+    calls: list[CallData] | tuple[()] = ()
+    tools: list[SpanRecord] | tuple[()] = ()
+    groupers: dict[str, tuple[SpanRecord, ...]] = field(default_factory=dict)
+    conventions: dict[str, None] = field(default_factory=dict)
     compact: bool = False  # a chat span of ours leaves out messages (compact history mode)
     stitched: bool = False  # put together by history continuity (see `_stitch`)
     lineage: Lineage | None = None  # a stitched branch's
@@ -60,6 +64,16 @@ class _Bucket:
         if found is None:
             found = self.runs[run_id] = OurRun(run_id)
         return found
+
+    def add_call(self, call: CallData) -> None:
+        if not self.calls:
+            self.calls = []
+        self.calls.append(call)
+
+    def add_tool(self, span: SpanRecord) -> None:
+        if not self.tools:
+            self.tools = []
+        self.tools.append(span)
 
 
 class _Assembler:
@@ -113,7 +127,7 @@ class _Assembler:
         elif role == "call":
             self._place_call(bucket, span, convention)
         elif role == "tool":
-            bucket.tools.append(span)
+            bucket.add_tool(span)
         # "agent" spans are looked up from their calls (see _groupers)
 
     def _place_ours(self, bucket: _Bucket, span: SpanRecord, role: str) -> None:
@@ -121,7 +135,7 @@ class _Assembler:
         run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span))
         if own is not None and run.run_id != own:
             run.run_id = own  # a run whose run span is missing, named by a tool span
-        bucket.conventions.add(conv.DEFINABLE)
+        bucket.conventions[conv.DEFINABLE] = None
         if role == "run" and run.run is None:
             run.run = span
         elif role == "call":
@@ -161,9 +175,9 @@ class _Assembler:
                 TraceWarning(span.path, span.line, f"span {span.name!r}: unreadable ({exc})")
             )
             return
-        bucket.calls.append(data)
-        bucket.conventions.add(convention)
-        bucket.groupers[span.span_id] = list(groupers)
+        bucket.add_call(data)
+        bucket.conventions[convention] = None
+        bucket.groupers[span.span_id] = groupers
 
     def _above(self, span: SpanRecord) -> tuple[bool, tuple[SpanRecord, ...]]:
         """Whether a call span sits under one of our runs, and the agent spans above it: the
@@ -360,16 +374,16 @@ def _move(source: _Bucket, target: _Bucket, item: CallData | OurRun) -> int:
     """Move a call or run from its trace's bucket to its session's; its start time. (Calls
     are taken out of `source.calls` afterwards, all at once.)"""
     if isinstance(item, CallData):
-        target.calls.append(item)
-        target.conventions.add(item.convention)
-        target.groupers[item.span.span_id] = source.groupers.pop(item.span.span_id, [])
+        target.add_call(item)
+        target.conventions[item.convention] = None
+        target.groupers[item.span.span_id] = source.groupers.pop(item.span.span_id, ())
         return item.span.start_ns
     key = item.run_id
     if source.runs.get(key) is not item:  # a run keyed by its missing run span (`_run_key`)
         key = next(k for k, r in source.runs.items() if r is item)
     del source.runs[key]
     target.runs[key] = item
-    target.conventions.add(conv.DEFINABLE)
+    target.conventions[conv.DEFINABLE] = None
     return item.start_ns
 
 
@@ -380,8 +394,8 @@ def _move_tools(source: _Bucket, targets: list[tuple[int, _Bucket]]) -> None:
     starts = [start for start, _ in targets]
     for tool in source.tools:
         i = max(bisect.bisect_right(starts, tool.start_ns) - 1, 0)
-        targets[i][1].tools.append(tool)
-    source.tools = []
+        targets[i][1].add_tool(tool)
+    source.tools = ()
 
 
 def _is_our_run(span: SpanRecord) -> bool:
@@ -395,7 +409,7 @@ def _has_content(run: OurRun) -> bool:
     return sc.INPUT_MESSAGES in last or sc.OUTPUT_MESSAGES in last
 
 
-def _convention(conventions: set[str]) -> str:
+def _convention(conventions: dict[str, None]) -> str:
     if len(conventions) == 1:
         return next(iter(conventions))
     return conv.MIXED
@@ -406,7 +420,10 @@ def _agent_name(bucket: _Bucket, runs: list[OurRun]) -> str | None:
     heads = [r.run for r in runs if r.run is not None]
     heads += [g for c in bucket.calls for g in bucket.groupers.get(c.span.span_id, ())]
     heads += [c.span for c in bucket.calls]
-    for span in sorted(heads, key=lambda s: s.start_ns):
+    # Only spans that have the attribute can name one: sorted alone (a stable sort keeps
+    # their order among the others), most sessions have none to sort.
+    named = [s for s in heads if sc.GEN_AI_AGENT_NAME in s]
+    for span in sorted(named, key=lambda s: s.start_ns):
         name = span.text(sc.GEN_AI_AGENT_NAME)
         if name:
             return name

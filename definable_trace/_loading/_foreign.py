@@ -25,8 +25,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import operator
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import msgspec
 import orjson
@@ -92,11 +92,15 @@ class _ListSource(msgspec.Struct, gc=False):
         return _made(self.history[start:stop])
 
 
-@dataclass
 class _Group:
-    calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = field(default_factory=list)
-    key: tuple[int, int] | None = None
-    parent: str | None = None
+    """The calls of one turn while they are split (a plain class: one per turn)."""
+
+    __slots__ = ("calls", "key", "parent")
+
+    def __init__(self, key: tuple[int, int] | None, parent: str | None) -> None:
+        self.calls: list[tuple[CallData, list[_Entry] | None, _Entry | None]] = []
+        self.key = key
+        self.parent = parent
 
 
 class _Canon:
@@ -210,8 +214,38 @@ class _Entry(msgspec.Struct, gc=False):
             update: dict[str, object] = {"id": self.key, "created_at": self.seconds}
             if self.usage is not None:
                 update["metrics"] = self.usage.metrics()
-            made = self.made = self.template.model_copy(update=update)
+            made = self.made = copy_with(self.template, update)
         return made
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def copy_with(template: Message, update: dict[str, object]) -> Message:
+    """`template.model_copy(update=update)`, in the same steps without pydantic's general
+    path (`copy.copy` of each part, the `model_config` look-up): half its cost, for one
+    message of every call of a file. The same object: its `__dict__` copied then updated,
+    its fields set copied then given the updated names (so even its order of iteration is
+    the same), no extra or private values (a `Message` has neither: `extra="ignore"`, no
+    private attributes). Anything else (a subclass, a model that has them) takes
+    `model_copy`. tests/test_loading_msgs_speed.py checks both agree."""
+    if (
+        template.__class__ is not Message
+        or template.__pydantic_extra__ is not None
+        or getattr(template, "__pydantic_private__", None) is not None
+    ):
+        return template.model_copy(update=update)
+    made = _new_object(Message)
+    fields = template.__dict__.copy()
+    fields.update(update)
+    _set_slot(made, "__dict__", fields)
+    _set_slot(made, "__pydantic_extra__", None)
+    fields_set = template.__pydantic_fields_set__.copy()
+    fields_set.update(update.keys())
+    _set_slot(made, "__pydantic_fields_set__", fields_set)
+    _set_slot(made, "__pydantic_private__", None)
+    return made
 
 
 def _made(entries: Iterable[_Entry]) -> list[Message]:
@@ -249,9 +283,9 @@ def _body(message: Message) -> dict[str, object]:
 
 def build_foreign_turns(
     session_id: str,
-    calls: list[CallData],
-    tools: list[SpanRecord],
-    groupers: dict[str, list[SpanRecord]],
+    calls: Sequence[CallData],
+    tools: Sequence[SpanRecord],
+    groupers: Mapping[str, Sequence[SpanRecord]],
     first_index: int = 1,
     family: str | None = None,
     bodies: dict[int, tuple[Message, bytes]] | None = None,
@@ -269,10 +303,12 @@ def build_foreign_turns(
         key = _turn_key(sent)
         current = groups[-1] if groups else None
         if current is None or _starts_turn(current, call, key):
-            current = _Group(key=key, parent=call.span.parent_span_id)
+            current = _Group(key, call.span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
-    sources = [_source(g, groupers) for g in groups]
+    # A tuple (of untracked sources): the collector stops tracking it at its first pass, a
+    # list it would scan in every full collection (one per session of a large file).
+    sources = tuple([_source(g, groupers) for g in groups])
     turns = [_turn(i + first_index, s) for i, s in enumerate(sources)]
     _attach_tools(turns, sources, tools)
     has_content = any(c.input is not None or c.output is not None for c in calls)
@@ -309,20 +345,23 @@ def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -
     return key is not None and key != current.key
 
 
-def _source(group: _Group, groupers: dict[str, list[SpanRecord]]) -> _ListSource:
+def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _ListSource:
     first_sent = group.calls[0][1]
     _, last_sent, last_answer = group.calls[-1]
     # Tuples: of untracked entries and spans, the garbage collector stops tracking them.
     history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
-    spans = _unique(
-        s for c, _, _ in group.calls for s in (*groupers.get(c.span.span_id, ()), c.span)
-    )
+    # Each span once, in order of first sight: the agent spans above each call, then it.
+    spans: dict[int, SpanRecord] = {}
+    for c, _, _ in group.calls:
+        for above in groupers.get(c.span.span_id, ()):
+            spans[id(above)] = above
+        spans[id(c.span)] = c.span
     return _ListSource(
         history,
         min(prior, len(history)),
-        tuple(_call(c, sent, answer, history) for c, sent, answer in group.calls),
-        spans,
+        tuple([_call(c, sent, answer, history) for c, sent, answer in group.calls]),
+        tuple(spans.values()),
     )
 
 
@@ -335,10 +374,6 @@ def _turn(index: int, source: _ListSource) -> Turn:
         end_ns=max(map(_END, spans)),
         source=source,
     )
-
-
-def _unique(spans: Iterable[SpanRecord]) -> tuple[SpanRecord, ...]:
-    return tuple({id(s): s for s in spans}.values())
 
 
 class _Call(msgspec.Struct, gc=False):
@@ -392,7 +427,9 @@ def _call(
     )
 
 
-def _attach_tools(turns: list[Turn], sources: list[_ListSource], tools: list[SpanRecord]) -> None:
+def _attach_tools(
+    turns: list[Turn], sources: tuple[_ListSource, ...], tools: Sequence[SpanRecord]
+) -> None:
     """Tool spans go to the turn running when they started; tool calls only seen in the
     messages are added from them (with no timing) when the turn's are first asked for."""
     if not turns:
@@ -436,7 +473,7 @@ class _Merged(msgspec.Struct, gc=False):
     messages of the result are made: an object the garbage collector does not track
     instead of a closure (one per session of a large file)."""
 
-    sources: list[_ListSource]
+    sources: tuple[_ListSource, ...]
 
     def __call__(self) -> list[Message]:
         return _made(_merged(self.sources))
@@ -445,13 +482,13 @@ class _Merged(msgspec.Struct, gc=False):
 class _MergedCount(msgspec.Struct, gc=False):
     """`len(merged_history(turns))` of a session's turns, without making a `Message`."""
 
-    sources: list[_ListSource]
+    sources: tuple[_ListSource, ...]
 
     def __call__(self) -> int:
         return len(_merged(self.sources))
 
 
-def _merged(sources: list[_ListSource]) -> Sequence[_Entry]:
+def _merged(sources: tuple[_ListSource, ...]) -> Sequence[_Entry]:
     """`merged_history`'s steps on entries: ids compare as the entries' identities."""
     merged: Sequence[_Entry] = ()
     for source in sources:
