@@ -214,38 +214,8 @@ class _Entry(msgspec.Struct, gc=False):
             update: dict[str, object] = {"id": self.key, "created_at": self.seconds}
             if self.usage is not None:
                 update["metrics"] = self.usage.metrics()
-            made = self.made = copy_with(self.template, update)
+            made = self.made = self.template.model_copy(update=update)
         return made
-
-
-_new_object = object.__new__
-_set_slot = object.__setattr__
-
-
-def copy_with(template: Message, update: dict[str, object]) -> Message:
-    """`template.model_copy(update=update)`, in the same steps without pydantic's general
-    path (`copy.copy` of each part, the `model_config` look-up): half its cost, for one
-    message of every call of a file. The same object: its `__dict__` copied then updated,
-    its fields set copied then given the updated names (so even its order of iteration is
-    the same), no extra or private values (a `Message` has neither: `extra="ignore"`, no
-    private attributes). Anything else (a subclass, a model that has them) takes
-    `model_copy`. tests/test_loading_msgs_speed.py checks both agree."""
-    if (
-        template.__class__ is not Message
-        or template.__pydantic_extra__ is not None
-        or getattr(template, "__pydantic_private__", None) is not None
-    ):
-        return template.model_copy(update=update)
-    made = _new_object(Message)
-    fields = template.__dict__.copy()
-    fields.update(update)
-    _set_slot(made, "__dict__", fields)
-    _set_slot(made, "__pydantic_extra__", None)
-    fields_set = template.__pydantic_fields_set__.copy()
-    fields_set.update(update.keys())
-    _set_slot(made, "__pydantic_fields_set__", fields_set)
-    _set_slot(made, "__pydantic_private__", None)
-    return made
 
 
 def _made(entries: Iterable[_Entry]) -> list[Message]:
