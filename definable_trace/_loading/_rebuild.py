@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
-from ._calls import error_of, finish_reason_of, first_text, usage_of
+from ._calls import error_of, finish_reason_of, first_text, plain_of, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts, Usage
 from ._store import TextStore
@@ -91,6 +91,12 @@ class Chat:
                 f"holds unreadable metrics ({reason})",
             )
         return usage_of(span)
+
+    def plain_usage(self) -> Usage:
+        """`metrics()`'s counts and time to first token, read without a `Metrics` where
+        `usage_of_chat` can (a listing sums them; see `_sessions.ModelCall.gather`)."""
+        usage = usage_of_chat(self.span, self.messages)
+        return usage if usage is not None else plain_of(self.metrics())
 
     @property
     def meta_output(self) -> bool:

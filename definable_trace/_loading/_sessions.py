@@ -8,6 +8,7 @@ rebuilding as a `TurnSource` (see `_ours`, `_foreign`); these classes only shape
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +108,14 @@ class CallSource(Protocol):
     def output_message(self) -> Message | None: ...
 
 
+class PlainSource(Protocol):
+    """A `CallSource` that also reads its usage as plain values (see `ModelCall.gather`)."""
+
+    def plain_usage(self) -> Usage:
+        """`metrics()`'s counts and time to first token, without making a `Metrics`."""
+        ...
+
+
 class ModelCall:
     """One model call: models, response id, finish reason, usage, and its messages on demand.
 
@@ -173,6 +182,16 @@ class ModelCall:
     @property
     def output_message(self) -> Message | None:
         return self._source.output_message()
+
+    def gather(self, listed: Listed) -> None:
+        """Add this call's usage and model to a session's `Listed`: as plain values when its
+        source reads them so (`PlainSource`), else from its `metrics`."""
+        source = self._source
+        if _has(source.__class__, "plain_usage"):
+            listed.add_usage(cast(PlainSource, source).plain_usage())
+        else:
+            listed.add(source.metrics())
+        listed.model(self._model())
 
 
 _UNREAD: Any = object()
@@ -293,26 +312,31 @@ class Turn(Interval):
 
     def gather(self, listed: Listed) -> None:
         """Add the turn's calls to `listed` (a session's token counts and models). A source
-        that reads them from its spans without a `Metrics` per call (`ListedSource`: our
-        runs) adds them itself; otherwise each call's `metrics` is added."""
+        that reads them from its spans without a `ModelCall` or `Metrics` per call
+        (`ListedSource`: our runs) adds them itself; otherwise its calls are made for this
+        one look and not kept (a listing of thousands of sessions would keep a list and a
+        `ModelCall` per call, all tracked by the garbage collector), unless the turn has
+        them already, and each adds its usage (`ModelCall.gather`)."""
         source = self._source
-        if self._model_calls is None and _gathers(source.__class__):
-            cast(ListedSource, source).gather(listed)
-            return
-        for call in self.model_calls:
-            listed.add(call.metrics)
-            listed.model(call._model())
+        calls = self._model_calls
+        if calls is None:
+            if _has(source.__class__, "gather"):
+                cast(ListedSource, source).gather(listed)
+                return
+            calls = source.model_calls()
+        for call in calls:
+            call.gather(listed)
 
 
-_GATHERS: dict[type, bool] = {}
+_HAS: dict[tuple[type, str], bool] = {}
 
 
-def _gathers(kind: type) -> bool:
-    """Whether a source class is a `ListedSource` (asked once per class: a failed attribute
-    look-up costs more than the rest of a turn's share of a listing)."""
-    found = _GATHERS.get(kind)
+def _has(kind: type, name: str) -> bool:
+    """Whether a source class has the method `name` (asked once per class: a failed
+    attribute look-up costs more than the rest of a call's share of a listing)."""
+    found = _HAS.get((kind, name))
     if found is None:
-        found = _GATHERS[kind] = callable(getattr(kind, "gather", None))
+        found = _HAS[kind, name] = callable(getattr(kind, name, None))
     return found
 
 
@@ -492,9 +516,7 @@ class Listed:
     def add_usage(self, usage: Usage) -> None:
         """A call's counts and time to first token, as `add` takes them from its `Metrics`."""
         found, first_token = usage
-        counts = self.counts
-        for i, value in enumerate(found):
-            counts[i] += value
+        self.counts = list(map(operator.add, self.counts, found))
         if not self._known:
             self._first_token = first_token
             self._known = first_token is not None
