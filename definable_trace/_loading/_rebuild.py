@@ -26,6 +26,8 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import orjson
+
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._calls import error_of, finish_reason_of, first_text, plain_of, usage_of
@@ -431,12 +433,30 @@ def usage_of_chat(span: SpanRecord, messages: Messages) -> Usage | None:
         found = messages.parse(span, sc.ATTR_MESSAGES)
         meta = found[-1] if found else None
     elif sc.ATTR_OUTPUT_META in span:
-        meta = _first(messages.parse(span, sc.ATTR_OUTPUT_META))
+        meta = _first(_output_meta(span, messages))
     else:
         return None
     if not isinstance(meta, dict):
         return None
     return _plain_metrics(meta.get("metrics"), span)
+
+
+def _output_meta(span: SpanRecord, messages: Messages) -> list[Any] | None:
+    """`messages.parse(span, sc.ATTR_OUTPUT_META)`: that list (files written before) is a
+    plain string, never shared, and for one `TextStore.items` is `orjson.loads` of it (a
+    list). Read so here (a listing reads it of every call of such a file, and `parse`'s way
+    there costs twice the parsing); anything else (not a string, not a JSON list) goes to
+    `parse`, which tells."""
+    raw = span.get(sc.ATTR_OUTPUT_META)
+    if raw.__class__ is str:
+        try:
+            found = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            found = None
+        if found.__class__ is list:
+            items: list[Any] = found
+            return items
+    return messages.parse(span, sc.ATTR_OUTPUT_META)
 
 
 def model_of(span: SpanRecord) -> str | None:

@@ -571,18 +571,25 @@ class _Totals(msgspec.Struct, frozen=True, gc=False):
     def metrics(self) -> Metrics:
         """What the session's total was before: `sum_metrics(...).model_copy(update=
         {"duration": duration})` (every field set; the duration unrounded, as summed).
-        `model_construct`: the values are a validated `Metrics`' already."""
-        return Metrics.model_construct(
-            set(_FIELDS),
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            total_tokens=self.total_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            duration=self.duration,
-            time_to_first_token=self.time_to_first_token,
+        A copy of a `Metrics` with every field set, updated (pydantic's `model_copy`, which
+        does not validate: the values are a validated `Metrics`' already): half the cost of
+        `model_construct`, read for every row of a listing."""
+        return _EVERY_FIELD.model_copy(
+            update={
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "total_tokens": self.total_tokens,
+                "cache_read_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens,
+                "reasoning_tokens": self.reasoning_tokens,
+                "duration": self.duration,
+                "time_to_first_token": self.time_to_first_token,
+            }
         )
+
+
+# Never handed out: `_Totals.metrics` gives copies of it.
+_EVERY_FIELD = Metrics.model_construct(set(_FIELDS), **dict.fromkeys(Metrics.model_fields, 0))
 
 
 def sum_metrics(metrics: Iterable[Metrics]) -> Metrics:
