@@ -532,3 +532,19 @@ def test_a_listing_keeps_no_object_per_call(tmp_path: Path) -> None:
     assert not {"ModelCall", "Metrics", "Chat"} & set(grown), grown
     # Only what is kept for the whole load (the store's few parsed lists; pytest's own).
     assert sum(grown.values()) < len(traces) < calls, grown
+
+
+def test_a_sessions_metrics_are_a_new_copy_to_change_at_each_read() -> None:
+    """A listing's `Metrics` are copies of one kept inside: changing one (its values, its
+    fields set) changes neither the session's next read nor any other session's."""
+    traces = load_traces(ROOT / "sample_traces" / "math_tutor.jsonl", FIXTURES / "openai_v2.jsonl")
+    before = [(s.metrics.model_dump(), set(s.metrics.model_fields_set)) for s in traces]
+    assert len(before) > 1
+    for session in traces:
+        metrics = session.metrics
+        metrics.input_tokens = 10**6
+        metrics.time_to_first_token = 9.0
+        metrics.model_fields_set.clear()
+    after = [(s.metrics.model_dump(), set(s.metrics.model_fields_set)) for s in traces]
+    assert after == before
+    assert all(fields == set(Metrics.model_fields) for _, fields in after)

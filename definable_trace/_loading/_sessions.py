@@ -8,7 +8,6 @@ rebuilding as a `TurnSource` (see `_ours`, `_foreign`); these classes only shape
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -492,23 +491,26 @@ class Listed:
     gets one `Metrics` when asked (`_Totals`).
     """
 
-    __slots__ = ("_first_token", "_known", "counts", "models")
+    __slots__ = ("_first_token", "_found", "_known", "models")
 
     def __init__(self) -> None:
-        self.counts = [0, 0, 0, 0, 0, 0]
+        self._found: list[Counts] = []  # each call's, summed once at the end (`totals`)
         self.models: dict[str, None] = {}
         self._first_token: float | None = None
         self._known = False  # a call has given its first token time (as `sum_metrics`)
 
     def add(self, metrics: Metrics) -> None:
         """A call's `Metrics` (what `sum_metrics` adds)."""
-        counts = self.counts
-        counts[0] += metrics.input_tokens
-        counts[1] += metrics.output_tokens
-        counts[2] += metrics.total_tokens
-        counts[3] += metrics.cache_read_tokens
-        counts[4] += metrics.cache_write_tokens
-        counts[5] += metrics.reasoning_tokens
+        self._found.append(
+            (
+                metrics.input_tokens,
+                metrics.output_tokens,
+                metrics.total_tokens,
+                metrics.cache_read_tokens,
+                metrics.cache_write_tokens,
+                metrics.reasoning_tokens,
+            )
+        )
         if not self._known:
             self._first_token = metrics.time_to_first_token
             self._known = self._first_token is not None
@@ -516,10 +518,21 @@ class Listed:
     def add_usage(self, usage: Usage) -> None:
         """A call's counts and time to first token, as `add` takes them from its `Metrics`."""
         found, first_token = usage
-        self.counts = list(map(operator.add, self.counts, found))
+        self._found.append(found)
         if not self._known:
             self._first_token = first_token
             self._known = first_token is not None
+
+    @property
+    def counts(self) -> Counts:
+        """The calls' counts summed (ints: in any order the same sums)."""
+        found = self._found
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            return (0, 0, 0, 0, 0, 0)
+        summed = tuple(map(sum, zip(*found, strict=True)))
+        return summed  # type: ignore[return-value]  # six sums of six columns
 
     def model(self, model: str | None) -> None:
         if model:
