@@ -210,10 +210,21 @@ def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
 _USAGE = (_INPUT, _OUTPUT, _TOTAL, _CACHE_READ, _CACHE_WRITE, _REASONING, _FIRST_TOKEN)
 
 
-def _present(span: SpanRecord) -> tuple[tuple[str, ...], ...]:
+_Present = tuple[tuple[tuple[int, str | tuple[str, ...]], ...], tuple[str, ...]]
+
+
+def _present(span: SpanRecord) -> _Present:
     """Of each list of `_USAGE`, the names the span has (in order): the same for every span
-    of its shape, so worked out once per shape (see `SpanRecord.by_names`)."""
-    return tuple(tuple(name for name in names if name in span) for names in _USAGE)
+    of its shape, so worked out once per shape (see `SpanRecord.by_names`). For the counts,
+    only those it has: (their place in `Counts`, the name, or the names when it has more
+    than one); then the time to first token's names."""
+    groups = tuple(tuple(name for name in names if name in span) for names in _USAGE)
+    counts = tuple(
+        (slot, names[0] if len(names) == 1 else names)
+        for slot, names in enumerate(groups[:6])
+        if names
+    )
+    return counts, groups[6]
 
 
 def usage_of(span: SpanRecord) -> Metrics:
@@ -256,18 +267,16 @@ def plain_of(metrics: Metrics) -> Plain:
 
 def _usage(span: SpanRecord) -> tuple[Counts, float | None]:
     """The span's counts (from whichever names it uses) and time to first token, as read."""
-    names = span.by_names("usage", _present)
+    present, first_names = span.by_names("usage", _present)
     integer = span.integer
-    # Each count as `_count` reads it; a span usually has one name of each, or none.
-    found = [
-        (integer(group[0]) if len(group) == 1 else _count(span, group)) if group else None
-        for group in names[:6]
-    ]
-    inputs = found[0] or 0
-    outputs = found[1] or 0
-    total = found[2]
+    found: list[int | None] = [None, None, None, None, None, None]
+    for slot, names in present:  # a span usually has one name of a count, or none
+        found[slot] = integer(names) if isinstance(names, str) else _count(span, names)
+    inputs, outputs, total, cache_read, cache_write, reasoning = found
+    inputs = inputs or 0
+    outputs = outputs or 0
     first_token = None
-    for name in names[6]:
+    for name in first_names:
         value = span.get(name)
         if isinstance(value, (int, float)):
             first_token = value
@@ -276,9 +285,9 @@ def _usage(span: SpanRecord) -> tuple[Counts, float | None]:
         inputs,
         outputs,
         total if total is not None else inputs + outputs,
-        found[3] or 0,
-        found[4] or 0,
-        found[5] or 0,
+        cache_read or 0,
+        cache_write or 0,
+        reasoning or 0,
     )
     return counts, float(first_token) if first_token is not None else None
 

@@ -450,7 +450,7 @@ def _output_meta(span: SpanRecord, messages: Messages) -> list[Any] | None:
     raw = span.get(sc.ATTR_OUTPUT_META)
     if raw.__class__ is str:
         try:
-            found = orjson.loads(raw)
+            found: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
             found = None
         if found.__class__ is list:
