@@ -108,6 +108,20 @@ def _same_facts(load: Callable[[], TraceSet]) -> TraceSet:
         assert _fast(a) == _slow(b), a.id
     first = fast.sessions[0].metrics if len(fast) else None
     assert first is None or first is not fast.sessions[0].metrics  # each read its own copy
+    # A turn whose calls were read before sums them (`ModelCall.gather`): the same facts,
+    # the same warnings, and its calls are those kept.
+    called, slow = load(), load()
+    kept = [[t.model_calls for t in s.turns] for s in called]
+    for a, b in zip(called, slow, strict=True):
+        _ = (a.metrics, [c.metrics for t in b.turns for c in t.model_calls])
+    assert [str(w) for w in called.warnings] == [str(w) for w in slow.warnings]
+    for a, b in zip(called, slow, strict=True):
+        assert _fast(a) == _slow(b), a.id
+    assert all(
+        calls is turn.model_calls
+        for s, turns in zip(called, kept, strict=True)
+        for turn, calls in zip(s.turns, turns, strict=True)
+    )
     return fast
 
 
