@@ -217,7 +217,7 @@ def build_our_turns(
     sources: list[_RunSource] = []
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
-    messages.chats = lambda: [chat for source in sources for chat in source.chats]
+    messages.runs = sources
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [

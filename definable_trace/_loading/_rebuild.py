@@ -23,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -250,6 +250,13 @@ class Entries:
         }
 
 
+class HasChats(Protocol):
+    """A run of the session, as `Messages` looks for an answer's chat span in it."""
+
+    @property
+    def chats(self) -> list[Chat]: ...
+
+
 class Messages:
     """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
 
@@ -257,9 +264,11 @@ class Messages:
         self.store = store
         self.report = report
         self._reported: set[tuple[int, str]] | None = None  # made at the first problem
-        # The session's chats (set by the caller): where `with_counts` finds an answer's span,
-        # else in the whole load's (`answers`).
-        self.chats: Callable[[], Iterable[Chat]] = tuple
+        # The session's runs, each with its chats (set by the caller): where `with_counts`
+        # finds an answer's span, else in the whole load's (`answers`). The list itself, not
+        # a closure over it: a function and a cell per session are two more objects for the
+        # garbage collector to scan at every pass after a load.
+        self.runs: Sequence[HasChats] = ()
         self.everywhere = answers
         self._answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
         self._told_missing = False
@@ -292,7 +301,8 @@ class Messages:
     def _index_answers(self) -> dict[str, SpanRecord]:
         """Each answered chat span of the session by its answer's id (its list's last entry);
         the first such span when ids repeat."""
-        self._answers = _answer_index((c.span for c in self.chats()), self.store)
+        spans = (c.span for run in self.runs for c in run.chats)
+        self._answers = _answer_index(spans, self.store)
         return self._answers
 
     def entries(self, chat: Chat) -> Entries:
