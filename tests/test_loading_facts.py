@@ -562,3 +562,17 @@ def test_a_sessions_metrics_are_a_new_copy_to_change_at_each_read() -> None:
     after = [(s.metrics.model_dump(), set(s.metrics.model_fields_set)) for s in traces]
     assert after == before
     assert all(fields == set(Metrics.model_fields) for _, fields in after)
+
+
+def test_a_load_keeps_no_function_per_session(tmp_path: Path) -> None:
+    """A session's parts refer to each other by plain references, not closures: a function
+    and its cells per session would be scanned by every collection after the load."""
+    path = tmp_path / "many.jsonl"
+    _replicated(path, 3)
+    load_traces(path)  # what a first load sets up once (imports, caches)
+    before = _tracked()
+    traces = load_traces(path)
+    after = _tracked()
+    assert len(traces) > 100
+    for kind in ("function", "cell"):
+        assert after[kind] - before[kind] < len(traces) // 10, kind
