@@ -566,7 +566,8 @@ def test_a_sessions_metrics_are_a_new_copy_to_change_at_each_read() -> None:
 
 def test_a_load_keeps_no_function_per_session(tmp_path: Path) -> None:
     """A session's parts refer to each other by plain references, not closures: a function
-    and its cells per session would be scanned by every collection after the load."""
+    and its cells per session would be scanned by every collection after the load. Nor is
+    a run's record of its spans tracked (`OurRun`: it leads back to nothing)."""
     path = tmp_path / "many.jsonl"
     _replicated(path, 3)
     load_traces(path)  # what a first load sets up once (imports, caches)
@@ -574,5 +575,5 @@ def test_a_load_keeps_no_function_per_session(tmp_path: Path) -> None:
     traces = load_traces(path)
     after = _tracked()
     assert len(traces) > 100
-    for kind in ("function", "cell"):
+    for kind in ("function", "cell", "OurRun"):
         assert after[kind] - before[kind] < len(traces) // 10, kind
