@@ -5,18 +5,22 @@
 
 After `load_traces`, a listing (`deftrace sessions`) reads of each session its turns, message
 count, token totals, times, models and lineage. `Session.metrics` and `Session.models` now sum
-plain ints in one pass, one `Metrics` per session and none per call (`_sessions.Listed`).
-"before" reads the same facts the way `Session` did before: every call's `Metrics` (for ours
-rebuilt from its meta list), added with `sum_metrics`, the models from every call's facts. Both
-run on the same file in the same run, each step in a fresh process (the garbage collector's
-state after a load is part of the cost), alternating, `--repeat` times; the fastest counts.
-Printed: CPU seconds of the load and of the listing after it, for each way, and their ratio; a
-check that both ways give the same rows.
+plain ints in one pass, one `Metrics` per session and none per call (`_sessions.Listed`): our
+calls' counts read from their meta entries, other instrumentations' from their span usage,
+and no `ModelCall` kept. "before" reads the same facts the way `Session` did before: every
+call's `ModelCall` and `Metrics` (for ours rebuilt from its meta list), added with
+`sum_metrics`, the models from every call's facts. Both run on the same file in the same run,
+each step in a fresh process (the garbage collector's state after a load is part of the
+cost), alternating, `--repeat` times; the fastest counts.
+Printed: CPU seconds of the load and of the listing after it, for each way, and their ratio;
+the objects the garbage collector tracks that the listing made and left (each one more to
+scan at every full collection after it); a check that both ways give the same rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import subprocess
@@ -31,7 +35,8 @@ def _rows_now(traces: Any) -> list[Any]:
     rows = []
     for s in traces:
         metrics = s.metrics
-        rows.append((s.id, len(s.turns), s.message_count, repr(metrics), s.start, s.end, s.models))
+        models = tuple(s.models)  # as the rows' other values, not tracked by the collector
+        rows.append((s.id, len(s.turns), s.message_count, repr(metrics), s.start, s.end, models))
         _ = s.lineage
     return rows
 
@@ -51,7 +56,7 @@ def _rows_before(traces: Any) -> list[Any]:
                 if model:
                     models.setdefault(model)
         rows.append(
-            (s.id, len(s.turns), s.message_count, repr(metrics), s.start, s.end, list(models))
+            (s.id, len(s.turns), s.message_count, repr(metrics), s.start, s.end, tuple(models))
         )
         _ = s.lineage
     return rows
@@ -60,14 +65,24 @@ def _rows_before(traces: Any) -> list[Any]:
 def measure(path: Path, way: str) -> dict[str, Any]:
     from definable_trace.loading import load_traces
 
+    read = _rows_now if way == "now" else _rows_before
     started = time.process_time()
     traces = load_traces(path)
     loaded = time.process_time()
-    rows = (_rows_now if way == "now" else _rows_before)(traces)
+    rows = read(traces)
     listed = time.process_time()
+    del traces
+    # Counted on a load of its own (collecting before the timed listing would change it).
+    traces = load_traces(path)
+    gc.collect()
+    tracked = len(gc.get_objects())
+    _ = read(traces)
+    gc.collect()
+    kept = len(gc.get_objects()) - tracked - 1  # less the list of rows (each is untracked)
     return {
         "load": loaded - started,
         "listing": listed - loaded,
+        "kept": kept,
         "sessions": len(rows),
         "rows": hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest(),
     }
@@ -109,6 +124,7 @@ def main() -> None:
     for way, found in (("before", before), ("now", now)):
         print(
             f"{way:7}: load_traces {found['load']:.3f} s, listing after it {found['listing']:.3f} s"
+            f", tracked objects it left {found['kept']:,}"
         )
     print(
         f"listing now/before: {now['listing'] / before['listing']:.2f} "

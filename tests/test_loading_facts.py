@@ -12,15 +12,18 @@ content), on a replicated file of a few MB (bench/_replicate.py) and on damaged 
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import math
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +38,8 @@ from definable_trace import (
     flush_tracing,
 )
 from definable_trace import _semconv as sc
+from definable_trace._loading import _calls
+from definable_trace._loading._calls import plain_of, plain_usage, usage_of
 from definable_trace._loading._rebuild import Chat, _plain_metrics, usage_of_chat
 from definable_trace._loading._records import EXACT_INT
 from definable_trace._loading._sessions import Session
@@ -103,6 +108,20 @@ def _same_facts(load: Callable[[], TraceSet]) -> TraceSet:
         assert _fast(a) == _slow(b), a.id
     first = fast.sessions[0].metrics if len(fast) else None
     assert first is None or first is not fast.sessions[0].metrics  # each read its own copy
+    # A turn whose calls were read before sums them (`ModelCall.gather`): the same facts,
+    # the same warnings, and its calls are those kept.
+    called, slow = load(), load()
+    kept = [[t.model_calls for t in s.turns] for s in called]
+    for a, b in zip(called, slow, strict=True):
+        _ = (a.metrics, [c.metrics for t in b.turns for c in t.model_calls])
+    assert [str(w) for w in called.warnings] == [str(w) for w in slow.warnings]
+    for a, b in zip(called, slow, strict=True):
+        assert _fast(a) == _slow(b), a.id
+    assert all(
+        calls is turn.model_calls
+        for s, turns in zip(called, kept, strict=True)
+        for turn, calls in zip(s.turns, turns, strict=True)
+    )
     return fast
 
 
@@ -215,12 +234,8 @@ def test_listing_facts_of_traces_written_now_are_the_slow_ones(
 def test_listing_facts_of_a_replicated_file_are_the_slow_ones(tmp_path: Path) -> None:
     """Real traces, ours and foreign, copied with fresh ids to a few MB (what the bench's
     many-short file is made of): every one of our calls is read plainly."""
-    spec = importlib.util.spec_from_file_location("_replicate", ROOT / "bench" / "_replicate.py")
-    assert spec is not None and spec.loader is not None
-    replicate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replicate)
     path = tmp_path / "many.jsonl"
-    replicate.replicate(path, 3)
+    _replicated(path, 3)
     traces = _same_facts(lambda: load_traces(path))
     assert len(traces) > 100
     chats = load_traces(path)
@@ -374,3 +389,191 @@ def test_a_first_call_without_times_leaves_the_first_token_time_to_the_next(
         and s.metrics.time_to_first_token is not None
     ]
     assert cases
+
+
+# --- other instrumentations' calls: usage read as plain ints, against their `Metrics` -------
+
+
+def _every_span(traces: TraceSet) -> list[SpanRecord]:
+    return [span for s in traces for t in s.turns for span in t.spans]
+
+
+def _plain_usage_is_the_metrics(traces: TraceSet) -> int:
+    """Every span placed: `plain_usage` reads what `usage_of`'s `Metrics` holds (or both
+    raise alike); every foreign call's source gives its `metrics`' values. How many calls
+    were read plainly."""
+    for span in _every_span(traces):
+        try:
+            library = plain_of(usage_of(span))
+        except Exception as exc:  # whatever it is, the plain read raises it too
+            with pytest.raises(type(exc)):
+                plain_usage(span)
+            continue
+        assert _equal(plain_usage(span), library), span
+    plain = 0
+    for session in traces:
+        for turn in session.turns:
+            for call in turn.model_calls:
+                source = call._source
+                if callable(getattr(source, "plain_usage", None)):
+                    assert _equal(source.plain_usage(), plain_of(call.metrics))
+                    # Asked again once the `Metrics` is made: read from it, the same.
+                    assert _equal(source.plain_usage(), plain_of(call.metrics))
+                    plain += 1
+    return plain
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)
+def test_plain_usage_of_every_committed_trace_is_its_metrics(path: Path) -> None:
+    sources = [path, LOGS] if path.name == "openai_v2_events.jsonl" else [path]
+    traces = load_traces(*sources)
+    plain = _plain_usage_is_the_metrics(traces)
+    if any(s.convention != "definable" for s in traces):
+        assert plain > 0
+
+
+_FOREIGN = ("openai_v2", "openllmetry", "openinference")
+_USAGE_NAMES = sorted(
+    {
+        *(n for names in _calls._USAGE for n in names),
+        *(n for names in sc.USAGE_COUNTS.values() for n in names),
+    }
+)
+
+
+def _double(value: float) -> dict[str, Any]:
+    """As OTLP JSON writes a double (the protobuf JSON mapping: NaN and infinities as strings)."""
+    if math.isnan(value):
+        return {"doubleValue": "NaN"}
+    if math.isinf(value):
+        return {"doubleValue": "Infinity" if value > 0 else "-Infinity"}
+    return {"doubleValue": value}
+
+
+_ANY_VALUES = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**64).map(lambda n: {"intValue": str(n)}),
+    st.integers(min_value=-5, max_value=10**6).map(lambda n: {"intValue": n}),
+    st.floats(allow_nan=True, allow_infinity=True).map(_double),
+    st.floats(min_value=0, max_value=10).map(_double),  # times, to be kept to the microsecond
+    st.sampled_from([0.1234567, 2.5e-7, 1e-7, 0.0000005, 1.0000005]).map(_double),
+    st.sampled_from(["5", " 7", "0x10", "1e3", "", "x", "-3", "9" * 30]).map(
+        lambda s: {"stringValue": s}
+    ),
+    st.booleans().map(lambda b: {"boolValue": b}),
+    st.just({"arrayValue": {"values": [{"intValue": "3"}]}}),
+    st.just({}),
+)
+
+
+def _with_usage(line: bytes, values: dict[str, Any]) -> bytes:
+    """A span line whose usage attributes are `values` (added where absent)."""
+    data = orjson.loads(line)
+    for resource in data.get("resourceSpans", ()):
+        for scope in resource.get("scopeSpans", ()):
+            for span in scope.get("spans", ()):
+                kept = [a for a in span.get("attributes", ()) if a["key"] not in values]
+                span["attributes"] = kept + [{"key": k, "value": v} for k, v in values.items()]
+    return orjson.dumps(data) + b"\n"
+
+
+@settings(
+    max_examples=150,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    source=st.sampled_from([p for p in COMMITTED if p.name.startswith(_FOREIGN)]),
+    values=st.dictionaries(st.sampled_from(_USAGE_NAMES), _ANY_VALUES, min_size=1, max_size=8),
+)
+def test_plain_usage_of_any_usage_values_is_their_metrics(
+    source: Path, values: dict[str, Any]
+) -> None:
+    """Usage attributes of every name the readers know, of every type and size OTLP JSON
+    can give them: the plain read is the `Metrics`' (or fails alike), and so are the sums."""
+    lines = [line for line in source.read_bytes().splitlines() if line.strip()]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / source.name
+        path.write_bytes(b"".join(_with_usage(line, values) for line in lines))
+        try:
+            traces = load_traces(path)
+        except DefinableTraceError:
+            return  # refused as a whole: nothing to list
+        assert _plain_usage_is_the_metrics(traces) > 0
+        if "NaN" not in repr(values):  # a NaN time is unequal to itself: compared above
+            _same_facts(lambda: load_traces(path))
+
+
+def _replicated(path: Path, copies: int) -> None:
+    spec = importlib.util.spec_from_file_location("_replicate", ROOT / "bench" / "_replicate.py")
+    assert spec is not None and spec.loader is not None
+    replicate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(replicate)
+    replicate.replicate(path, copies)
+
+
+def _tracked() -> Counter[str]:
+    gc.collect()
+    return Counter(type(o).__name__ for o in gc.get_objects())
+
+
+def _list(traces: TraceSet) -> None:
+    for session in traces:
+        _ = (session.metrics, session.models, session.start, session.end, session.lineage)
+        _ = (len(session.turns), session.message_count)
+
+
+def test_a_listing_keeps_no_object_per_call(tmp_path: Path) -> None:
+    """What a listing reads of every session leaves nothing behind for the garbage collector
+    to scan on every later pass but a few objects for the whole load: no `ModelCall`,
+    `Metrics` or list per call or turn (counted, not timed)."""
+    path = tmp_path / "many.jsonl"
+    _replicated(path, 3)
+    traces = load_traces(path)
+    calls = sum(len(t.model_calls) for s in load_traces(path) for t in s.turns)
+    assert {s.convention for s in traces} == {
+        "definable",
+        "openai-v2",
+        "openinference",
+        "openllmetry",
+    }
+    _list(load_traces(path))  # what a first listing sets up once (imports, caches)
+    before = _tracked()
+    _list(traces)
+    after = _tracked()
+    grown = {name: n - before[name] for name, n in after.items() if n > before[name]}
+    assert not {"ModelCall", "Metrics", "Chat"} & set(grown), grown
+    # Only what is kept for the whole load (the store's few parsed lists; pytest's own).
+    assert sum(grown.values()) < len(traces) < calls, grown
+
+
+def test_a_sessions_metrics_are_a_new_copy_to_change_at_each_read() -> None:
+    """A listing's `Metrics` are copies of one kept inside: changing one (its values, its
+    fields set) changes neither the session's next read nor any other session's."""
+    traces = load_traces(ROOT / "sample_traces" / "math_tutor.jsonl", FIXTURES / "openai_v2.jsonl")
+    before = [(s.metrics.model_dump(), set(s.metrics.model_fields_set)) for s in traces]
+    assert len(before) > 1
+    for session in traces:
+        metrics = session.metrics
+        metrics.input_tokens = 10**6
+        metrics.time_to_first_token = 9.0
+        metrics.model_fields_set.clear()
+    after = [(s.metrics.model_dump(), set(s.metrics.model_fields_set)) for s in traces]
+    assert after == before
+    assert all(fields == set(Metrics.model_fields) for _, fields in after)
+
+
+def test_a_load_keeps_no_function_per_session(tmp_path: Path) -> None:
+    """A session's parts refer to each other by plain references, not closures: a function
+    and its cells per session would be scanned by every collection after the load. Nor is
+    a run's record of its spans tracked (`OurRun`: it leads back to nothing)."""
+    path = tmp_path / "many.jsonl"
+    _replicated(path, 3)
+    load_traces(path)  # what a first load sets up once (imports, caches)
+    before = _tracked()
+    traces = load_traces(path)
+    after = _tracked()
+    assert len(traces) > 100
+    for kind in ("function", "cell", "OurRun"):
+        assert after[kind] - before[kind] < len(traces) // 10, kind

@@ -18,7 +18,8 @@ import orjson
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._records import SpanRecord
-from ._sessions import CallFacts, ToolCall
+from ._sessions import CallFacts, Counts, ToolCall
+from ._sessions import Usage as Plain
 
 if TYPE_CHECKING:
     from ._logs import LogContent
@@ -32,6 +33,8 @@ __all__ = [
     "error_of",
     "finish_reason_of",
     "first_text",
+    "plain_of",
+    "plain_usage",
     "tool_call_of",
     "usage_of",
 ]
@@ -86,6 +89,14 @@ class Usage(msgspec.Struct, gc=False):
         if self.made is None:
             self.made = usage_of(self.span)
         return self.made
+
+    def plain(self) -> Plain:
+        """What `metrics()` holds of the counts and the time to first token, as plain values
+        and without making (or keeping) a `Metrics`: a listing sums them for every call."""
+        made = self.made
+        if made is not None:
+            return plain_of(made)
+        return plain_usage(self.span)
 
 
 class CallData(msgspec.Struct, kw_only=True, gc=False):
@@ -199,37 +210,98 @@ def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
 _USAGE = (_INPUT, _OUTPUT, _TOTAL, _CACHE_READ, _CACHE_WRITE, _REASONING, _FIRST_TOKEN)
 
 
-def _present(span: SpanRecord) -> tuple[tuple[str, ...], ...]:
+_Present = tuple[tuple[tuple[int, str | tuple[str, ...]], ...], tuple[str, ...]]
+
+
+def _present(span: SpanRecord) -> _Present:
     """Of each list of `_USAGE`, the names the span has (in order): the same for every span
-    of its shape, so worked out once per shape (see `SpanRecord.by_names`)."""
-    return tuple(tuple(name for name in names if name in span) for names in _USAGE)
+    of its shape, so worked out once per shape (see `SpanRecord.by_names`). For the counts,
+    only those it has: (their place in `Counts`, the name, or the names when it has more
+    than one); then the time to first token's names."""
+    groups = tuple(tuple(name for name in names if name in span) for names in _USAGE)
+    counts = tuple(
+        (slot, names[0] if len(names) == 1 else names)
+        for slot, names in enumerate(groups[:6])
+        if names
+    )
+    return counts, groups[6]
 
 
 def usage_of(span: SpanRecord) -> Metrics:
     """Token counts from whichever names the span uses; duration from its timing."""
-    names = span.by_names("usage", _present)
-    inputs = _count(span, names[0]) or 0
-    outputs = _count(span, names[1]) or 0
-    total = _count(span, names[2])
-    first_token = next(
-        (v for v in (span.get(n) for n in names[6]) if isinstance(v, (int, float))), None
-    )
+    counts, first_token = _usage(span)
+    inputs, outputs, total, cache_read, cache_write, reasoning = counts
     return Metrics(
         input_tokens=inputs,
         output_tokens=outputs,
-        total_tokens=total if total is not None else inputs + outputs,
-        cache_read_tokens=_count(span, names[3]) or 0,
-        cache_write_tokens=_count(span, names[4]) or 0,
-        reasoning_tokens=_count(span, names[5]) or 0,
+        total_tokens=total,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=reasoning,
         duration=span.duration,
-        time_to_first_token=float(first_token) if first_token is not None else None,
+        time_to_first_token=first_token,
     )
+
+
+def plain_usage(span: SpanRecord) -> Plain:
+    """`usage_of(span)`'s counts and time to first token, without the `Metrics`: the same
+    reading, and what pydantic's validation makes of it (ints as they are, the time a float
+    rounded to the microsecond, `Metrics._to_microseconds`). Hand-written because a listing
+    wants only these sums of every call; tests/test_loading_facts.py checks it against
+    `usage_of` on every committed trace and damaged copies of them."""
+    counts, first_token = _usage(span)
+    return counts, None if first_token is None else round(first_token, 6)
+
+
+def plain_of(metrics: Metrics) -> Plain:
+    """A `Metrics`' counts and time to first token (what a `Listed` adds of it)."""
+    return (
+        metrics.input_tokens,
+        metrics.output_tokens,
+        metrics.total_tokens,
+        metrics.cache_read_tokens,
+        metrics.cache_write_tokens,
+        metrics.reasoning_tokens,
+    ), metrics.time_to_first_token
+
+
+def _usage(span: SpanRecord) -> tuple[Counts, float | None]:
+    """The span's counts (from whichever names it uses) and time to first token, as read."""
+    present, first_names = span.by_names("usage", _present)
+    integer = span.integer
+    found: list[int | None] = [None, None, None, None, None, None]
+    for slot, names in present:  # a span usually has one name of a count, or none
+        found[slot] = integer(names) if isinstance(names, str) else _count(span, names)
+    inputs, outputs, total, cache_read, cache_write, reasoning = found
+    inputs = inputs or 0
+    outputs = outputs or 0
+    first_token = None
+    for name in first_names:
+        value = span.get(name)
+        if isinstance(value, (int, float)):
+            first_token = value
+            break
+    counts = (
+        inputs,
+        outputs,
+        total if total is not None else inputs + outputs,
+        cache_read or 0,
+        cache_write or 0,
+        reasoning or 0,
+    )
+    return counts, float(first_token) if first_token is not None else None
 
 
 def first_text(span: SpanRecord, *names: str) -> str | None:
     """The first of `names` that is a non-empty string, or the first item of a string array."""
     for name in names:
         value = span.get(name)
+        if value is None:  # the usual case: most names asked for are absent
+            continue
+        if value.__class__ is str:
+            if value:
+                return value
+            continue
         if isinstance(value, (tuple, list)) and value:
             value = value[0]
         if isinstance(value, str) and value:

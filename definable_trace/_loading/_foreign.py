@@ -373,6 +373,11 @@ class _Call(msgspec.Struct, gc=False):
     def output_message(self) -> Message | None:
         return self.answer.message() if self.answer is not None else None
 
+    def plain_usage(self) -> tuple[tuple[int, int, int, int, int, int], float | None]:
+        """`metrics()`'s counts and time to first token as plain values, no `Metrics` made
+        (a listing sums them: `_sessions.Listed`, `Usage.plain`)."""
+        return self.usage.plain()
+
 
 def _call(
     call: CallData,

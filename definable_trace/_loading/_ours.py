@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from .. import _semconv as sc
 from .._messages import Message
 from ._calls import error_of, tool_call_of
@@ -34,18 +36,19 @@ __all__ = ["OurRun", "build_our_turns", "lineage_of"]
 Report = Callable[[TraceWarning], None]
 
 
-class OurRun:
+class OurRun(msgspec.Struct, gc=False, eq=False):
     """The spans of one run, as the assembler gathered them (tools and others are rare enough
-    that their lists are made only when there is something to put in them)."""
+    that their lists are made only when there is something to put in them).
 
-    __slots__ = ("chats", "others", "run", "run_id", "tools")
+    A `Struct` the garbage collector does not track (one per run of a file, kept as long as
+    its session): it holds spans and lists of spans, nothing that leads back to it. Compared
+    by identity (`eq=False`), as a plain object."""
 
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.run: SpanRecord | None = None
-        self.chats: list[SpanRecord] = []
-        self.tools: list[SpanRecord] | tuple[()] = ()
-        self.others: list[SpanRecord] | tuple[()] = ()
+    run_id: str
+    run: SpanRecord | None = None
+    chats: list[SpanRecord] = []  # a new list for each run (msgspec copies empty defaults)
+    tools: list[SpanRecord] | tuple[()] = ()
+    others: list[SpanRecord] | tuple[()] = ()
 
     def add_tool(self, span: SpanRecord) -> None:
         if not isinstance(self.tools, list):
@@ -217,7 +220,7 @@ def build_our_turns(
     sources: list[_RunSource] = []
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
-    messages.chats = lambda: [chat for source in sources for chat in source.chats]
+    messages.runs = sources
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [

@@ -23,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import operator
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+import orjson
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
-from ._calls import error_of, finish_reason_of, first_text, usage_of
+from ._calls import error_of, finish_reason_of, first_text, plain_of, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts, Usage
 from ._store import TextStore
@@ -91,6 +93,12 @@ class Chat:
                 f"holds unreadable metrics ({reason})",
             )
         return usage_of(span)
+
+    def plain_usage(self) -> Usage:
+        """`metrics()`'s counts and time to first token, read without a `Metrics` where
+        `usage_of_chat` can (a listing sums them; see `_sessions.ModelCall.gather`)."""
+        usage = usage_of_chat(self.span, self.messages)
+        return usage if usage is not None else plain_of(self.metrics())
 
     @property
     def meta_output(self) -> bool:
@@ -242,6 +250,13 @@ class Entries:
         }
 
 
+class HasChats(Protocol):
+    """A run of the session, as `Messages` looks for an answer's chat span in it."""
+
+    @property
+    def chats(self) -> list[Chat]: ...
+
+
 class Messages:
     """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
 
@@ -249,9 +264,11 @@ class Messages:
         self.store = store
         self.report = report
         self._reported: set[tuple[int, str]] | None = None  # made at the first problem
-        # The session's chats (set by the caller): where `with_counts` finds an answer's span,
-        # else in the whole load's (`answers`).
-        self.chats: Callable[[], Iterable[Chat]] = tuple
+        # The session's runs, each with its chats (set by the caller): where `with_counts`
+        # finds an answer's span, else in the whole load's (`answers`). The list itself, not
+        # a closure over it: a function and a cell per session are two more objects for the
+        # garbage collector to scan at every pass after a load.
+        self.runs: Sequence[HasChats] = ()
         self.everywhere = answers
         self._answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
         self._told_missing = False
@@ -284,7 +301,8 @@ class Messages:
     def _index_answers(self) -> dict[str, SpanRecord]:
         """Each answered chat span of the session by its answer's id (its list's last entry);
         the first such span when ids repeat."""
-        self._answers = _answer_index((c.span for c in self.chats()), self.store)
+        spans = (c.span for run in self.runs for c in run.chats)
+        self._answers = _answer_index(spans, self.store)
         return self._answers
 
     def entries(self, chat: Chat) -> Entries:
@@ -425,12 +443,30 @@ def usage_of_chat(span: SpanRecord, messages: Messages) -> Usage | None:
         found = messages.parse(span, sc.ATTR_MESSAGES)
         meta = found[-1] if found else None
     elif sc.ATTR_OUTPUT_META in span:
-        meta = _first(messages.parse(span, sc.ATTR_OUTPUT_META))
+        meta = _first(_output_meta(span, messages))
     else:
         return None
     if not isinstance(meta, dict):
         return None
     return _plain_metrics(meta.get("metrics"), span)
+
+
+def _output_meta(span: SpanRecord, messages: Messages) -> list[Any] | None:
+    """`messages.parse(span, sc.ATTR_OUTPUT_META)`: that list (files written before) is a
+    plain string, never shared, and for one `TextStore.items` is `orjson.loads` of it (a
+    list). Read so here (a listing reads it of every call of such a file, and `parse`'s way
+    there costs twice the parsing); anything else (not a string, not a JSON list) goes to
+    `parse`, which tells."""
+    raw = span.get(sc.ATTR_OUTPUT_META)
+    if raw.__class__ is str:
+        try:
+            found: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            found = None
+        if found.__class__ is list:
+            items: list[Any] = found
+            return items
+    return messages.parse(span, sc.ATTR_OUTPUT_META)
 
 
 def model_of(span: SpanRecord) -> str | None:

@@ -107,6 +107,14 @@ class CallSource(Protocol):
     def output_message(self) -> Message | None: ...
 
 
+class PlainSource(Protocol):
+    """A `CallSource` that also reads its usage as plain values (see `ModelCall.gather`)."""
+
+    def plain_usage(self) -> Usage:
+        """`metrics()`'s counts and time to first token, without making a `Metrics`."""
+        ...
+
+
 class ModelCall:
     """One model call: models, response id, finish reason, usage, and its messages on demand.
 
@@ -173,6 +181,16 @@ class ModelCall:
     @property
     def output_message(self) -> Message | None:
         return self._source.output_message()
+
+    def gather(self, listed: Listed) -> None:
+        """Add this call's usage and model to a session's `Listed`: as plain values when its
+        source reads them so (`PlainSource`), else from its `metrics`."""
+        source = self._source
+        if _has(source.__class__, "plain_usage"):
+            listed.add_usage(cast(PlainSource, source).plain_usage())
+        else:
+            listed.add(source.metrics())
+        listed.model(self._model())
 
 
 _UNREAD: Any = object()
@@ -293,26 +311,31 @@ class Turn(Interval):
 
     def gather(self, listed: Listed) -> None:
         """Add the turn's calls to `listed` (a session's token counts and models). A source
-        that reads them from its spans without a `Metrics` per call (`ListedSource`: our
-        runs) adds them itself; otherwise each call's `metrics` is added."""
+        that reads them from its spans without a `ModelCall` or `Metrics` per call
+        (`ListedSource`: our runs) adds them itself; otherwise its calls are made for this
+        one look and not kept (a listing of thousands of sessions would keep a list and a
+        `ModelCall` per call, all tracked by the garbage collector), unless the turn has
+        them already, and each adds its usage (`ModelCall.gather`)."""
         source = self._source
-        if self._model_calls is None and _gathers(source.__class__):
-            cast(ListedSource, source).gather(listed)
-            return
-        for call in self.model_calls:
-            listed.add(call.metrics)
-            listed.model(call._model())
+        calls = self._model_calls
+        if calls is None:
+            if _has(source.__class__, "gather"):
+                cast(ListedSource, source).gather(listed)
+                return
+            calls = source.model_calls()
+        for call in calls:
+            call.gather(listed)
 
 
-_GATHERS: dict[type, bool] = {}
+_HAS: dict[tuple[type, str], bool] = {}
 
 
-def _gathers(kind: type) -> bool:
-    """Whether a source class is a `ListedSource` (asked once per class: a failed attribute
-    look-up costs more than the rest of a turn's share of a listing)."""
-    found = _GATHERS.get(kind)
+def _has(kind: type, name: str) -> bool:
+    """Whether a source class has the method `name` (asked once per class: a failed
+    attribute look-up costs more than the rest of a call's share of a listing)."""
+    found = _HAS.get((kind, name))
     if found is None:
-        found = _GATHERS[kind] = callable(getattr(kind, "gather", None))
+        found = _HAS[kind, name] = callable(getattr(kind, name, None))
     return found
 
 
@@ -468,23 +491,26 @@ class Listed:
     gets one `Metrics` when asked (`_Totals`).
     """
 
-    __slots__ = ("_first_token", "_known", "counts", "models")
+    __slots__ = ("_first_token", "_found", "_known", "models")
 
     def __init__(self) -> None:
-        self.counts = [0, 0, 0, 0, 0, 0]
+        self._found: list[Counts] = []  # each call's, summed once at the end (`totals`)
         self.models: dict[str, None] = {}
         self._first_token: float | None = None
         self._known = False  # a call has given its first token time (as `sum_metrics`)
 
     def add(self, metrics: Metrics) -> None:
         """A call's `Metrics` (what `sum_metrics` adds)."""
-        counts = self.counts
-        counts[0] += metrics.input_tokens
-        counts[1] += metrics.output_tokens
-        counts[2] += metrics.total_tokens
-        counts[3] += metrics.cache_read_tokens
-        counts[4] += metrics.cache_write_tokens
-        counts[5] += metrics.reasoning_tokens
+        self._found.append(
+            (
+                metrics.input_tokens,
+                metrics.output_tokens,
+                metrics.total_tokens,
+                metrics.cache_read_tokens,
+                metrics.cache_write_tokens,
+                metrics.reasoning_tokens,
+            )
+        )
         if not self._known:
             self._first_token = metrics.time_to_first_token
             self._known = self._first_token is not None
@@ -492,12 +518,21 @@ class Listed:
     def add_usage(self, usage: Usage) -> None:
         """A call's counts and time to first token, as `add` takes them from its `Metrics`."""
         found, first_token = usage
-        counts = self.counts
-        for i, value in enumerate(found):
-            counts[i] += value
+        self._found.append(found)
         if not self._known:
             self._first_token = first_token
             self._known = first_token is not None
+
+    @property
+    def counts(self) -> Counts:
+        """The calls' counts summed (ints: in any order the same sums)."""
+        found = self._found
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            return (0, 0, 0, 0, 0, 0)
+        summed = tuple(map(sum, zip(*found, strict=True)))
+        return summed  # type: ignore[return-value]  # six sums of six columns
 
     def model(self, model: str | None) -> None:
         if model:
@@ -549,18 +584,25 @@ class _Totals(msgspec.Struct, frozen=True, gc=False):
     def metrics(self) -> Metrics:
         """What the session's total was before: `sum_metrics(...).model_copy(update=
         {"duration": duration})` (every field set; the duration unrounded, as summed).
-        `model_construct`: the values are a validated `Metrics`' already."""
-        return Metrics.model_construct(
-            set(_FIELDS),
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            total_tokens=self.total_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            duration=self.duration,
-            time_to_first_token=self.time_to_first_token,
+        A copy of a `Metrics` with every field set, updated (pydantic's `model_copy`, which
+        does not validate: the values are a validated `Metrics`' already): half the cost of
+        `model_construct`, read for every row of a listing."""
+        return _EVERY_FIELD.model_copy(
+            update={
+                "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens,
+                "total_tokens": self.total_tokens,
+                "cache_read_tokens": self.cache_read_tokens,
+                "cache_write_tokens": self.cache_write_tokens,
+                "reasoning_tokens": self.reasoning_tokens,
+                "duration": self.duration,
+                "time_to_first_token": self.time_to_first_token,
+            }
         )
+
+
+# Never handed out: `_Totals.metrics` gives copies of it.
+_EVERY_FIELD = Metrics.model_construct(set(_FIELDS), **dict.fromkeys(Metrics.model_fields, 0))
 
 
 def sum_metrics(metrics: Iterable[Metrics]) -> Metrics:
