@@ -18,7 +18,7 @@ import orjson
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._records import SpanRecord
-from ._sessions import CallFacts, Counts, ToolCall
+from ._sessions import CallFacts, Counts, ToolCall, plain_of
 from ._sessions import Usage as Plain
 
 if TYPE_CHECKING:
@@ -251,18 +251,6 @@ def plain_usage(span: SpanRecord) -> Plain:
     `usage_of` on every committed trace and damaged copies of them."""
     counts, first_token = _usage(span)
     return counts, None if first_token is None else round(first_token, 6)
-
-
-def plain_of(metrics: Metrics) -> Plain:
-    """A `Metrics`' counts and time to first token (what a `Listed` adds of it)."""
-    return (
-        metrics.input_tokens,
-        metrics.output_tokens,
-        metrics.total_tokens,
-        metrics.cache_read_tokens,
-        metrics.cache_write_tokens,
-        metrics.reasoning_tokens,
-    ), metrics.time_to_first_token
 
 
 def _usage(span: SpanRecord) -> tuple[Counts, float | None]:

@@ -32,6 +32,7 @@ __all__ = [
     "TraceSet",
     "Turn",
     "TurnSource",
+    "plain_of",
 ]
 
 
@@ -472,6 +473,20 @@ Counts = tuple[int, int, int, int, int, int]
 """A call's token counts as plain ints, in the order of `_COUNTS`."""
 
 Usage = tuple[Counts, float | None]
+
+
+def plain_of(metrics: Metrics) -> Usage:
+    """A `Metrics`' counts and time to first token (what a `Listed` adds of it)."""
+    return (
+        metrics.input_tokens,
+        metrics.output_tokens,
+        metrics.total_tokens,
+        metrics.cache_read_tokens,
+        metrics.cache_write_tokens,
+        metrics.reasoning_tokens,
+    ), metrics.time_to_first_token
+
+
 """A call's counts and time to first token (None when unknown)."""
 
 
@@ -501,19 +516,7 @@ class Listed:
 
     def add(self, metrics: Metrics) -> None:
         """A call's `Metrics` (what `sum_metrics` adds)."""
-        self._found.append(
-            (
-                metrics.input_tokens,
-                metrics.output_tokens,
-                metrics.total_tokens,
-                metrics.cache_read_tokens,
-                metrics.cache_write_tokens,
-                metrics.reasoning_tokens,
-            )
-        )
-        if not self._known:
-            self._first_token = metrics.time_to_first_token
-            self._known = self._first_token is not None
+        self.add_usage(plain_of(metrics))
 
     def add_usage(self, usage: Usage) -> None:
         """A call's counts and time to first token, as `add` takes them from its `Metrics`."""
