@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -200,9 +201,14 @@ class Terminal:
 
     def __init__(self, *args: object) -> None:
         self.pid, self.fd = pty.fork()
-        if self.pid == 0:  # the child: become deftrace
+        if self.pid == 0:  # the child: become deftrace, as a shell in a terminal starts it
+            # with Ctrl-C's signals at their defaults: pytest run as a background job (`&`
+            # from a script) passes them on ignored, and Ctrl-C would then do nothing.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
             os.execve(DEFTRACE, [DEFTRACE, *map(str, args)], dict(os.environ))
         self.seen = b""
+        self.status: int | None = None
 
     def read_until(self, text: bytes) -> None:
         def arrived() -> bool:
@@ -220,7 +226,27 @@ class Terminal:
         os.write(self.fd, text)
 
     def exit_code(self) -> int:
-        _, status = os.waitpid(self.pid, 0)
+        """The child's exit code; a child that does not exit fails the test (killed), not
+        hangs it."""
+
+        def exited() -> bool:
+            ready, _, _ = select.select([self.fd], [], [], 0)
+            if ready:  # read what it writes meanwhile, so that it never blocks on a full pty
+                with contextlib.suppress(OSError):
+                    self.seen += os.read(self.fd, 4096)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid != 0:
+                self.status = status
+            return pid != 0
+
+        try:
+            wait_for(exited, f"deftrace to exit; saw {self.seen!r}")
+        except AssertionError:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            raise
+        status = self.status
+        assert status is not None
         try:
             while True:
                 chunk = os.read(self.fd, 4096)
