@@ -234,6 +234,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as for a background job of a script
 
 
+def _default_sigint() -> None:
+    """As a shell in a terminal starts a command, whatever the tests run under (pytest run as
+    a background job passes SIGINT on ignored: Ctrl-C's case would then wait forever)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("sent", "code", "background"),
     [(signal.SIGINT, 130, False), (signal.SIGTERM, 143, False), (signal.SIGTERM, 143, True)],
@@ -249,7 +255,7 @@ def test_a_stopped_replay_keeps_the_answered_turns(
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
-        preexec_fn=_ignore_sigint if background else None,
+        preexec_fn=_ignore_sigint if background else _default_sigint,
     )
     try:
         wait_for(lambda: len(server.requests) == 2, "the second request")
