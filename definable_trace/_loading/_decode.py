@@ -159,23 +159,24 @@ class SpanDecoder:
         return self._made(head, times, scope, shape, values, path, line)
 
     def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
+        keys, values, plan = self._planned(attributes)
+        return self._finish(plan, keys, values, trace_id)
+
+    def _planned(self, attributes: Any) -> tuple[tuple[str, ...], list[Any], _Plan]:
+        """A typed span's names, its values (strings as decoded or raw, the others read as
+        its plan says) and the plan of its shape: what both typed paths start from."""
         keys = tuple([item.key for item in attributes])
         values: list[Any] = [item.value.stringValue for item in attributes]
         plan = self._plans.get(keys)
         if plan is None:
             plan = self._plan(keys, values)
         _typed_others(attributes, values, plan.numbers)
-        return self._finish(plan, keys, values, trace_id)
+        return keys, values, plan
 
     def _raw_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
         """A long line's attributes: strings are raw JSON, decoded here, except the growing
         message lists, shared in their escaped form (`TextStore.share_escaped`)."""
-        keys = tuple([item.key for item in attributes])
-        values: list[Any] = [item.value.stringValue for item in attributes]
-        plan = self._plans.get(keys)
-        if plan is None:
-            plan = self._plan(keys, values)
-        _typed_others(attributes, values, plan.numbers)
+        keys, values, plan = self._planned(attributes)
         shared = plan.shape.shared
         small = [
             i
