@@ -136,11 +136,10 @@ class LogIndex:
             if isinstance(a, dict) and isinstance(a.get("key"), str)
         }
         name = record.get("eventName") or attributes.get(_EVENT_NAME)
-        if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
-            return False
         trace_id, span_id = record.get("traceId"), record.get("spanId")
-        if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
-            return True
+        settled = _settled(name, trace_id, span_id)  # before the body: others' go unread
+        if settled is not None:
+            return settled
         body = any_value(record["body"]) if isinstance(record.get("body"), dict) else None
         time = record.get("timeUnixNano")
         return self._use(name, attributes, trace_id, span_id, _plain(body), time, path, line)
@@ -157,10 +156,9 @@ class LogIndex:
         line: int,
     ) -> bool:
         """One record's content indexed (both paths); whether it was a GenAI record."""
-        if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
-            return False
-        if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
-            return True
+        settled = _settled(name, trace_id, span_id)
+        if settled is not None:
+            return settled
         found = _details(attributes, body) if name == DETAILS else _legacy(name, body)
         if not found:
             return True
@@ -175,6 +173,16 @@ class LogIndex:
         for attribute, items in found.items():
             content.values.setdefault(attribute, []).extend(items)
         return True
+
+
+def _settled(name: Any, trace_id: Any, span_id: Any) -> bool | None:
+    """What a record's name and ids decide alone: False, not a GenAI content event; True, one
+    that names no span (nothing to attach); None, its content must be read."""
+    if name != DETAILS and name not in _MESSAGE_EVENTS and name != CHOICE:
+        return False
+    if not (isinstance(trace_id, str) and isinstance(span_id, str) and trace_id and span_id):
+        return True
+    return None
 
 
 def _malformed(reporter: Reporter, line: int, exc: Exception) -> None:
