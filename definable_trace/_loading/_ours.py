@@ -25,7 +25,7 @@ import msgspec
 from .. import _semconv as sc
 from .._messages import Message
 from ._calls import error_of, tool_call_of
-from ._rebuild import AnswerIndex, Chat, Messages, Ref, model_of, usage_of_chat
+from ._rebuild import AnswerIndex, Chat, Messages, Ref, model_of, plain_usage_of
 from ._records import SpanRecord, TraceWarning
 from ._sessions import Lineage, Listed, ModelCall, ToolCall, Turn
 from ._store import TextStore
@@ -132,16 +132,12 @@ class _RunSource:
     def gather(self, listed: Listed) -> None:
         """The run's calls into a session's `Listed`, in the order of `model_calls` but
         without making them (nor a `Chat`, unless it must be asked): each call's counts
-        read plainly (`usage_of_chat`), its whole `metrics()` only where that cannot say."""
+        read plainly (`plain_usage_of`), its whole `metrics()` only where that cannot say."""
         messages = self.messages
         chats = self._chats
         spans = [c.span for c in chats] if chats is not None else self._by_time()
         for span in spans:
-            usage = usage_of_chat(span, messages)
-            if usage is None:
-                listed.add(Chat(span, messages).metrics())
-            else:
-                listed.add_usage(usage)
+            listed.add_usage(plain_usage_of(span, messages))
             listed.model(model_of(span))
 
     def tool_calls(self) -> list[ToolCall]:

@@ -35,7 +35,15 @@ from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts, Usage
 from ._store import TextStore
 
-__all__ = ["AnswerIndex", "Chat", "Messages", "Ref", "model_of", "usage_of_chat"]
+__all__ = [
+    "AnswerIndex",
+    "Chat",
+    "Messages",
+    "Ref",
+    "model_of",
+    "plain_usage_of",
+    "usage_of_chat",
+]
 
 Report = Callable[[TraceWarning], None]
 _SHARED = frozenset({sc.ATTR_MESSAGES, sc.ATTR_INPUT_META, sc.INPUT_MESSAGES})  # by the store
@@ -95,10 +103,8 @@ class Chat:
         return usage_of(span)
 
     def plain_usage(self) -> Usage:
-        """`metrics()`'s counts and time to first token, read without a `Metrics` where
-        `usage_of_chat` can (a listing sums them; see `_sessions.ModelCall.gather`)."""
-        usage = usage_of_chat(self.span, self.messages)
-        return usage if usage is not None else plain_of(self.metrics())
+        """`metrics()`'s counts and time to first token (see `plain_usage_of`)."""
+        return plain_usage_of(self.span, self.messages, self)
 
     @property
     def meta_output(self) -> bool:
@@ -424,6 +430,17 @@ def _answer_index(spans: Iterable[SpanRecord], store: TextStore) -> dict[str, Sp
         if isinstance(last, dict) and isinstance(last.get("id"), str):
             index.setdefault(last["id"], span)
     return index
+
+
+def plain_usage_of(span: SpanRecord, messages: Messages, chat: Chat | None = None) -> Usage:
+    """`Chat(span, messages).metrics()`'s counts and time to first token, read without a
+    `Metrics` where `usage_of_chat` can (a listing sums them for every call; see
+    `_sessions.ModelCall.gather`), else from `metrics()` of `chat`, or of a `Chat` made for
+    that one look (not kept: a listing keeps no object per call)."""
+    usage = usage_of_chat(span, messages)
+    if usage is not None:
+        return usage
+    return plain_of((chat if chat is not None else Chat(span, messages)).metrics())
 
 
 def usage_of_chat(span: SpanRecord, messages: Messages) -> Usage | None:
