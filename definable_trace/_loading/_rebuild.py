@@ -557,17 +557,8 @@ _UNREADABLE = (AttributeError, KeyError, IndexError, TypeError, ValueError, Recu
 
 
 def _counts_out_of_range(metrics: Metrics) -> bool:
-    return any(
-        not -EXACT_INT < value < EXACT_INT
-        for value in (
-            metrics.input_tokens,
-            metrics.output_tokens,
-            metrics.total_tokens,
-            metrics.cache_read_tokens,
-            metrics.cache_write_tokens,
-            metrics.reasoning_tokens,
-        )
-    )
+    counts, _ = plain_of(metrics)
+    return any(not -EXACT_INT < value < EXACT_INT for value in counts)
 
 
 def _out_of_range(message: Message) -> str | None:

@@ -473,6 +473,7 @@ Counts = tuple[int, int, int, int, int, int]
 """A call's token counts as plain ints, in the order of `_COUNTS`."""
 
 Usage = tuple[Counts, float | None]
+"""A call's counts and time to first token (None when unknown)."""
 
 
 def plain_of(metrics: Metrics) -> Usage:
@@ -485,9 +486,6 @@ def plain_of(metrics: Metrics) -> Usage:
         metrics.cache_write_tokens,
         metrics.reasoning_tokens,
     ), metrics.time_to_first_token
-
-
-"""A call's counts and time to first token (None when unknown)."""
 
 
 class ListedSource(Protocol):
