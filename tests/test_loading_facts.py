@@ -39,10 +39,10 @@ from definable_trace import (
 )
 from definable_trace import _semconv as sc
 from definable_trace._loading import _calls
-from definable_trace._loading._calls import plain_of, plain_usage, usage_of
+from definable_trace._loading._calls import plain_usage, usage_of
 from definable_trace._loading._rebuild import Chat, _plain_metrics, usage_of_chat
 from definable_trace._loading._records import EXACT_INT
-from definable_trace._loading._sessions import Session
+from definable_trace._loading._sessions import Session, plain_of
 from definable_trace.agent import Agent, RunCompleted
 from definable_trace.loading import SpanRecord, TraceSet, load_traces
 from definable_trace.replay import ForkOptions, fork

@@ -33,7 +33,6 @@ __all__ = [
     "error_of",
     "finish_reason_of",
     "first_text",
-    "plain_of",
     "plain_usage",
     "tool_call_of",
     "usage_of",

@@ -30,9 +30,9 @@ import orjson
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
-from ._calls import error_of, finish_reason_of, first_text, plain_of, usage_of
+from ._calls import error_of, finish_reason_of, first_text, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
-from ._sessions import CallFacts, Usage
+from ._sessions import CallFacts, Usage, plain_of
 from ._store import TextStore
 
 __all__ = [
