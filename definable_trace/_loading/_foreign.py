@@ -36,6 +36,7 @@ from .._semconv import ToolCallPart
 from ._calls import CallData, Facts, Usage, tool_call_of
 from ._records import SpanRecord
 from ._sessions import CallFacts, ModelCall, ToolCall, Turn
+from ._sessions import Usage as Plain
 
 __all__ = ["ForeignTurns", "build_foreign_turns", "merged_history"]
 
@@ -373,7 +374,7 @@ class _Call(msgspec.Struct, gc=False):
     def output_message(self) -> Message | None:
         return self.answer.message() if self.answer is not None else None
 
-    def plain_usage(self) -> tuple[tuple[int, int, int, int, int, int], float | None]:
+    def plain_usage(self) -> Plain:
         """`metrics()`'s counts and time to first token as plain values, no `Metrics` made
         (a listing sums them: `_sessions.Listed`, `Usage.plain`)."""
         return self.usage.plain()
