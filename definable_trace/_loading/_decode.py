@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -120,6 +121,7 @@ class SpanDecoder:
         records: list[SpanRecord] = []
         raw = isinstance(request, _typed.RawRequest)
         self._check_utf8 = isinstance(request, _typed.UncheckedRawRequest)
+        strings = self.store.strings
         try:
             for resource_spans in request.resourceSpans or ():
                 groups: list[Any] | None = resource_spans.scopeSpans
@@ -130,17 +132,80 @@ class SpanDecoder:
                 for group in groups:
                     scope = group.scope or group.instrumentationLibrary or {}
                     scope_name = scope.get("name") if isinstance(scope, dict) else None
-                    for span in group.spans or ():
-                        records.append(self._typed_record(span, scope_name, path, line, raw))
+                    if raw:
+                        for span in group.spans or ():
+                            records.append(self._typed_record(span, scope_name, path, line))
+                        continue
+                    # What `_made` does per span, once per group.
+                    if isinstance(scope_name, str):
+                        scope_name = strings.setdefault(scope_name, scope_name)
+                    else:
+                        scope_name = None
+                    span_record = self._span_record
+                    records.extend(
+                        [span_record(span, scope_name, path, line) for span in group.spans or ()]
+                    )
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError):
             return None  # msgspec.DecodeError is a ValueError
         return records
 
-    def _typed_record(
-        self, span: Any, scope: str | None, path: str, line: int, raw: bool
-    ) -> SpanRecord:
-        """`record` for a typed span (`_typed.Span`, strings decoded or raw): the same checks,
-        read from fields instead of dict keys."""
+    def _span_record(self, span: Any, scope: str | None, path: str, line: int) -> SpanRecord:
+        """`record` for a typed span with its strings decoded (`_typed.Request`, the usual
+        line): `_planned`, `_finish` and `_made` without their calls, the same checks in the
+        same order. `scope`: interned. (tests/test_loading_typed.py and
+        tests/test_loading_read_values.py compare it with the general path.)"""
+        status = span.status
+        trace, span_id, parent, kind, code, message, name = self._head(
+            span.traceId,
+            span.spanId,
+            span.parentSpanId,
+            span.kind,
+            (status.code, status.message) if status is not None else None,
+            span.name,
+        )
+        attributes = span.attributes or ()
+        keys = tuple([item.key for item in attributes])
+        values: list[Any] = [item.value.stringValue for item in attributes]
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys, values)
+        if plan.numbers:
+            _typed_others(attributes, values, plan.numbers)
+        elif _OTHER in values:  # (`_typed_others` looks for them itself)
+            _typed_others(attributes, values, ())
+        self._intern(plan, values)
+        if plan.shared:
+            self._share(plan, keys, values, trace)
+        # The times, as `_made` reads them.
+        start, end = span.startTimeUnixNano, span.endTimeUnixNano
+        if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
+            start = int(start)
+        else:
+            start = _nanoseconds(start)
+        if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
+            end = int(end)
+        else:
+            end = _nanoseconds(end)
+        return SpanRecord(
+            name,
+            trace,
+            span_id,
+            parent,
+            kind,
+            start,
+            end,
+            code,
+            message,
+            scope,
+            plan.shape,
+            tuple(values),
+            path,
+            line,
+        )
+
+    def _typed_record(self, span: Any, scope: str | None, path: str, line: int) -> SpanRecord:
+        """`record` for a typed span of a long line (`_typed.RawRequest`, strings raw): the
+        same checks, read from fields instead of dict keys."""
         status = span.status
         head = self._head(
             span.traceId,
@@ -150,17 +215,9 @@ class SpanDecoder:
             (status.code, status.message) if status is not None else None,
             span.name,
         )
-        attributes = span.attributes or ()
-        if raw:
-            shape, values = self._raw_attributes(attributes, head[0])
-        else:
-            shape, values = self._typed_attributes(attributes, head[0])
+        shape, values = self._raw_attributes(span.attributes or (), head[0])
         times = (span.startTimeUnixNano, span.endTimeUnixNano)
         return self._made(head, times, scope, shape, values, path, line)
-
-    def _typed_attributes(self, attributes: Any, trace_id: str) -> tuple[Shape, tuple[Any, ...]]:
-        keys, values, plan = self._planned(attributes)
-        return self._finish(plan, keys, values, trace_id)
 
     def _planned(self, attributes: Any) -> tuple[tuple[str, ...], list[Any], _Plan]:
         """A typed span's names, its values (strings as decoded or raw, the others read as
@@ -321,6 +378,13 @@ class SpanDecoder:
     ) -> tuple[Shape, tuple[Any, ...]]:
         """Repeated short strings interned, growing message lists shared (every path);
         `shared`: positions already shared (their values are `SharedText` ints)."""
+        self._intern(plan, values)
+        if plan.shared:
+            self._share(plan, keys, values, trace_id, shared)
+        return plan.shape, tuple(values)
+
+    def _intern(self, plan: _Plan, values: list[Any]) -> None:
+        """Repeated short strings, and the session ids and prompts, interned in place."""
         intern = self.store.strings.setdefault
         for i in plan.interned:
             value = values[i]
@@ -330,9 +394,6 @@ class SpanDecoder:
             value = values[i]
             if value.__class__ is str:
                 values[i] = intern(value, value)
-        if plan.shared:
-            self._share(plan, keys, values, trace_id, shared)
-        return plan.shape, tuple(values)
 
     def _share(
         self,
@@ -463,6 +524,8 @@ def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) 
     then any other left (a shape whose value types vary)."""
     for i in numbers:
         if values[i] is _OTHER:
+            # `_typed_value`'s order without its call for the usual leaves: an integer, or a
+            # bool or a float as JSON gives them (`bool(x)`, `float(x)`: x itself).
             value = attributes[i].value
             number = value.intValue
             if number.__class__ is str:  # OTLP/JSON's integers: `_integer` without the call
@@ -470,6 +533,12 @@ def _typed_others(attributes: Any, values: list[Any], numbers: tuple[int, ...]) 
                     values[i] = int(number)
                 except ValueError:
                     values[i] = number
+            elif number is not _UNSET:
+                values[i] = _typed_value(value)
+            elif (flag := value.boolValue).__class__ is bool:
+                values[i] = flag
+            elif flag is _UNSET and (double := value.doubleValue).__class__ is float:
+                values[i] = double
             else:
                 values[i] = _typed_value(value)
     if _OTHER in values:
@@ -503,11 +572,14 @@ def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
     any other array (then read by `any_value`)."""
     items: Any = array.get("values")
     if items.__class__ is not list:
-        return None
+        return () if items is None else None  # `{}`: `any_value`'s empty tuple
     try:
-        return tuple([item["stringValue"] for item in items])
+        return tuple(map(_STRING_VALUE, items))  # `item["stringValue"]` of each, in C
     except (KeyError, TypeError):  # an item without one, or not an object
         return None
+
+
+_STRING_VALUE = operator.itemgetter("stringValue")
 
 
 MAX_DEPTH = 64  # nested arrays / key-value lists in one attribute value; no convention nests

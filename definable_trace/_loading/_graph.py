@@ -28,11 +28,8 @@ class SpanIndex(SpanSink):
         self.spans: dict[Key, SpanRecord] = {}
 
     def add(self, record: SpanRecord) -> bool:
-        key = (record.trace_id, record.span_id)
-        if key in self.spans:
-            return False
-        self.spans[key] = record
-        return True
+        """Whether the span is new (kept); one dict operation, once per span read."""
+        return self.spans.setdefault((record.trace_id, record.span_id), record) is record
 
 
 class SpanGraph:
