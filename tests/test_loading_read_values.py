@@ -178,3 +178,22 @@ def test_committed_lines_read_the_same_to_the_type(path: Any) -> None:
             typed, (general, _) = _both(line)
             assert typed is not None
             assert typed == general
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_the_kept_session_attribute_is_the_one_found_each_time(path: Any) -> None:
+    """`session_attribute` is found once and kept: on every committed span, asked twice, it
+    is what a fresh search of the span's values finds."""
+    decoder, warnings = SpanDecoder(TextStore()), _Warnings()
+    for line in path.read_bytes().splitlines():
+        if not line.startswith(b'{"resourceSpans"'):
+            continue
+        request = _typed.decode_typed(line)
+        assert request is not None
+        typed = decoder.typed_spans(request, "f.jsonl", 1) or []
+        general = [
+            r for req in _requests(_loads(line)) for r in decoder.spans(req, "g", 1, warnings)
+        ]
+        for record in typed + general:
+            first = record.session_attribute()
+            assert first == record._session_attribute() == record.session_attribute()

@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_UNREAD: Any = object()
 
 STATUS_ERROR = 2  # OTLP Status.code: 0 unset, 1 ok, 2 error
 EXACT_INT = 2**53  # integers read are below this in size (see `SpanRecord.integer`)
@@ -114,6 +115,7 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     _values: tuple[Any, ...]
     path: str
     line: int
+    _session: Any = _UNREAD  # `session_attribute`, found on first use
 
     def __repr__(self) -> str:
         return f"SpanRecord({self.name!r}, span_id={self.span_id!r}, {self.path}:{self.line})"
@@ -173,7 +175,14 @@ class SpanRecord(msgspec.Struct, Interval, gc=False, eq=False):
     def session_attribute(self) -> str | None:
         """The first of `SESSION_KEYS` the span holds as a non-empty string (what `get` of
         each in turn would find), from positions found once per shape: asked of every span,
-        and of its ancestors, when sessions are assigned."""
+        and of its ancestors, when sessions are assigned (twice per span on many-short), so
+        it is found once and kept (values never change)."""
+        found: str | None = self._session
+        if found is _UNREAD:
+            found = self._session = self._session_attribute()
+        return found
+
+    def _session_attribute(self) -> str | None:
         shape = self._shape
         for i in shape.sessions:
             value = self._values[i]
