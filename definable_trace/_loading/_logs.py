@@ -197,8 +197,14 @@ def plain(value: _typed.LogValue, depth: int = 0) -> Any:
     text = value.stringValue
     if text is not UNSET:
         return text
-    if value.intValue is not UNSET:  # other leaves (few in logs) as `any_value` reads them
-        return any_value({"intValue": value.intValue})
+    number = value.intValue
+    if number is not UNSET:  # other leaves (few in logs) as `any_value` reads them
+        if number.__class__ is str:  # OTLP/JSON's integers: `_int` without the calls
+            try:
+                return int(number)
+            except ValueError:
+                return number
+        return any_value({"intValue": number})
     if value.boolValue is not UNSET:
         return bool(value.boolValue)
     if value.doubleValue is not UNSET:

@@ -254,13 +254,11 @@ class _FileReader:
         self._add(itertools.chain.from_iterable(spans), line)
 
     def _add(self, records: Iterable[SpanRecord], line: int) -> None:
-        if isinstance(records, list):  # the typed path's: counted without a loop of ours
-            repeated = len(records) - sum(map(self.sink.add, records))
-        else:
-            repeated = 0
-            for record in records:
-                if not self.sink.add(record):
-                    repeated += 1
+        repeated = 0
+        add = self.sink.add
+        for record in records:
+            if not add(record):
+                repeated += 1
         if repeated:
             self.warn(
                 line,
