@@ -170,8 +170,13 @@ class LogIndex:
         if fingerprint in self._seen:  # the same record delivered twice
             return True
         self._seen.add(fingerprint)
-        for attribute, items in found.items():
-            content.values.setdefault(attribute, []).extend(items)
+        values = content.values
+        for attribute, items in found.items():  # (lists made for this record: kept as they are)
+            kept = values.get(attribute)
+            if kept is None:
+                values[attribute] = items
+            else:
+                kept.extend(items)
         return True
 
 
