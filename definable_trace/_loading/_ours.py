@@ -115,6 +115,15 @@ class _RunSource:
             return self._chats
         return [Chat(s, self.messages) for s in self._by_time()]
 
+    def _last_chat(self) -> Chat | None:
+        """`_made_chats()[-1]` (None without chats), making only that one `Chat`: the last
+        of the chats sorted by time is the last of the latest among equal times, which is
+        what `max` finds first going backwards."""
+        if self._chats is not None:
+            return self._chats[-1] if self._chats else None
+        spans = self.run.chats
+        return Chat(max(reversed(spans), key=_by_time), self.messages) if spans else None
+
     def _by_time(self) -> list[SpanRecord]:
         return sorted(self.run.chats, key=_by_time)
 
@@ -165,8 +174,7 @@ class _RunSource:
 
     def count(self) -> int:
         if self._count is None:
-            chats = self._made_chats()
-            last = chats[-1] if chats else None
+            last = self._last_chat()
             if last is not None and not last.offset:  # `len(self._refs())`, no list made
                 self._count = self.messages.count(last) + (1 if last.has_output else 0)
             else:
