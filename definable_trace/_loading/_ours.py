@@ -74,9 +74,15 @@ class OurRun(msgspec.Struct, gc=False, eq=False):
 
     @property
     def index(self) -> int:
-        for span in (self.run, *self.chats, *self.tools):
-            if span is not None:
-                value: int | None = span.integer(sc.ATTR_TURN_INDEX)
+        """The turn number its run span carries, else its first chat or tool span that does
+        (the run span first, without a tuple of every span: it nearly always has it)."""
+        if self.run is not None:
+            value: int | None = self.run.integer(sc.ATTR_TURN_INDEX)
+            if value is not None:
+                return value
+        for spans in (self.chats, self.tools):
+            for span in spans:
+                value = span.integer(sc.ATTR_TURN_INDEX)
                 if value is not None:
                     return value
         return 0
@@ -219,7 +225,9 @@ def build_our_turns(
     `answers`: the whole load's answered chat spans, for an answer whose token counts are on a
     chat span outside these runs (see `Messages.with_counts`).
     """
-    runs = sorted(runs, key=lambda r: (r.index, r.start_ns))
+    # Each run's index and start read once (properties that look through its spans).
+    keyed = sorted(((r.index, r.start_ns, n) for n, r in enumerate(runs)))
+    runs = [runs[n] for _, _, n in keyed]
     messages = Messages(store, report, answers)
     sources: list[_RunSource] = []
     for run in runs:
@@ -228,14 +236,8 @@ def build_our_turns(
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [
-        Turn(
-            index=run.index,
-            run_id=run.run_id,
-            start_ns=run.start_ns,
-            end_ns=run.end_ns,
-            source=source,
-        )
-        for run, source in zip(runs, sources, strict=True)
+        Turn(index=index, run_id=run.run_id, start_ns=start, end_ns=run.end_ns, source=source)
+        for (index, start, _), run, source in zip(keyed, runs, sources, strict=True)
     ]
 
 

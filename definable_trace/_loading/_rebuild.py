@@ -506,7 +506,7 @@ def _answered(span: SpanRecord) -> bool:
     return sc.ATTR_MESSAGES in span and sc.answered(span.__contains__)
 
 
-_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_plain_metrics`
+_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_present_counts`
 
 
 def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
@@ -519,22 +519,24 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
     it against pydantic."""
     if not isinstance(data, dict):
         return None
+    low, high = -EXACT_INT, EXACT_INT
     found: list[int] = []
-    for name, attributes in _COUNTS_READ:
+    present: dict[str, tuple[str, ...]] | None = None
+    for name in _COUNT_NAMES:
         value = data.get(name)
-        if value is None:
-            if name in data:
-                return None  # null: not an int
-            value = _span_count(span, attributes)
-        elif value.__class__ is not int:
+        if value.__class__ is not int:
+            if value is not None or name in data:
+                return None  # not an int (null included)
+            if present is None:
+                present = span.by_names(_PRESENT, _present_counts)
+            attributes = present[name]
+            value = _span_count(span, attributes) if attributes else 0  # in range
+        elif not low < value < high:
             return None
         found.append(value)
     inputs, outputs, cache_read, cache_write, reasoning = found
     total = data.get("total_tokens", inputs + outputs)
-    if total.__class__ is not int:
-        return None
-    counts = (inputs, outputs, total, cache_read, cache_write, reasoning)
-    if not -EXACT_INT < min(counts) <= max(counts) < EXACT_INT:
+    if total.__class__ is not int or not low < total < high:
         return None
     duration = data.get("duration")
     first_token = data.get("time_to_first_token") if "time_to_first_token" in data else duration
@@ -546,7 +548,22 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
                 float(value)  # an int too large for a float: pydantic refuses it
     except OverflowError:
         return None
-    return counts, None if first_token is None else round(float(first_token), 6)
+    if first_token.__class__ is not float:
+        first_token = None if first_token is None else float(first_token)
+    counts = (inputs, outputs, total, cache_read, cache_write, reasoning)
+    return counts, None if first_token is None else round(first_token, 6)
+
+
+_COUNT_NAMES = tuple(sc.USAGE_COUNTS)  # `_plain_metrics`
+_PRESENT = "_rebuild.counts"  # `SpanRecord.by_names`' key for `_present_counts`
+
+
+def _present_counts(span: SpanRecord) -> dict[str, tuple[str, ...]]:
+    """For each count, the attributes of `sc.USAGE_COUNTS` a span of this shape has (most
+    have two of the six): `_plain_metrics` asks for those alone, decided once per shape."""
+    return {
+        name: tuple(a for a in attributes if a in span) for name, attributes in _COUNTS_READ
+    }
 
 
 def _span_count(span: SpanRecord, attributes: tuple[str, ...]) -> int:
