@@ -32,7 +32,7 @@ from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._calls import error_of, finish_reason_of, first_text, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
-from ._sessions import CallFacts, Usage, plain_of
+from ._sessions import CallFacts, Counts, Usage, plain_of
 from ._store import TextStore
 
 __all__ = [
@@ -519,24 +519,8 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
     it against pydantic."""
     if not isinstance(data, dict):
         return None
-    low, high = -EXACT_INT, EXACT_INT
-    found: list[int] = []
-    present: dict[str, tuple[str, ...]] | None = None
-    for name in _COUNT_NAMES:
-        value = data.get(name)
-        if value.__class__ is not int:
-            if value is not None or name in data:
-                return None  # not an int (null included)
-            if present is None:
-                present = span.by_names(_PRESENT, _present_counts)
-            attributes = present[name]
-            value = _span_count(span, attributes) if attributes else 0  # in range
-        elif not low < value < high:
-            return None
-        found.append(value)
-    inputs, outputs, cache_read, cache_write, reasoning = found
-    total = data.get("total_tokens", inputs + outputs)
-    if total.__class__ is not int or not low < total < high:
+    counts = _plain_counts(data, span)
+    if counts is None:
         return None
     duration = data.get("duration")
     first_token = data.get("time_to_first_token") if "time_to_first_token" in data else duration
@@ -550,8 +534,32 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
         return None
     if first_token.__class__ is not float:
         first_token = None if first_token is None else float(first_token)
-    counts = (inputs, outputs, total, cache_read, cache_write, reasoning)
     return counts, None if first_token is None else round(first_token, 6)
+
+
+def _plain_counts(data: dict[str, Any], span: SpanRecord) -> Counts | None:
+    """`_plain_metrics`' counts, in the order of `Counts`: each a plain int in range, else
+    None; one the entry leaves out is the span's (`_span_count`)."""
+    low, high = -EXACT_INT, EXACT_INT
+    found: list[int] = []
+    present: dict[str, tuple[str, ...]] | None = None
+    for name in _COUNT_NAMES:
+        value: Any = data.get(name)
+        if value.__class__ is not int:
+            if value is not None or name in data:
+                return None  # not an int (null included)
+            if present is None:
+                present = span.by_names(_PRESENT, _present_counts)
+            attributes = present[name]
+            value = _span_count(span, attributes) if attributes else 0  # in range
+        elif not low < value < high:
+            return None
+        found.append(value)
+    inputs, outputs, cache_read, cache_write, reasoning = found
+    total: Any = data.get("total_tokens", inputs + outputs)
+    if total.__class__ is not int or not low < total < high:
+        return None
+    return (inputs, outputs, total, cache_read, cache_write, reasoning)
 
 
 _COUNT_NAMES = tuple(sc.USAGE_COUNTS)  # `_plain_metrics`
@@ -561,9 +569,7 @@ _PRESENT = "_rebuild.counts"  # `SpanRecord.by_names`' key for `_present_counts`
 def _present_counts(span: SpanRecord) -> dict[str, tuple[str, ...]]:
     """For each count, the attributes of `sc.USAGE_COUNTS` a span of this shape has (most
     have two of the six): `_plain_metrics` asks for those alone, decided once per shape."""
-    return {
-        name: tuple(a for a in attributes if a in span) for name, attributes in _COUNTS_READ
-    }
+    return {name: tuple(a for a in attributes if a in span) for name, attributes in _COUNTS_READ}
 
 
 def _span_count(span: SpanRecord, attributes: tuple[str, ...]) -> int:
