@@ -92,20 +92,22 @@ class OurRun(msgspec.Struct, gc=False, eq=False):
         return [*head, *self.chats, *self.tools, *self.others]
 
 
-class _RunSource:
+class _RunSource(msgspec.Struct, gc=False, eq=False):
     """One run read as a turn, each part when first asked for: its history is its last chat's
-    input and output (or the previous turn's plus its own input, when it has no chat)."""
+    input and output (or the previous turn's plus its own input, when it has no chat).
 
-    __slots__ = ("_chats", "_count", "_prior", "_run_input", "messages", "previous", "run")
+    A `Struct` the garbage collector does not track (one per run of a file, kept as long as
+    its session): it leads to the session's `Messages`, its run's spans, the source before it
+    and the chats it made, none of which leads back to it. Made with the `Messages`, the run
+    and the previous source, in that order."""
 
-    def __init__(self, messages: Messages, run: OurRun, previous: _RunSource | None) -> None:
-        self.messages = messages
-        self.run = run
-        self.previous = previous
-        self._chats: list[Chat] | None = None
-        self._run_input: Chat | bool | None = False  # False: not looked at yet
-        self._count: int | None = None
-        self._prior: int | None = None
+    messages: Messages
+    run: OurRun
+    previous: _RunSource | None
+    _chats: list[Chat] | None = None
+    _run_input: Chat | bool | None = False  # False: not looked at yet
+    _count: int | None = None
+    _prior: int | None = None
 
     @property
     def chats(self) -> list[Chat]:
@@ -232,7 +234,7 @@ def build_our_turns(
     sources: list[_RunSource] = []
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
-    messages.runs = sources
+    messages.runs = tuple(runs)  # of untracked runs: itself untracked after a collection
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [

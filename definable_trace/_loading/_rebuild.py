@@ -26,6 +26,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 
 from .. import _semconv as sc
@@ -270,24 +271,31 @@ class HasChats(Protocol):
     """A run of the session, as `Messages` looks for an answer's chat span in it."""
 
     @property
-    def chats(self) -> list[Chat]: ...
+    def chats(self) -> list[SpanRecord]:
+        """Its chat spans (in any order: `Messages` takes them by time)."""
+        ...
 
 
-class Messages:
-    """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
+class Messages(msgspec.Struct, gc=False, eq=False):
+    """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span.
 
-    def __init__(self, store: TextStore, report: Report, answers: AnswerIndex | None) -> None:
-        self.store = store
-        self.report = report
-        self._reported: set[tuple[int, str]] | None = None  # made at the first problem
-        # The session's runs, each with its chats (set by the caller): where `with_counts`
-        # finds an answer's span, else in the whole load's (`answers`). The list itself, not
-        # a closure over it: a function and a cell per session are two more objects for the
-        # garbage collector to scan at every pass after a load.
-        self.runs: Sequence[HasChats] = ()
-        self.everywhere = answers
-        self._answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
-        self._told_missing = False
+    A `Struct` the garbage collector does not track (one per session of ours, kept as long
+    as it): it leads to the store, the spans and what it found, never back to itself or to
+    the turns' sources that hold it (it keeps the session's runs, not their sources). Made
+    with the store, the report function and the whole load's `AnswerIndex`, in that order."""
+
+    store: TextStore
+    report: Report
+    # The whole load's answered chat spans: where `with_counts` finds an answer's span when
+    # the session's (`runs`) do not hold it.
+    everywhere: AnswerIndex | None
+    # The session's runs (set by the caller), where `with_counts` looks first. Their spans,
+    # not the turns' sources: a source holds this object, and a cycle through an untracked
+    # object would never be collected.
+    runs: Sequence[HasChats] = ()
+    _reported: set[tuple[int, str]] | None = None  # made at the first problem
+    _answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
+    _told_missing: bool = False
 
     def with_counts(self, span: SpanRecord, meta: dict[str, Any]) -> dict[str, Any]:
         """An entry of `span`'s list whose token counts are on its answer's chat span
@@ -317,7 +325,7 @@ class Messages:
     def _index_answers(self) -> dict[str, SpanRecord]:
         """Each answered chat span of the session by its answer's id (its list's last entry);
         the first such span when ids repeat."""
-        spans = (c.span for run in self.runs for c in run.chats)
+        spans = (s for run in self.runs for s in sorted(run.chats, key=_by_time))
         self._answers = _answer_index(spans, self.store)
         return self._answers
 
@@ -505,6 +513,8 @@ def _answered(span: SpanRecord) -> bool:
     """`Chat.answered`: the one list ends with the answer's entry."""
     return sc.ATTR_MESSAGES in span and sc.answered(span.__contains__)
 
+
+_by_time = operator.attrgetter("start_ns", "end_ns")  # a run's chats in order of time
 
 _COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_present_counts`
 
