@@ -673,12 +673,11 @@ _ROLES = frozenset(("system", "user", "assistant", "tool"))  # `Role`'s values
 
 def plain_message(data: dict[str, Any], meta: dict[str, Any]) -> Message | None:
     """`sc.message_from_parts(data, meta)` when nothing in it is out of range
-    (`_out_of_range`), for the plain shapes every writer we read writes: a known role, parts
-    that are text (a string or null), a reasoning text, tool calls and their responses (or no
-    parts: content not recorded), meta
-    with a string id and an integer time, metrics whose counts are plain ints; None for
-    anything else (media, values of other types, damage), and the general path decides, as it
-    does for every message a validation refuses here.
+    (`_out_of_range`), for the plain shapes every writer we read writes: a known role; parts
+    that are text (a string or null), a reasoning text, tool calls and their responses, or
+    none at all (content not recorded); meta with a string id and an integer time; metrics
+    whose counts are plain ints. None for anything else (media, values of other types,
+    damage): the general path decides, as it does for every message a validation refuses here.
 
     The same function written straight for those shapes: no helper per part or per meta
     field, the metrics validated inside the message rather than apart (pydantic gives the
