@@ -206,24 +206,29 @@ class Entries:
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
         last: tuple[int, Any] = (-2, None)  # (index, ts) of the entry read before, in order
+        one_list = self._one_list
+        meta_list: list[Any] = metas if metas is not None else []
+        part_list: list[Any] = parts if parts is not None else []
+        n_metas, n_parts = len(meta_list), len(part_list)
         for j in indexes:
             if j < 0:
                 yield self.out_part or {}, _with_ts(self.out_meta, metas, None), j
                 continue
-            meta = metas[j] if metas is not None and j < len(metas) else {}
-            if isinstance(meta, dict) and "ts" not in meta:
-                # Left out as the one before's: read in order, that one is at hand.
-                meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+            meta = meta_list[j] if j < n_metas else {}
             if isinstance(meta, dict):
-                if _is_ts(meta.get("ts")):
-                    last = (j, meta["ts"])
-                if self._one_list and sc.counts_left_out(meta):
+                if "ts" not in meta:
+                    # Left out as the one before's: read in order, that one is at hand.
+                    meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+                ts = meta.get("ts")
+                if ts.__class__ is int or _is_ts(ts):
+                    last = (j, ts)
+                if one_list and sc.counts_left_out(meta):
                     meta = self._messages.with_counts(self._span, meta)
             if has_system and skip + j == 0:
                 yield {"role": "system", "parts": self.system or []}, meta, j
                 continue
             k = skip + j - first_part
-            part = parts[k] if parts is not None and 0 <= k < len(parts) else {}
+            part = part_list[k] if 0 <= k < n_parts else {}
             yield part if isinstance(part, dict) else {}, meta, j
 
     def _build(self, part: dict[str, Any], meta: Any, j: int) -> Message:
