@@ -74,9 +74,15 @@ class OurRun(msgspec.Struct, gc=False, eq=False):
 
     @property
     def index(self) -> int:
-        for span in (self.run, *self.chats, *self.tools):
-            if span is not None:
-                value: int | None = span.integer(sc.ATTR_TURN_INDEX)
+        """The turn number its run span carries, else its first chat or tool span that does
+        (the run span first, without a tuple of every span: it nearly always has it)."""
+        if self.run is not None:
+            value: int | None = self.run.integer(sc.ATTR_TURN_INDEX)
+            if value is not None:
+                return value
+        for spans in (self.chats, self.tools):
+            for span in spans:
+                value = span.integer(sc.ATTR_TURN_INDEX)
                 if value is not None:
                     return value
         return 0
@@ -86,20 +92,22 @@ class OurRun(msgspec.Struct, gc=False, eq=False):
         return [*head, *self.chats, *self.tools, *self.others]
 
 
-class _RunSource:
+class _RunSource(msgspec.Struct, gc=False, eq=False):
     """One run read as a turn, each part when first asked for: its history is its last chat's
-    input and output (or the previous turn's plus its own input, when it has no chat)."""
+    input and output (or the previous turn's plus its own input, when it has no chat).
 
-    __slots__ = ("_chats", "_count", "_prior", "_run_input", "messages", "previous", "run")
+    A `Struct` the garbage collector does not track (one per run of a file, kept as long as
+    its session): it leads to the session's `Messages`, its run's spans, the source before it
+    and the chats it made, none of which leads back to it. Made with the `Messages`, the run
+    and the previous source, in that order."""
 
-    def __init__(self, messages: Messages, run: OurRun, previous: _RunSource | None) -> None:
-        self.messages = messages
-        self.run = run
-        self.previous = previous
-        self._chats: list[Chat] | None = None
-        self._run_input: Chat | bool | None = False  # False: not looked at yet
-        self._count: int | None = None
-        self._prior: int | None = None
+    messages: Messages
+    run: OurRun
+    previous: _RunSource | None
+    _chats: list[Chat] | None = None
+    _run_input: Chat | bool | None = False  # False: not looked at yet
+    _count: int | None = None
+    _prior: int | None = None
 
     @property
     def chats(self) -> list[Chat]:
@@ -114,6 +122,15 @@ class _RunSource:
         if self._chats is not None:
             return self._chats
         return [Chat(s, self.messages) for s in self._by_time()]
+
+    def _last_chat(self) -> Chat | None:
+        """`_made_chats()[-1]` (None without chats), making only that one `Chat`: the last
+        of the chats sorted by time is the last of the latest among equal times, which is
+        what `max` finds first going backwards."""
+        if self._chats is not None:
+            return self._chats[-1] if self._chats else None
+        spans = self.run.chats
+        return Chat(max(reversed(spans), key=_by_time), self.messages) if spans else None
 
     def _by_time(self) -> list[SpanRecord]:
         return sorted(self.run.chats, key=_by_time)
@@ -165,8 +182,7 @@ class _RunSource:
 
     def count(self) -> int:
         if self._count is None:
-            chats = self._made_chats()
-            last = chats[-1] if chats else None
+            last = self._last_chat()
             if last is not None and not last.offset:  # `len(self._refs())`, no list made
                 self._count = self.messages.count(last) + (1 if last.has_output else 0)
             else:
@@ -211,23 +227,19 @@ def build_our_turns(
     `answers`: the whole load's answered chat spans, for an answer whose token counts are on a
     chat span outside these runs (see `Messages.with_counts`).
     """
-    runs = sorted(runs, key=lambda r: (r.index, r.start_ns))
+    # Each run's index and start read once (properties that look through its spans).
+    keyed = sorted(((r.index, r.start_ns, n) for n, r in enumerate(runs)))
+    runs = [runs[n] for _, _, n in keyed]
     messages = Messages(store, report, answers)
     sources: list[_RunSource] = []
     for run in runs:
         sources.append(_RunSource(messages, run, sources[-1] if sources else None))
-    messages.runs = sources
+    messages.runs = tuple(runs)  # of untracked runs: itself untracked after a collection
     if compact:
         _link_bases([s.chats for s in sources], messages, report)
     return [
-        Turn(
-            index=run.index,
-            run_id=run.run_id,
-            start_ns=run.start_ns,
-            end_ns=run.end_ns,
-            source=source,
-        )
-        for run, source in zip(runs, sources, strict=True)
+        Turn(index=index, run_id=run.run_id, start_ns=start, end_ns=run.end_ns, source=source)
+        for (index, start, _), run, source in zip(keyed, runs, sources, strict=True)
     ]
 
 

@@ -26,13 +26,14 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
 from ._calls import error_of, finish_reason_of, first_text, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
-from ._sessions import CallFacts, Usage, plain_of
+from ._sessions import CallFacts, Counts, Usage, plain_of
 from ._store import TextStore
 
 __all__ = [
@@ -189,7 +190,12 @@ class Entries:
         return 0
 
     def messages(self, indexes: Iterable[int]) -> Iterator[Message]:
-        """Messages of the span's own input by index (-1: its output), from parts and meta.
+        """Messages of the span's own input by index (-1: its output), from parts and meta
+        (`inputs`), each built by `_build`."""
+        return itertools.starmap(self._build, self.inputs(indexes))
+
+    def inputs(self, indexes: Iterable[int]) -> Iterator[tuple[dict[str, Any], Any, int]]:
+        """What `_build` makes each message of `messages` from: its part, meta entry, index.
 
         The meta list covers every message sent; the parts list leaves out a leading system
         message (it is `gen_ai.system_instructions`) and, in compact mode, the first `skip`.
@@ -199,38 +205,48 @@ class Entries:
         # first input part; then the parts list is complete.
         has_system = sc.SYSTEM_INSTRUCTIONS in self._span and not _starts_with_system(parts)
         first_part = max(skip, 1) if has_system else skip
-        build = self._build
         last: tuple[int, Any] = (-2, None)  # (index, ts) of the entry read before, in order
+        one_list = self._one_list
+        meta_list: list[Any] = metas if metas is not None else []
+        part_list: list[Any] = parts if parts is not None else []
+        n_metas, n_parts = len(meta_list), len(part_list)
         for j in indexes:
             if j < 0:
-                yield build(self.out_part or {}, _with_ts(self.out_meta, metas, None), j)
+                yield self.out_part or {}, _with_ts(self.out_meta, metas, None), j
                 continue
-            meta = metas[j] if metas is not None and j < len(metas) else {}
-            if isinstance(meta, dict) and "ts" not in meta:
-                # Left out as the one before's: read in order, that one is at hand.
-                meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+            meta = meta_list[j] if j < n_metas else {}
             if isinstance(meta, dict):
-                if _is_ts(meta.get("ts")):
-                    last = (j, meta["ts"])
-                if self._one_list and sc.counts_left_out(meta):
+                if "ts" not in meta:
+                    # Left out as the one before's: read in order, that one is at hand.
+                    meta = {**meta, "ts": last[1]} if last[0] == j - 1 else _with_ts(meta, metas, j)
+                ts = meta.get("ts")
+                if ts.__class__ is int or _is_ts(ts):
+                    last = (j, ts)
+                if one_list and sc.counts_left_out(meta):
                     meta = self._messages.with_counts(self._span, meta)
             if has_system and skip + j == 0:
-                yield build({"role": "system", "parts": self.system or []}, meta, j)
+                yield {"role": "system", "parts": self.system or []}, meta, j
                 continue
             k = skip + j - first_part
-            part = parts[k] if parts is not None and 0 <= k < len(parts) else {}
-            yield build(part if isinstance(part, dict) else {}, meta, j)
+            part = part_list[k] if 0 <= k < n_parts else {}
+            yield part if isinstance(part, dict) else {}, meta, j
 
     def _build(self, part: dict[str, Any], meta: Any, j: int) -> Message:
         """`message_from_parts`, or (for what a damaged file holds: a part of the wrong type, a
         role that is none of the four, meta of the wrong shape) the most that can be read,
         with a warning: the part without its meta, else an empty message of its role.
+        `plain_message` first: the same message, made faster, for the plain shapes.
 
         Without its meta entry a message still gets the same id and time on every load (from
         the span and its place in it), never a new random id and the reading time."""
         meta = meta if isinstance(meta, dict) else {}
         if "id" not in meta or "ts" not in meta:
             meta = {**self._fallback(j), **meta}
+        message = plain_message(part, meta)
+        return message if message is not None else self._general(part, meta, j)
+
+    def _general(self, part: dict[str, Any], meta: dict[str, Any], j: int) -> Message:
+        """`_build` of what `plain_message` left to it (meta with its id and time)."""
         try:
             message = sc.message_from_parts(part, meta)
             reason = _out_of_range(message)
@@ -260,24 +276,31 @@ class HasChats(Protocol):
     """A run of the session, as `Messages` looks for an answer's chat span in it."""
 
     @property
-    def chats(self) -> list[Chat]: ...
+    def chats(self) -> list[SpanRecord]:
+        """Its chat spans (in any order: `Messages` takes them by time)."""
+        ...
 
 
-class Messages:
-    """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span."""
+class Messages(msgspec.Struct, gc=False, eq=False):
+    """Rebuilds the messages of one session's spans; bad JSON becomes one warning per span.
 
-    def __init__(self, store: TextStore, report: Report, answers: AnswerIndex | None) -> None:
-        self.store = store
-        self.report = report
-        self._reported: set[tuple[int, str]] | None = None  # made at the first problem
-        # The session's runs, each with its chats (set by the caller): where `with_counts`
-        # finds an answer's span, else in the whole load's (`answers`). The list itself, not
-        # a closure over it: a function and a cell per session are two more objects for the
-        # garbage collector to scan at every pass after a load.
-        self.runs: Sequence[HasChats] = ()
-        self.everywhere = answers
-        self._answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
-        self._told_missing = False
+    A `Struct` the garbage collector does not track (one per session of ours, kept as long
+    as it): it leads to the store, the spans and what it found, never back to itself or to
+    the turns' sources that hold it (it keeps the session's runs, not their sources). Made
+    with the store, the report function and the whole load's `AnswerIndex`, in that order."""
+
+    store: TextStore
+    report: Report
+    # The whole load's answered chat spans: where `with_counts` finds an answer's span when
+    # the session's (`runs`) do not hold it.
+    everywhere: AnswerIndex | None
+    # The session's runs (set by the caller), where `with_counts` looks first. Their spans,
+    # not the turns' sources: a source holds this object, and a cycle through an untracked
+    # object would never be collected.
+    runs: Sequence[HasChats] = ()
+    _reported: set[tuple[int, str]] | None = None  # made at the first problem
+    _answers: dict[str, SpanRecord] | None = None  # answer id -> its chat span
+    _told_missing: bool = False
 
     def with_counts(self, span: SpanRecord, meta: dict[str, Any]) -> dict[str, Any]:
         """An entry of `span`'s list whose token counts are on its answer's chat span
@@ -307,7 +330,7 @@ class Messages:
     def _index_answers(self) -> dict[str, SpanRecord]:
         """Each answered chat span of the session by its answer's id (its list's last entry);
         the first such span when ids repeat."""
-        spans = (c.span for run in self.runs for c in run.chats)
+        spans = (s for run in self.runs for s in sorted(run.chats, key=_by_time))
         self._answers = _answer_index(spans, self.store)
         return self._answers
 
@@ -496,7 +519,9 @@ def _answered(span: SpanRecord) -> bool:
     return sc.ATTR_MESSAGES in span and sc.answered(span.__contains__)
 
 
-_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_plain_metrics`
+_by_time = operator.attrgetter("start_ns", "end_ns")  # a run's chats in order of time
+
+_COUNTS_READ = tuple(sc.USAGE_COUNTS.items())  # `_present_counts`
 
 
 def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
@@ -509,22 +534,8 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
     it against pydantic."""
     if not isinstance(data, dict):
         return None
-    found: list[int] = []
-    for name, attributes in _COUNTS_READ:
-        value = data.get(name)
-        if value is None:
-            if name in data:
-                return None  # null: not an int
-            value = _span_count(span, attributes)
-        elif value.__class__ is not int:
-            return None
-        found.append(value)
-    inputs, outputs, cache_read, cache_write, reasoning = found
-    total = data.get("total_tokens", inputs + outputs)
-    if total.__class__ is not int:
-        return None
-    counts = (inputs, outputs, total, cache_read, cache_write, reasoning)
-    if not -EXACT_INT < min(counts) <= max(counts) < EXACT_INT:
+    counts = _plain_counts(data, span)
+    if counts is None:
         return None
     duration = data.get("duration")
     first_token = data.get("time_to_first_token") if "time_to_first_token" in data else duration
@@ -536,7 +547,44 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
                 float(value)  # an int too large for a float: pydantic refuses it
     except OverflowError:
         return None
-    return counts, None if first_token is None else round(float(first_token), 6)
+    if first_token.__class__ is not float:
+        first_token = None if first_token is None else float(first_token)
+    return counts, None if first_token is None else round(first_token, 6)
+
+
+def _plain_counts(data: dict[str, Any], span: SpanRecord) -> Counts | None:
+    """`_plain_metrics`' counts, in the order of `Counts`: each a plain int in range, else
+    None; one the entry leaves out is the span's (`_span_count`)."""
+    low, high = -EXACT_INT, EXACT_INT
+    found: list[int] = []
+    present: dict[str, tuple[str, ...]] | None = None
+    for name in _COUNT_NAMES:
+        value: Any = data.get(name)
+        if value.__class__ is not int:
+            if value is not None or name in data:
+                return None  # not an int (null included)
+            if present is None:
+                present = span.by_names(_PRESENT, _present_counts)
+            attributes = present[name]
+            value = _span_count(span, attributes) if attributes else 0  # in range
+        elif not low < value < high:
+            return None
+        found.append(value)
+    inputs, outputs, cache_read, cache_write, reasoning = found
+    total: Any = data.get("total_tokens", inputs + outputs)
+    if total.__class__ is not int or not low < total < high:
+        return None
+    return (inputs, outputs, total, cache_read, cache_write, reasoning)
+
+
+_COUNT_NAMES = tuple(sc.USAGE_COUNTS)  # `_plain_metrics`
+_PRESENT = "_rebuild.counts"  # `SpanRecord.by_names`' key for `_present_counts`
+
+
+def _present_counts(span: SpanRecord) -> dict[str, tuple[str, ...]]:
+    """For each count, the attributes of `sc.USAGE_COUNTS` a span of this shape has (most
+    have two of the six): `_plain_metrics` asks for those alone, decided once per shape."""
+    return {name: tuple(a for a in attributes if a in span) for name, attributes in _COUNTS_READ}
 
 
 def _span_count(span: SpanRecord, attributes: tuple[str, ...]) -> int:
@@ -557,8 +605,17 @@ _UNREADABLE = (AttributeError, KeyError, IndexError, TypeError, ValueError, Recu
 
 
 def _counts_out_of_range(metrics: Metrics) -> bool:
-    counts, _ = plain_of(metrics)
-    return any(not -EXACT_INT < value < EXACT_INT for value in counts)
+    """A count a JSON writer could not write back (compared one by one: read for every
+    answer built, where a tuple and a generator per message cost more than the compares)."""
+    low, high = -EXACT_INT, EXACT_INT
+    return not (
+        low < metrics.input_tokens < high
+        and low < metrics.output_tokens < high
+        and low < metrics.total_tokens < high
+        and low < metrics.cache_read_tokens < high
+        and low < metrics.cache_write_tokens < high
+        and low < metrics.reasoning_tokens < high
+    )
 
 
 def _out_of_range(message: Message) -> str | None:
@@ -614,3 +671,132 @@ def _starts_with_system(parts: list[Any] | None) -> bool:
         return False
     first = parts[0]
     return isinstance(first, dict) and first.get("role") == "system"
+
+
+_ROLES = frozenset(("system", "user", "assistant", "tool"))  # `Role`'s values
+
+
+def plain_message(data: dict[str, Any], meta: dict[str, Any]) -> Message | None:
+    """`sc.message_from_parts(data, meta)` when nothing in it is out of range
+    (`_out_of_range`), for the plain shapes every writer we read writes: a known role; parts
+    that are text (a string or null), a reasoning text, tool calls and their responses, or
+    none at all (content not recorded); meta with a string id and an integer time; metrics
+    whose counts are plain ints. None for anything else (media, values of other types,
+    damage): the general path decides, as it does for every message a validation refuses here.
+
+    The same function written straight for those shapes: no helper per part or per meta
+    field, the metrics validated inside the message rather than apart (pydantic gives the
+    same `Metrics`, with the same fields set), the range checks made on the inputs where they
+    are plain. Every message of a history goes through it, and `message_from_parts`' helpers
+    were most of a message's cost. tests/test_loading_list_messages.py compares the two on
+    every message of the committed traces and on damaged ones."""
+    role = data.get("role") or meta.get("role") or "user"
+    if role.__class__ is not str or role not in _ROLES:
+        return None
+    fields: dict[str, Any] = {"role": role}
+    parts: Any = data.get("parts")
+    if parts.__class__ is list:
+        if not _plain_parts(parts, fields):
+            return None
+    elif parts is not None:  # None: no content recorded, a message of its meta alone
+        return None
+    if data.get("name"):
+        fields["name"] = data["name"]
+    return _with_meta(fields, meta)
+
+
+def _plain_parts(parts: list[Any], fields: dict[str, Any]) -> bool:
+    """`message_from_parts`' reading of the parts into `fields`, when each is plain (see
+    `plain_message`); False (and `fields` half filled) when one is not."""
+    text: str | None = None
+    calls: list[dict[str, Any]] = []
+    for part in parts:
+        if part.__class__ is not dict:
+            return False
+        kind = part.get("type")
+        if kind == "text" or kind == "tool_call_response":
+            found = _plain_text(part.get("content" if kind == "text" else "response"))
+            if found is None:
+                return False
+            text = found if text is None else text + found
+            if kind == "tool_call_response":
+                fields["tool_call_id"] = part.get("id")
+        elif kind == "tool_call":
+            call = _plain_tool_call(part)
+            if call is None:
+                return False
+            calls.append(call)
+        elif kind == "reasoning":
+            found = _plain_text(part.get("content"))
+            if found is None:
+                return False
+            fields["reasoning_content"] = found
+        else:  # media (`_media_from_parts`), and kinds `message_from_parts` passes over
+            return False
+    if text is not None:
+        fields["content"] = text
+    if calls:
+        fields["tool_calls"] = calls
+    return True
+
+
+def _plain_text(value: Any) -> str | None:
+    """`sc._as_text(value)` for a string or null; None for anything else."""
+    if value is None:
+        return ""
+    return value if value.__class__ is str else None
+
+
+def _plain_tool_call(part: dict[str, Any]) -> dict[str, Any] | None:
+    """`sc._tool_call_from_part` for arguments that are a string or a JSON object."""
+    arguments = part.get("arguments")
+    if arguments.__class__ is not str:
+        if arguments is None:
+            arguments = {}
+        if arguments.__class__ is not dict:
+            return None
+        try:
+            arguments = orjson.dumps(arguments).decode()
+        except TypeError:  # not JSON: the general path tells
+            return None
+    call_id = part.get("id")
+    return {
+        "id": call_id if call_id is not None else "",
+        "type": "function",
+        "function": {"name": part.get("name") or "", "arguments": arguments},
+    }
+
+
+def _with_meta(fields: dict[str, Any], meta: dict[str, Any]) -> Message | None:
+    """The message of `fields` with `sc._fields_from_meta(meta)` (id, time, metrics, tool call
+    id), when those are plain (see `plain_message`)."""
+    message_id: Any = meta.get("id")
+    ts: Any = meta.get("ts")
+    if message_id.__class__ is not str or ts.__class__ is not int:
+        return None
+    if not -EXACT_INT < ts < EXACT_INT:
+        return None
+    fields["id"] = message_id
+    fields["created_at"] = ts
+    metrics = meta.get("metrics")
+    if metrics is not None:
+        if metrics.__class__ is not dict:
+            return None
+        fields["metrics"] = metrics = dict(metrics)  # as `sc.metrics_from_meta` reads it:
+        if "total_tokens" not in metrics:
+            inputs = metrics.get("input_tokens") or 0
+            outputs = metrics.get("output_tokens") or 0
+            if inputs.__class__ is not int or outputs.__class__ is not int:
+                return None
+            metrics["total_tokens"] = inputs + outputs
+        if "time_to_first_token" not in metrics and metrics.get("duration") is not None:
+            metrics["time_to_first_token"] = metrics["duration"]
+    if meta.get("tool_call_id") is not None:
+        fields["tool_call_id"] = meta["tool_call_id"]
+    try:
+        message = Message(**fields)
+    except ValueError:  # pydantic's ValidationError: the general path tells
+        return None
+    if message.metrics is not None and _counts_out_of_range(message.metrics):
+        return None
+    return message

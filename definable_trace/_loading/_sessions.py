@@ -379,8 +379,9 @@ class Session:
         self._messages = messages
         self._count = message_count
         self._totals: _Totals | None = None
-        self.start = to_datetime(min((t.start_ns for t in turns), default=0))
-        self.end = to_datetime(max((t.end_ns for t in turns), default=0))
+        start, end = _bounds(turns)
+        self.start = to_datetime(start)
+        self.end = to_datetime(end)
 
     def __repr__(self) -> str:
         content = "" if self.has_content else ", no content"
@@ -458,6 +459,16 @@ class Session:
     @property
     def duration(self) -> float:
         return (self.end - self.start).total_seconds()
+
+
+def _bounds(turns: list[Turn]) -> tuple[int, int]:
+    """The first start and the last end of the turns (0, 0 without turns): made for every
+    session of a load, most of which have one to three turns."""
+    if len(turns) == 1:
+        return turns[0].start_ns, turns[0].end_ns
+    if not turns:
+        return 0, 0
+    return min([t.start_ns for t in turns]), max([t.end_ns for t in turns])
 
 
 _COUNTS = (
