@@ -15,7 +15,6 @@ from __future__ import annotations
 import bisect
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -40,20 +39,25 @@ _RUN_ID = ATTR_RUN_ID
 _LISTED = 5
 
 
-@dataclass
-class _Bucket:
+class _Bucket(msgspec.Struct, gc=False, eq=False):
+    """The spans of one session as they are placed. A `Struct` made by msgspec's C
+    constructor (one per session and per trace that names none: thousands on a large file),
+    untracked by the garbage collector: it holds strings, spans, runs and calls (untracked
+    too) and containers of them, none of which leads back to it. Compared by identity."""
+
     id: str
     inferred: bool
     first: SpanRecord
     # Containers the collector would track are made when first filled (most buckets have
     # calls or runs, not both, and few have tools): thousands of buckets live through the
     # reading's collections. The conventions are a dict's keys (of strings: untracked), the
-    # agent spans above each call a tuple (the one `_above` found).
-    runs: dict[str, OurRun] = field(default_factory=dict)
+    # agent spans above each call a tuple (the one `_above` found). (msgspec gives each
+    # bucket its own empty dicts.)
+    runs: dict[str, OurRun] = {}
     calls: list[CallData] | tuple[()] = ()
     tools: list[SpanRecord] | tuple[()] = ()
-    groupers: dict[str, tuple[SpanRecord, ...]] = field(default_factory=dict)
-    conventions: dict[str, None] = field(default_factory=dict)
+    groupers: dict[str, tuple[SpanRecord, ...]] = {}
+    conventions: dict[str, None] = {}
     compact: bool = False  # a chat span of ours leaves out messages (compact history mode)
     stitched: bool = False  # put together by history continuity (see `_stitch`)
     lineage: Lineage | None = None  # a stitched branch's
@@ -131,31 +135,35 @@ class _Assembler:
         # "agent" spans are looked up from their calls (see _groupers)
 
     def _place_ours(self, bucket: _Bucket, span: SpanRecord, role: str) -> None:
-        own = span.text(_RUN_ID)
-        run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span))
+        own = span.text(_RUN_ID)  # read once: `_run_key` falls back to it
+        run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span, own))
         if own is not None and run.run_id != own:
             run.run_id = own  # a run whose run span is missing, named by a tool span
         bucket.conventions[conv.DEFINABLE] = None
-        if role == "run" and run.run is None:
-            run.run = span
-        elif role == "call":
+        if role == "call":  # the most common of our spans: a run has one or more
             run.chats.append(span)
             if ATTR_INPUT_OFFSET in span:
                 bucket.compact = True
+        elif role == "run":
+            if run.run is None:
+                run.run = span
+            else:
+                run.add_other(span)
         elif role == "tool":
             run.add_tool(span)
         else:
             run.add_other(span)
 
-    def _run_key(self, span: SpanRecord) -> str:
+    def _run_key(self, span: SpanRecord, own: str | None) -> str:
         """The run of a chat or tool span: its parent's run id (the run span's attribute, else
-        its span id), else its own (written on every span before chat spans left it to their
-        parent) when the parent is in the files read too. A run whose run span is missing (a
-        process killed mid-run) is keyed by that parent span's id, which is the run's id since
-        run ids are span ids, so that its chat and tool spans still go together."""
+        its span id), else its own (`own`: written on every span before chat spans left it to
+        their parent) when the parent is in the files read too. A run whose run span is
+        missing (a process killed mid-run) is keyed by that parent span's id, which is the
+        run's id since run ids are span ids, so that its chat and tool spans still go
+        together."""
         parent = self.graph.parent(span)
         if parent is not None:
-            found = parent.text(_RUN_ID) or span.text(_RUN_ID)
+            found = parent.text(_RUN_ID) or own
             if found is not None:
                 return found
             if _is_our_run(parent):
