@@ -161,7 +161,7 @@ class Memo:
     same system prompt and first question in every session) repeat it again.
 
     `messages`: messages rebuilt so far, by their parts' JSON (`_openai_v2._message`) or their
-    flattened fields (`_flat.memo_message`); `lists`: a call's message list as read, by the
+    flattened fields (`_flat.span_messages`); `lists`: a call's message list as read, by the
     attribute's JSON (`_openai_v2._read`); `bodies`: the JSON a message's id is
     derived from, by message (`_foreign`). Nothing here is changed once made: a rebuilt message
     is shared by the calls that sent it, and `_foreign` makes canonical copies of it.
