@@ -10,7 +10,10 @@ committed traces (ours and the real foreign instrumentations') and of damaged ve
 - `SpanGraph.parent` makes no key for the cut test when no loop was cut;
 - `_foreign.build_foreign_turns` takes a call's entries from the call before when it sent the
   very same list, and from a shared prefix found by identity: copies of every list (no
-  identity to find) give the same turns, ids and messages.
+  identity to find) give the same turns, ids and messages;
+- `classify` remembers its answer per shape and value of the one attribute the conventions
+  read (`Convention.reads`), up to a bound: past it, and for values of other types, it asks
+  (tests/test_loading_foreign_speed.py compares it on every committed and damaged span).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from loading_mutations import MUTATIONS, SOURCES, mutate
 
 from definable_trace import DefinableTraceError
 from definable_trace._loading import _assemble
+from definable_trace._loading import _conventions as conv
 from definable_trace._loading._calls import CallData
 from definable_trace._loading._foreign import build_foreign_turns
 from definable_trace._loading._graph import SpanGraph
@@ -205,3 +209,40 @@ def test_foreign_turns_found_by_identity_are_those_of_copies(readings: list[_Rea
             doubled = _turns(bucket, twice)
             assert doubled == _turns(bucket, [_copied(c) for c in twice])
     assert resent > 100
+
+
+def _naive_classify(span: SpanRecord) -> tuple[str, str | None] | None:
+    for convention in conv.CONVENTIONS:
+        if convention.claims(span):
+            return convention.name, convention.role_of(span)
+    return None
+
+
+def test_classify_by_value_past_what_is_remembered(tmp_path: Path) -> None:
+    """Spans of one shape whose operation names are all different (more than are remembered
+    per shape), then the usual ones again: each classified as every convention is asked."""
+    trace = f"{5:032x}"
+    names = [f"op-{n}" for n in range(100)] + ["chat", "invoke_agent", "execute_tool", ""]
+    spans = []
+    for n, name in enumerate(names * 2):
+        span = _span(trace, f"{n + 1:016x}", None, "s1")
+        span["attributes"][0]["value"] = {"stringValue": name}
+        spans.append(span)
+    spans.append(
+        {
+            **spans[0],
+            "spanId": f"{999:016x}",
+            "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"intValue": "3"}},
+                {"key": "session.id", "value": {"stringValue": "s1"}},
+            ],
+        }
+    )
+    path = tmp_path / "operations.jsonl"
+    line = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    path.write_bytes(orjson.dumps(line) + b"\n")
+    read = list(_reading(path).index.spans.values())
+    assert len(read) == len(spans)
+    found = [conv.classify(span) for span in read]
+    assert found == [_naive_classify(span) for span in read]
+    assert {f[1] for f in found if f} == {"call", "tool", "agent", None}

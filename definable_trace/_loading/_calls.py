@@ -196,6 +196,10 @@ class Convention:
     names_only: bool = False
     """`claims` reads only the span's attribute names and scope: `classify` then asks it once
     per shape of span (see `SpanRecord.by_names`), not once per span."""
+    reads: str | None = None
+    """The one attribute whose value (as `SpanRecord.text` gives it) `claims` and `role_of`
+    read besides the names and scope, when there is one: `classify` then remembers what they
+    say per shape of span and value of it, instead of asking them for every span."""
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:

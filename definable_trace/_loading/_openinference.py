@@ -136,4 +136,4 @@ def _choice_finish(response: dict[str, Any]) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True, reads=KIND)
