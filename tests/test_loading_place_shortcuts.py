@@ -13,7 +13,9 @@ committed traces (ours and the real foreign instrumentations') and of damaged ve
   identity to find) give the same turns, ids and messages;
 - `classify` remembers its answer per shape and value of the one attribute the conventions
   read (`Convention.reads`), up to a bound: past it, and for values of other types, it asks
-  (tests/test_loading_foreign_speed.py compares it on every committed and damaged span).
+  (tests/test_loading_foreign_speed.py compares it on every committed and damaged span);
+- `_stitch` remembers each link of a history's hash chain by the previous hash and the
+  message object: the same hashes, and the same placements as units sharing no message.
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ import pytest
 from loading_mutations import MUTATIONS, SOURCES, mutate
 
 from definable_trace import DefinableTraceError
-from definable_trace._loading import _assemble
+from definable_trace._loading import _assemble, _stitch
 from definable_trace._loading import _conventions as conv
 from definable_trace._loading._calls import CallData
 from definable_trace._loading._foreign import build_foreign_turns
 from definable_trace._loading._graph import SpanGraph
 from definable_trace._loading._load import _Reading
 from definable_trace._loading._records import SpanRecord
+from definable_trace._loading._stitch import Unit
 from definable_trace._semconv import SESSION_KEYS
 
 _MUTANTS_PER_SOURCE = 10
@@ -246,3 +249,44 @@ def test_classify_by_value_past_what_is_remembered(tmp_path: Path) -> None:
     found = [conv.classify(span) for span in read]
     assert found == [_naive_classify(span) for span in read]
     assert {f[1] for f in found if f} == {"call", "tool", "agent", None}
+
+
+def _units(readings: list[_Reading]) -> list[list[Unit]]:
+    """Every call with content of every file as a unit (what `_stitch` makes of a sessionless
+    call), the calls of one file together."""
+    found = []
+    for reading in readings:
+        units = []
+        for _, calls in _calls(reading):
+            for call in calls:
+                if call.input is not None:
+                    answer = call.output[:1] if call.output else []
+                    span = call.span
+                    history = [*call.input, *answer]
+                    units.append(
+                        Unit(span.trace_id, span.span_id, span.start_ns, call.input, history)
+                    )
+        found.append(units)
+    return found
+
+
+def _unshared(unit: Unit) -> Unit:
+    """The unit with a copy of each message: no two units (nor its input and history) share
+    a message object, so that nothing is found by identity."""
+    sent = [m.model_copy() for m in unit.sent]
+    history = [m.model_copy() for m in unit.history]
+    return Unit(unit.trace_id, unit.span_id, unit.start_ns, sent, history)
+
+
+def test_chains_found_by_identity_are_the_hashed_ones(readings: list[_Reading]) -> None:
+    linked = 0
+    for units in _units(readings):
+        chain = _stitch._Chains()
+        for unit in units:
+            node = _stitch._node(unit, chain)
+            plain = _stitch._node(unit, _stitch._chain)
+            assert (node.prefixes, node.end, node.users) == (plain.prefixes, plain.end, plain.users)
+            linked += len(node.prefixes)
+        if units:  # the placements too, against units that share no message
+            assert _stitch.stitch(units) == _stitch.stitch([_unshared(u) for u in units])
+    assert linked > 500
