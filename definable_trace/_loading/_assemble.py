@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 from collections.abc import Callable
 
 import msgspec
@@ -37,6 +38,8 @@ __all__ = ["assemble"]
 
 _RUN_ID = ATTR_RUN_ID
 _LISTED = 5
+_NOTHING_ABOVE: tuple[bool, tuple[SpanRecord, ...]] = (False, ())
+_START_END = operator.attrgetter("start_ns", "end_ns")
 
 
 class _Bucket(msgspec.Struct, gc=False, eq=False):
@@ -95,7 +98,7 @@ class _Assembler:
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
         self.memo = Memo()  # other instrumentations' messages, each rebuilt once
-        self.above: dict[int, tuple[bool, tuple[SpanRecord, ...]]] = {}  # see `_above`
+        self.above: dict[SpanRecord, tuple[bool, tuple[SpanRecord, ...]]] = {}  # `_above`
         self.answers = AnswerIndex([], store)  # made in `run`, once every span is placed
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
         # be a bound method of the assembler, or every bucket would outlive the assembly.
@@ -192,12 +195,12 @@ class _Assembler:
         same for every call under one parent (a turn's calls), so found once per parent."""
         parent = self.graph.parent(span)
         if parent is None:
-            return False, ()
-        found = self.above.get(id(parent))  # spans live as long as the assembler
+            return _NOTHING_ABOVE
+        found = self.above.get(parent)  # by identity (spans are compared so)
         if found is None:
             chain = [parent, *self.graph.ancestors(parent)]
             agents = tuple(a for a in chain if (conv.classify(a) or ("", None))[1] == "agent")
-            found = self.above[id(parent)] = (any(map(_is_our_run, chain)), agents)
+            found = self.above[parent] = (any(map(_is_our_run, chain)), agents)
         return found
 
     def _session(self, bucket: _Bucket) -> Session:
@@ -413,7 +416,7 @@ def _is_our_run(span: SpanRecord) -> bool:
 
 
 def _has_content(run: OurRun) -> bool:
-    last = max(run.chats, key=lambda s: (s.start_ns, s.end_ns))
+    last = max(run.chats, key=_START_END)
     return sc.INPUT_MESSAGES in last or sc.OUTPUT_MESSAGES in last
 
 

@@ -330,16 +330,16 @@ def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _Lis
     history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
     # Each span once, in order of first sight: the agent spans above each call, then it.
-    spans: dict[int, SpanRecord] = {}
+    spans: dict[SpanRecord, None] = {}  # spans are compared by identity
     for c, _, _ in group.calls:
         for above in groupers.get(c.span.span_id, ()):
-            spans[id(above)] = above
-        spans[id(c.span)] = c.span
+            spans[above] = None
+        spans[c.span] = None
     return _ListSource(
         history,
         min(prior, len(history)),
         tuple([_call(c, sent, answer, history) for c, sent, answer in group.calls]),
-        tuple(spans.values()),
+        tuple(spans),
     )
 
 
