@@ -40,6 +40,7 @@ _RUN_ID = ATTR_RUN_ID
 _LISTED = 5
 _NOTHING_ABOVE: tuple[bool, tuple[SpanRecord, ...]] = (False, ())
 _START_END = operator.attrgetter("start_ns", "end_ns")
+_LINE = operator.attrgetter("line")
 
 
 class _Bucket(msgspec.Struct, gc=False, eq=False):
@@ -370,12 +371,18 @@ class _Assembler:
             )
 
     def _summary(self, sessions: list[Session], what: str) -> None:
+        """One warning per file, at the first line of a session it names: each session is told
+        in the file of its first span by line, so the least of those first lines in a file is
+        the least line of their spans in that file (none of a session's spans there is before
+        its first)."""
         by_file: dict[str, list[Session]] = {}
+        lines: dict[str, int] = {}
         for session in sessions:
-            first = min((s for t in session.turns for s in t.spans), key=lambda s: s.line)
+            first = min((s for t in session.turns for s in t.spans), key=_LINE)
             by_file.setdefault(first.path, []).append(session)
+            lines[first.path] = min(lines.get(first.path, first.line), first.line)
         for path, group in by_file.items():
-            line = min(s.line for g in group for t in g.turns for s in t.spans if s.path == path)
+            line = lines[path]
             ids = ", ".join(s.id for s in group[:_LISTED])
             ids += ", ..." if len(group) > _LISTED else ""
             self.report(TraceWarning(path, line, f"{len(group)} {what} ({ids})"))
