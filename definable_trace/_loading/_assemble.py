@@ -179,7 +179,9 @@ class _Assembler:
         if inside:  # a model call made by one of our tools: part of that run
             self.unplaced.append(span)
             return
-        logs = self.logs.content(span.trace_id, span.span_id) if self.logs else None
+        index = self.logs
+        # Most loads have no content in log records: no key made to find none.
+        logs = index.content(span.trace_id, span.span_id) if index and index.by_span else None
         try:
             data = conv.call_data(span, convention, logs, self.memo)
         except ValueError as exc:
