@@ -15,7 +15,8 @@ committed traces (ours and the real foreign instrumentations') and of damaged ve
   read (`Convention.reads`), up to a bound: past it, and for values of other types, it asks
   (tests/test_loading_foreign_speed.py compares it on every committed and damaged span);
 - `_stitch` remembers each link of a history's hash chain by the previous hash and the
-  message object: the same hashes, and the same placements as units sharing no message.
+  message object: the same hashes, and the same placements as units sharing no message;
+- a call's `Usage` keeps the counts a listing read for the `Metrics` made later.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from loading_mutations import MUTATIONS, SOURCES, mutate
 from definable_trace import DefinableTraceError
 from definable_trace._loading import _assemble, _stitch
 from definable_trace._loading import _conventions as conv
-from definable_trace._loading._calls import CallData
+from definable_trace._loading._calls import CallData, Usage, plain_usage, usage_of
 from definable_trace._loading._foreign import build_foreign_turns
 from definable_trace._loading._graph import SpanGraph
 from definable_trace._loading._load import _Reading
@@ -290,3 +291,21 @@ def test_chains_found_by_identity_are_the_hashed_ones(readings: list[_Reading]) 
         if units:  # the placements too, against units that share no message
             assert _stitch.stitch(units) == _stitch.stitch([_unshared(u) for u in units])
     assert linked > 500
+
+
+def test_usage_read_for_a_listing_makes_the_same_metrics(readings: list[_Reading]) -> None:
+    """A call's `Usage` keeps what a listing read (`plain`) for the `Metrics` its answer
+    makes later: the same `Metrics` (values and fields set) as reading the span again."""
+    timed = 0
+    for reading in readings:
+        for span in reading.index.spans.values():
+            expected = usage_of(span)
+            listed, direct = Usage(span), Usage(span)
+            assert listed.plain() == plain_usage(span)
+            for usage in (listed, direct):
+                made = usage.metrics()
+                assert made.model_dump() == expected.model_dump()
+                assert made.model_fields_set == expected.model_fields_set
+                assert usage.plain() == plain_usage(span)
+            timed += expected.time_to_first_token is not None
+    assert timed > 0
