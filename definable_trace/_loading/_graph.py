@@ -142,7 +142,8 @@ class SpanGraph:
         path: list[SpanRecord] = []
         found: str | None = None
         inherited = self._inherited
-        for ancestor in self.ancestors(span):
+        ancestor = self.parent(span)  # `ancestors`, without a generator per span
+        while ancestor is not None:
             if ancestor in inherited:
                 found = inherited[ancestor]
                 break
@@ -150,6 +151,7 @@ class SpanGraph:
             found = ancestor.session_attribute()
             if found is not None:
                 break
+            ancestor = self.parent(ancestor)
         for ancestor in path:
             inherited[ancestor] = found
         return found
