@@ -185,7 +185,8 @@ class _Canon:
         """`one` for a message not met at `position` before (by identity)."""
         # An id with no JSON (then this raises, as hashing the whole triple did) is hashed now.
         key = self._fingerprint(position, message) if self.head is None else None
-        body = self.body(message)
+        known = self.bodies.get(id(message))  # `body`, inline: once per new message
+        body = known[1] if known is not None else self.body(message)
         found = self.seen.get((position, body))
         if found is None:
             found = _Entry(message, self.head or b"", position, body, seconds, usage, key)
@@ -285,15 +286,16 @@ def build_foreign_turns(
     # One pass, each call's steps written out: its messages made canonical (what it sent,
     # then its answer), its turn key (the last message sent when it is the user's: its
     # position and entry, one entry per id in a session), whether it starts a turn.
+    canonical, one = canon.sent, canon.one
     for call in sorted(calls, key=_START_END):
         span = call.span
         sent = answer = key = None
         inputs, output = call.input, call.output
         if inputs is not None:
-            sent = canon.sent(inputs, span.start_ns // 1_000_000_000)
+            sent = canonical(inputs, span.start_ns // 1_000_000_000)
         if output:
             end = span.end_ns // 1_000_000_000
-            answer = canon.one(len(inputs or ()), output[0], end, call.usage)
+            answer = one(len(inputs or ()), output[0], end, call.usage)
         if inputs is None:  # no content: calls under one parent span are one turn
             starts = (
                 current is None
