@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import msgspec
 
@@ -38,22 +38,30 @@ __all__ = ["assemble"]
 
 _RUN_ID = ATTR_RUN_ID
 _LISTED = 5
+_NOTHING_ABOVE: tuple[bool, tuple[SpanRecord, ...]] = (False, ())
+_START_END = operator.attrgetter("start_ns", "end_ns")
+_LINE = operator.attrgetter("line")
 
 
-@dataclass
-class _Bucket:
+class _Bucket(msgspec.Struct, gc=False, eq=False):
+    """The spans of one session as they are placed. A `Struct` made by msgspec's C
+    constructor (one per session and per trace that names none: thousands on a large file),
+    untracked by the garbage collector: it holds strings, spans, runs and calls (untracked
+    too) and containers of them, none of which leads back to it. Compared by identity."""
+
     id: str
     inferred: bool
     first: SpanRecord
     # Containers the collector would track are made when first filled (most buckets have
     # calls or runs, not both, and few have tools): thousands of buckets live through the
     # reading's collections. The conventions are a dict's keys (of strings: untracked), the
-    # agent spans above each call a tuple (the one `_above` found).
-    runs: dict[str, OurRun] = field(default_factory=dict)
+    # agent spans above each call a tuple (the one `_above` found). (msgspec gives each
+    # bucket its own empty dicts.)
+    runs: dict[str, OurRun] = {}
     calls: list[CallData] | tuple[()] = ()
     tools: list[SpanRecord] | tuple[()] = ()
-    groupers: dict[str, tuple[SpanRecord, ...]] = field(default_factory=dict)
-    conventions: dict[str, None] = field(default_factory=dict)
+    groupers: dict[str, tuple[SpanRecord, ...]] = {}
+    conventions: dict[str, None] = {}
     compact: bool = False  # a chat span of ours leaves out messages (compact history mode)
     stitched: bool = False  # put together by history continuity (see `_stitch`)
     lineage: Lineage | None = None  # a stitched branch's
@@ -91,7 +99,7 @@ class _Assembler:
         self.buckets: dict[str, _Bucket] = {}
         self.unplaced: list[SpanRecord] = []
         self.memo = Memo()  # other instrumentations' messages, each rebuilt once
-        self.above: dict[int, tuple[bool, tuple[SpanRecord, ...]]] = {}  # see `_above`
+        self.above: dict[SpanRecord, tuple[bool, tuple[SpanRecord, ...]]] = {}  # `_above`
         self.answers = AnswerIndex([], store)  # made in `run`, once every span is placed
         # What sessions keep (to warn about bad JSON when messages are rebuilt later) must not
         # be a bound method of the assembler, or every bucket would outlive the assembly.
@@ -131,31 +139,35 @@ class _Assembler:
         # "agent" spans are looked up from their calls (see _groupers)
 
     def _place_ours(self, bucket: _Bucket, span: SpanRecord, role: str) -> None:
-        own = span.text(_RUN_ID)
-        run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span))
+        own = span.text(_RUN_ID)  # read once: `_run_key` falls back to it
+        run = bucket.run((own or span.span_id) if role == "run" else self._run_key(span, own))
         if own is not None and run.run_id != own:
             run.run_id = own  # a run whose run span is missing, named by a tool span
         bucket.conventions[conv.DEFINABLE] = None
-        if role == "run" and run.run is None:
-            run.run = span
-        elif role == "call":
+        if role == "call":  # the most common of our spans: a run has one or more
             run.chats.append(span)
             if ATTR_INPUT_OFFSET in span:
                 bucket.compact = True
+        elif role == "run":
+            if run.run is None:
+                run.run = span
+            else:
+                run.add_other(span)
         elif role == "tool":
             run.add_tool(span)
         else:
             run.add_other(span)
 
-    def _run_key(self, span: SpanRecord) -> str:
+    def _run_key(self, span: SpanRecord, own: str | None) -> str:
         """The run of a chat or tool span: its parent's run id (the run span's attribute, else
-        its span id), else its own (written on every span before chat spans left it to their
-        parent) when the parent is in the files read too. A run whose run span is missing (a
-        process killed mid-run) is keyed by that parent span's id, which is the run's id since
-        run ids are span ids, so that its chat and tool spans still go together."""
+        its span id), else its own (`own`: written on every span before chat spans left it to
+        their parent) when the parent is in the files read too. A run whose run span is
+        missing (a process killed mid-run) is keyed by that parent span's id, which is the
+        run's id since run ids are span ids, so that its chat and tool spans still go
+        together."""
         parent = self.graph.parent(span)
         if parent is not None:
-            found = parent.text(_RUN_ID) or span.text(_RUN_ID)
+            found = parent.text(_RUN_ID) or own
             if found is not None:
                 return found
             if _is_our_run(parent):
@@ -167,7 +179,9 @@ class _Assembler:
         if inside:  # a model call made by one of our tools: part of that run
             self.unplaced.append(span)
             return
-        logs = self.logs.content(span.trace_id, span.span_id) if self.logs else None
+        index = self.logs
+        # Most loads have no content in log records: no key made to find none.
+        logs = index.content(span.trace_id, span.span_id) if index and index.by_span else None
         try:
             data = conv.call_data(span, convention, logs, self.memo)
         except ValueError as exc:
@@ -184,12 +198,12 @@ class _Assembler:
         same for every call under one parent (a turn's calls), so found once per parent."""
         parent = self.graph.parent(span)
         if parent is None:
-            return False, ()
-        found = self.above.get(id(parent))  # spans live as long as the assembler
+            return _NOTHING_ABOVE
+        found = self.above.get(parent)  # by identity (spans are compared so)
         if found is None:
             chain = [parent, *self.graph.ancestors(parent)]
             agents = tuple(a for a in chain if (conv.classify(a) or ("", None))[1] == "agent")
-            found = self.above[id(parent)] = (any(map(_is_our_run, chain)), agents)
+            found = self.above[parent] = (any(map(_is_our_run, chain)), agents)
         return found
 
     def _session(self, bucket: _Bucket) -> Session:
@@ -359,12 +373,18 @@ class _Assembler:
             )
 
     def _summary(self, sessions: list[Session], what: str) -> None:
+        """One warning per file, at the first line of a session it names: each session is told
+        in the file of its first span by line, so the least of those first lines in a file is
+        the least line of their spans in that file (none of a session's spans there is before
+        its first)."""
         by_file: dict[str, list[Session]] = {}
+        lines: dict[str, int] = {}
         for session in sessions:
-            first = min((s for t in session.turns for s in t.spans), key=lambda s: s.line)
+            first = min((s for t in session.turns for s in t.spans), key=_LINE)
             by_file.setdefault(first.path, []).append(session)
+            lines[first.path] = min(lines.get(first.path, first.line), first.line)
         for path, group in by_file.items():
-            line = min(s.line for g in group for t in g.turns for s in t.spans if s.path == path)
+            line = lines[path]
             ids = ", ".join(s.id for s in group[:_LISTED])
             ids += ", ..." if len(group) > _LISTED else ""
             self.report(TraceWarning(path, line, f"{len(group)} {what} ({ids})"))
@@ -405,7 +425,7 @@ def _is_our_run(span: SpanRecord) -> bool:
 
 
 def _has_content(run: OurRun) -> bool:
-    last = max(run.chats, key=lambda s: (s.start_ns, s.end_ns))
+    last = max(run.chats, key=_START_END)
     return sc.INPUT_MESSAGES in last or sc.OUTPUT_MESSAGES in last
 
 

@@ -78,15 +78,19 @@ class Usage(msgspec.Struct, gc=False):
     """A call's usage (`usage_of` its span), read when first asked for and then kept: a
     listing sums it, but building the turns needs none of it (nor `Metrics`, one pydantic
     model per call). The call and its answer message share the one `Metrics` it makes.
-    Untracked by the garbage collector: it holds its span and that `Metrics`, nothing that
-    leads back to it."""
+    Untracked by the garbage collector: it holds its span, that `Metrics` and plain values,
+    nothing that leads back to it."""
 
     span: SpanRecord
     made: Metrics | None = None
+    # The span's counts and time to first token as read (`_usage`), kept from a listing's
+    # `plain` for the `Metrics` its answer makes later (the same values `usage_of` reads).
+    read: tuple[Counts, float | None] | None = None
 
     def metrics(self) -> Metrics:
         if self.made is None:
-            self.made = usage_of(self.span)
+            self.made = _metrics(self.span, self.read or _usage(self.span))
+            self.read = None  # the `Metrics` holds it now
         return self.made
 
     def plain(self) -> Plain:
@@ -95,7 +99,10 @@ class Usage(msgspec.Struct, gc=False):
         made = self.made
         if made is not None:
             return plain_of(made)
-        return plain_usage(self.span)
+        read = self.read
+        if read is None:
+            read = self.read = _usage(self.span)
+        return _plain(read)
 
 
 class CallData(msgspec.Struct, kw_only=True, gc=False):
@@ -161,7 +168,7 @@ class Memo:
     same system prompt and first question in every session) repeat it again.
 
     `messages`: messages rebuilt so far, by their parts' JSON (`_openai_v2._message`) or their
-    flattened fields (`_flat.memo_message`); `lists`: a call's message list as read, by the
+    flattened fields (`_flat.span_messages`); `lists`: a call's message list as read, by the
     attribute's JSON (`_openai_v2._read`); `bodies`: the JSON a message's id is
     derived from, by message (`_foreign`). Nothing here is changed once made: a rebuilt message
     is shared by the calls that sent it, and `_foreign` makes canonical copies of it.
@@ -196,6 +203,10 @@ class Convention:
     names_only: bool = False
     """`claims` reads only the span's attribute names and scope: `classify` then asks it once
     per shape of span (see `SpanRecord.by_names`), not once per span."""
+    reads: str | None = None
+    """The one attribute whose value (as `SpanRecord.text` gives it) `claims` and `role_of`
+    read besides the names and scope, when there is one: `classify` then remembers what they
+    say per shape of span and value of it, instead of asking them for every span."""
 
 
 def _count(span: SpanRecord, names: tuple[str, ...]) -> int | None:
@@ -228,7 +239,12 @@ def _present(span: SpanRecord) -> _Present:
 
 def usage_of(span: SpanRecord) -> Metrics:
     """Token counts from whichever names the span uses; duration from its timing."""
-    counts, first_token = _usage(span)
+    return _metrics(span, _usage(span))
+
+
+def _metrics(span: SpanRecord, read: tuple[Counts, float | None]) -> Metrics:
+    """`usage_of(span)` from what `_usage(span)` read."""
+    counts, first_token = read
     inputs, outputs, total, cache_read, cache_write, reasoning = counts
     return Metrics(
         input_tokens=inputs,
@@ -248,7 +264,11 @@ def plain_usage(span: SpanRecord) -> Plain:
     rounded to the microsecond, `Metrics._to_microseconds`). Hand-written because a listing
     wants only these sums of every call; tests/test_loading_facts.py checks it against
     `usage_of` on every committed trace and damaged copies of them."""
-    counts, first_token = _usage(span)
+    return _plain(_usage(span))
+
+
+def _plain(read: tuple[Counts, float | None]) -> Plain:
+    counts, first_token = read
     return counts, None if first_token is None else round(first_token, 6)
 
 

@@ -49,12 +49,42 @@ MIXED = "mixed"
 _BY_NAME = {c.name: c for c in CONVENTIONS}
 
 
-def classify(span: SpanRecord) -> tuple[str, str | None] | None:
-    """(convention, role) of a span, or None when it is no GenAI span we know."""
-    for convention, claimed in span.by_names("classify", _candidates):
+_Found = tuple[str, str | None] | None
+_Plan = tuple[str | None, dict[str | None, _Found], tuple[tuple[Convention, bool], ...]]
+_REMEMBERED = 64  # values remembered per shape: a damaged file may name a new one per span
+
+
+def classify(span: SpanRecord) -> _Found:
+    """(convention, role) of a span, or None when it is no GenAI span we know.
+
+    Decided once per shape of span (`_plan`) and, when every convention asked reads only one
+    attribute's value besides the names (`Convention.reads`), once per value of it."""
+    reads, found, candidates = span.by_names("classify", _plan)
+    if reads is None:
+        return _ask(span, candidates)
+    value = span.text(reads)
+    if value in found:
+        return found[value]
+    answer = _ask(span, candidates)
+    if len(found) < _REMEMBERED:
+        found[value] = answer
+    return answer
+
+
+def _ask(span: SpanRecord, candidates: tuple[tuple[Convention, bool], ...]) -> _Found:
+    for convention, claimed in candidates:
         if claimed or convention.claims(span):
             return convention.name, convention.role_of(span)
     return None
+
+
+def _plan(span: SpanRecord) -> _Plan:
+    """The conventions to ask about spans of this shape (`_candidates`), and the attribute
+    they all read when it is one and the same (then answers are remembered by its value)."""
+    candidates = _candidates(span)
+    reads = {c.reads for c, _ in candidates}
+    only = next(iter(reads)) if len(reads) == 1 else None
+    return only, {}, candidates
 
 
 def _candidates(span: SpanRecord) -> tuple[tuple[Convention, bool], ...]:

@@ -39,4 +39,6 @@ def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallD
     return parts_call(span, NAME, logs, memo)
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)
+CONVENTION = Convention(
+    NAME, _claims, _role_of, _call, names_only=True, reads=sc.GEN_AI_OPERATION_NAME
+)

@@ -21,6 +21,8 @@ __all__ = [
     "content_parts",
     "memo_message",
     "message_of",
+    "span_field",
+    "span_messages",
     "span_unflatten",
     "tool_call",
     "unflatten",
@@ -72,6 +74,76 @@ def _planner(prefix: str) -> Callable[[SpanRecord], _Plan]:
             if index.isdigit() and rest:
                 found.setdefault(int(index), []).append((rest, key))
         return tuple(tuple(found[i]) for i in sorted(found))
+
+    return plan
+
+
+# Per message of a flattened list: its field names (each once, in the order of the names), the
+# attribute each is read from (for a name given twice, the last: what a dict keeps), and the
+# classes of values that are all strings (compared at once with the values' classes).
+_Fields = tuple[tuple[str, ...], tuple[str, ...], tuple[type, ...]]
+_MESSAGE_PLANNERS: dict[str, tuple[str, Callable[[SpanRecord], tuple[_Fields, ...]]]] = {}
+
+
+def span_messages(
+    span: SpanRecord,
+    prefixes: tuple[str, ...],
+    kind: str,
+    build: Callable[[dict[str, Any]], Message],
+    memo: Memo | None,
+) -> list[list[Message]]:
+    """`[[memo_message(memo, kind, m, build) for m in span_unflatten(span, p)] for p in
+    prefixes]`, every list gathered before any message is built (what may raise, raises in
+    that order), without a dict (nor a key of its items) made per message: a message whose
+    values are all strings is looked up in `memo` by its field names and values as read, its
+    dict made only to build it the first time. tests/test_loading_place_flat.py checks both
+    agree."""
+    plans = [span.by_names(*_message_plan(prefix)) for prefix in prefixes]
+    get = span.get
+    found: list[list[Message]] = []
+    for plan in plans:
+        messages: list[Message] = []
+        for names, keys, strings in plan:
+            values = tuple([get(key) for key in keys])
+            if memo is None or tuple(map(type, values)) != strings:
+                messages.append(build(dict(zip(names, values, strict=True))))
+                continue
+            key = (names, values, kind)  # a tuple first: never a key of `memo_message`
+            message = memo.messages.get(key)
+            if message is None:
+                message = memo.messages[key] = build(dict(zip(names, values, strict=True)))
+            messages.append(message)
+        found.append(messages)
+    return found
+
+
+def span_field(span: SpanRecord, prefix: str, name: str) -> list[Any]:
+    """`[m[name] for m in span_unflatten(span, prefix) if name in m]`, from the same plan as
+    `span_messages` (the finish reasons of flattened answers, say)."""
+    plan: tuple[_Fields, ...] = span.by_names(*_message_plan(prefix))
+    return [span.get(keys[names.index(name)]) for names, keys, _ in plan if name in names]
+
+
+def _message_plan(prefix: str) -> tuple[str, Callable[[SpanRecord], tuple[_Fields, ...]]]:
+    """The name `SpanRecord.by_names` keeps the messages' plan of `prefix` under, and its
+    planner (made once per prefix)."""
+    found = _MESSAGE_PLANNERS.get(prefix)
+    if found is None:
+        found = _MESSAGE_PLANNERS[prefix] = ("messages:" + prefix, _message_planner(prefix))
+    return found
+
+
+def _message_planner(prefix: str) -> Callable[[SpanRecord], tuple[_Fields, ...]]:
+    unflatten_plan = _planner(prefix)
+
+    def plan(span: SpanRecord) -> tuple[_Fields, ...]:
+        """`span_unflatten`'s plan (raising where it raises), each message's names once."""
+        found: list[_Fields] = []
+        for fields in unflatten_plan(span):
+            keys = dict(fields)  # the last name given for a field, at its first place
+            names = tuple(keys)
+            found.append((names, tuple(keys.values()), (str,) * len(names)))
+        return tuple(found)
 
     return plan
 

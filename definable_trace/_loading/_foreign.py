@@ -154,8 +154,11 @@ class _Canon:
     def sent(self, messages: list[Message], seconds: int) -> list[_Entry]:
         """`one` for each message a call sent at `seconds`. The call before usually sent the
         same messages first (an application resends its history): that prefix, found by
-        identity, gives the same entries without a lookup each."""
+        identity, gives the same entries without a lookup each; the very same list (calls
+        that sent the same JSON share one, `Memo.lists`) gives the same entries."""
         last, entries = self.last
+        if messages is last:  # nothing changes the lists of entries handed out
+            return entries
         n = len(last)
         if n and n <= len(messages) and all(map(operator.is_, last, messages)):
             found = entries[:n]
@@ -164,7 +167,8 @@ class _Canon:
         known = self.known
         for i in range(n, len(messages)):
             message = messages[i]
-            found.append(known.get((i, id(message))) or self.one(i, message, seconds, None))
+            entry = known.get((i, id(message)))
+            found.append(entry if entry is not None else self._new(i, message, seconds, None))
         self.last = (messages, found)
         return found
 
@@ -175,9 +179,14 @@ class _Canon:
         known = self.known.get((position, id(message)))
         if known is not None:  # `message` is alive (the caller holds it): its id is its own
             return known
+        return self._new(position, message, seconds, usage)
+
+    def _new(self, position: int, message: Message, seconds: int, usage: Usage | None) -> _Entry:
+        """`one` for a message not met at `position` before (by identity)."""
         # An id with no JSON (then this raises, as hashing the whole triple did) is hashed now.
         key = self._fingerprint(position, message) if self.head is None else None
-        body = self.body(message)
+        known = self.bodies.get(id(message))  # `body`, inline: once per new message
+        body = known[1] if known is not None else self.body(message)
         found = self.seen.get((position, body))
         if found is None:
             found = _Entry(message, self.head or b"", position, body, seconds, usage, key)
@@ -269,12 +278,38 @@ def build_foreign_turns(
     JSON known so far (`Memo.bodies`), shared by the sessions of one load."""
     canon = _Canon(family or session_id, bodies)
     groups: list[_Group] = []
+    current: _Group | None = None
+    has_content = False
+    sent: list[_Entry] | None
+    answer: _Entry | None
+    key: tuple[int, int] | None
+    # One pass, each call's steps written out: its messages made canonical (what it sent,
+    # then its answer), its turn key (the last message sent when it is the user's: its
+    # position and entry, one entry per id in a session), whether it starts a turn.
+    canonical, one = canon.sent, canon.one
     for call in sorted(calls, key=_START_END):
-        sent, answer = _canonical(canon, call)
-        key = _turn_key(sent)
-        current = groups[-1] if groups else None
-        if current is None or _starts_turn(current, call, key):
-            current = _Group(key, call.span.parent_span_id)
+        span = call.span
+        sent = answer = key = None
+        inputs, output = call.input, call.output
+        if inputs is not None:
+            sent = canonical(inputs, span.start_ns // 1_000_000_000)
+        if output:
+            end = span.end_ns // 1_000_000_000
+            answer = one(len(inputs or ()), output[0], end, call.usage)
+        if inputs is None:  # no content: calls under one parent span are one turn
+            starts = (
+                current is None
+                or span.parent_span_id is None
+                or span.parent_span_id != current.parent
+            )
+        else:
+            has_content = True
+            if sent and sent[-1].template.role == "user":
+                key = (len(sent) - 1, id(sent[-1]))
+            starts = current is None or (key is not None and key != current.key)
+        has_content = has_content or output is not None
+        if starts or current is None:
+            current = _Group(key, span.parent_span_id)
             groups.append(current)
         current.calls.append((call, sent, answer))
     # A tuple (of untracked sources): the collector stops tracking it at its first pass, a
@@ -282,38 +317,12 @@ def build_foreign_turns(
     sources = tuple([_source(g, groupers) for g in groups])
     turns = [_turn(i + first_index, s) for i, s in enumerate(sources)]
     _attach_tools(turns, sources, tools)
-    has_content = any(c.input is not None or c.output is not None for c in calls)
     return ForeignTurns(turns, _Merged(sources), _MergedCount(sources), has_content)
 
 
 _START_END = operator.attrgetter("span.start_ns", "span.end_ns")
 _START = operator.attrgetter("start_ns")
 _END = operator.attrgetter("end_ns")
-
-
-def _canonical(canon: _Canon, call: CallData) -> tuple[list[_Entry] | None, _Entry | None]:
-    start = call.span.start_ns // 1_000_000_000
-    sent = canon.sent(call.input, start) if call.input is not None else None
-    answer = None
-    if call.output:
-        end = call.span.end_ns // 1_000_000_000
-        position = len(call.input or ())
-        answer = canon.one(position, call.output[0], end, call.usage)
-    return sent, answer
-
-
-def _turn_key(sent: list[_Entry] | None) -> tuple[int, int] | None:
-    """The last message sent when it is the user's: its position and entry (one entry per
-    id in a session, alive while the turns are built)."""
-    if not sent or sent[-1].template.role != "user":
-        return None
-    return len(sent) - 1, id(sent[-1])
-
-
-def _starts_turn(current: _Group, call: CallData, key: tuple[int, int] | None) -> bool:
-    if call.input is None:  # no content: calls under one parent span are one turn
-        return call.span.parent_span_id is None or call.span.parent_span_id != current.parent
-    return key is not None and key != current.key
 
 
 def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _ListSource:
@@ -323,16 +332,16 @@ def _source(group: _Group, groupers: Mapping[str, Sequence[SpanRecord]]) -> _Lis
     history = (*(last_sent or ()), *((last_answer,) if last_answer is not None else ()))
     prior = len(first_sent) - 1 if group.key is not None and first_sent else len(first_sent or ())
     # Each span once, in order of first sight: the agent spans above each call, then it.
-    spans: dict[int, SpanRecord] = {}
+    spans: dict[SpanRecord, None] = {}  # spans are compared by identity
     for c, _, _ in group.calls:
         for above in groupers.get(c.span.span_id, ()):
-            spans[id(above)] = above
-        spans[id(c.span)] = c.span
+            spans[above] = None
+        spans[c.span] = None
     return _ListSource(
         history,
         min(prior, len(history)),
         tuple([_call(c, sent, answer, history) for c, sent, answer in group.calls]),
-        tuple(spans.values()),
+        tuple(spans),
     )
 
 

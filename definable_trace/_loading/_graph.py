@@ -36,17 +36,19 @@ class SpanGraph:
     def __init__(self, index: SpanIndex) -> None:
         self.spans = index.spans
         self._cut: set[Key] = set()
-        self._inherited: dict[Key, str | None] = {}
-        self._by_trace: dict[str, set[str]] | None = None
+        self._inherited: dict[SpanRecord, str | None] = {}
+        self._by_trace: dict[str, str] | None = None
 
     def parent(self, span: SpanRecord) -> SpanRecord | None:
-        """The parent span, or None for a root, a dangling parent or a cut cycle."""
-        if span.parent_span_id is None:
+        """The parent span, or None for a root, a dangling parent or a cut cycle. (Asked for
+        most spans, some more than once: no key is made for the cut test when nothing is cut,
+        the usual case.)"""
+        parent_id = span.parent_span_id
+        if parent_id is None:
             return None
-        key = (span.trace_id, span.span_id)
-        if key in self._cut:
+        if self._cut and (span.trace_id, span.span_id) in self._cut:
             return None
-        return self.spans.get((span.trace_id, span.parent_span_id))
+        return self.spans.get((span.trace_id, parent_id))
 
     def ancestors(self, span: SpanRecord) -> Iterator[SpanRecord]:
         current = self.parent(span)
@@ -124,38 +126,46 @@ class SpanGraph:
 
     def session_of(self, span: SpanRecord) -> tuple[str, bool]:
         """(session id, inferred): inferred means no span named one and the trace id is used."""
-        found = own_session(span)
+        found = span.session_attribute()  # `own_session`, called for every span
         if found is None:
             found = self._inherit(span)
-        if found is None:
-            names = self._trace_sessions().get(span.trace_id, set())
-            if len(names) == 1:
-                found = next(iter(names))
+            if found is None:
+                found = self._trace_sessions().get(span.trace_id) or None  # "": several
         return (found, False) if found is not None else (span.trace_id, True)
 
     def _inherit(self, span: SpanRecord) -> str | None:
-        path: list[Key] = []
+        """The nearest ancestor's own session, remembered for every span of the walk. Spans
+        are their own keys (compared by identity, as in `check`): no tuple made per span."""
+        path: list[SpanRecord] = []
         found: str | None = None
-        for ancestor in self.ancestors(span):
-            key = (ancestor.trace_id, ancestor.span_id)
-            if key in self._inherited:
-                found = self._inherited[key]
+        inherited = self._inherited
+        ancestor = self.parent(span)  # `ancestors`, without a generator per span
+        while ancestor is not None:
+            if ancestor in inherited:
+                found = inherited[ancestor]
                 break
-            path.append(key)
-            found = own_session(ancestor)
+            path.append(ancestor)
+            found = ancestor.session_attribute()
             if found is not None:
                 break
-        for key in path:
-            self._inherited[key] = found
+            ancestor = self.parent(ancestor)
+        for ancestor in path:
+            inherited[ancestor] = found
         return found
 
-    def _trace_sessions(self) -> dict[str, set[str]]:
+    def _trace_sessions(self) -> dict[str, str]:
+        """The session each trace names, by trace id; "" for a trace that names several
+        (session ids are non-empty strings). Made when first needed: one pass over every
+        span, strings only (a set per trace was one more object for the collector each)."""
         if self._by_trace is None:
-            self._by_trace = {}
+            by_trace: dict[str, str] = {}
             for span in self.spans.values():
-                name = own_session(span)
+                name = span.session_attribute()
                 if name is not None:
-                    self._by_trace.setdefault(span.trace_id, set()).add(name)
+                    known = by_trace.setdefault(span.trace_id, name)
+                    if known != name:
+                        by_trace[span.trace_id] = ""
+            self._by_trace = by_trace
         return self._by_trace
 
 

@@ -201,4 +201,4 @@ def _output_finish(outputs: list[Any] | None) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, reads=sc.GEN_AI_OPERATION_NAME)

@@ -26,7 +26,7 @@ from ._calls import (
     finish_reason_of,
     first_text,
 )
-from ._flat import memo_message, message_of, span_unflatten, tool_call, unflatten
+from ._flat import message_of, span_messages, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import with_log_content
 from ._records import SpanRecord
@@ -36,6 +36,7 @@ __all__ = ["CONVENTION", "KIND", "NAME"]
 
 NAME = "openinference"
 KIND = sc.OPENINFERENCE_SPAN_KIND
+_PREFIXES = (sc.LLM_INPUT_MESSAGES_PREFIX, sc.LLM_OUTPUT_MESSAGES_PREFIX)
 _ROLES = {"LLM": "call", "TOOL": "tool", "AGENT": "agent", "CHAIN": "agent"}
 
 
@@ -52,13 +53,12 @@ def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallD
 
 
 def _flat_call(span: SpanRecord, memo: Memo | None) -> CallData:
-    inputs = span_unflatten(span, sc.LLM_INPUT_MESSAGES_PREFIX)
-    outputs = span_unflatten(span, sc.LLM_OUTPUT_MESSAGES_PREFIX)
+    inputs, outputs = span_messages(span, _PREFIXES, NAME, _message, memo)
     return CallData(
         span=span,
         convention=NAME,
-        input=[memo_message(memo, NAME, m, _message) for m in inputs] if inputs else None,
-        output=[memo_message(memo, NAME, m, _message) for m in outputs] if outputs else None,
+        input=inputs or None,
+        output=outputs or None,
         usage=Usage(span),
         facts=Facts(span, _facts),
     )
@@ -136,4 +136,4 @@ def _choice_finish(response: dict[str, Any]) -> str | None:
     return None
 
 
-CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)
+CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True, reads=KIND)

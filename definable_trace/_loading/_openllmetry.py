@@ -21,7 +21,7 @@ from ._calls import (
     finish_reason_of,
     first_text,
 )
-from ._flat import content_parts, memo_message, message_of, span_unflatten, tool_call, unflatten
+from ._flat import content_parts, message_of, span_field, span_messages, tool_call, unflatten
 from ._logs import LogContent
 from ._openai_v2 import CALL_OPERATIONS, parts_call, with_log_content
 from ._records import SpanRecord
@@ -83,17 +83,14 @@ def _call(span: SpanRecord, logs: LogContent | None, memo: Memo | None) -> CallD
 
 
 def _flat_call(span: SpanRecord, memo: Memo | None = None) -> CallData:
-    prompts = span_unflatten(span, _PROMPT)
-    completions = span_unflatten(span, _COMPLETION)
+    prompts, completions = span_messages(span, (_PROMPT, _COMPLETION), NAME, _message, memo)
     return CallData(
         span=span,
         convention=NAME,
-        input=[memo_message(memo, NAME, p, _message) for p in prompts] if prompts else None,
-        output=[memo_message(memo, NAME, c, _message) for c in completions]
-        if completions
-        else None,
+        input=prompts or None,
+        output=completions or None,
         usage=Usage(span),
-        facts=Facts(span, _facts, _finish(completions)),
+        facts=Facts(span, _facts, _finish(span_field(span, _COMPLETION, "finish_reason"))),
     )
 
 
@@ -118,12 +115,9 @@ def _message(fields: dict[str, object]) -> Message:
     )
 
 
-def _finish(completions: list[dict[str, object]]) -> str | None:
-    for completion in completions:
-        reason = completion.get("finish_reason")
-        if isinstance(reason, str):
-            return reason
-    return None
+def _finish(reasons: list[object]) -> str | None:
+    """The first finish reason of the completions that give one as a string."""
+    return next((r for r in reasons if isinstance(r, str)), None)
 
 
 CONVENTION = Convention(NAME, _claims, _role_of, _call, names_only=True)

@@ -28,7 +28,7 @@ always gives the same ids.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -98,20 +98,40 @@ class _Node:
     users: int  # user messages sent: the turn this unit belongs to
 
 
-def _node(unit: Unit) -> _Node:
+def _node(unit: Unit, chain: Callable[[bytes, Message], bytes]) -> _Node:
+    """`chain`: `_chain`, or a `_Chains` that remembers its links."""
     prefixes = [b""]
     for message in unit.sent:
-        prefixes.append(_chain(prefixes[-1], message))
+        prefixes.append(chain(prefixes[-1], message))
     n = len(unit.sent)
     shared = len(unit.history) >= n and all(
         a is b for a, b in zip(unit.history[:n], unit.sent, strict=True)
     )
     end = prefixes[-1] if shared else b""
     for message in unit.history[n if shared else 0 :]:
-        end = _chain(end, message)
+        end = chain(end, message)
     users = sum(1 for m in unit.sent if m.role == "user")
     order = (len(unit.sent), unit.start_ns, unit.trace_id, unit.span_id)
     return _Node(unit, order, prefixes, end, users)
+
+
+class _Chains:
+    """`_chain`, remembered for one `stitch` by the previous hash and the message object:
+    units resend the same histories, whose messages are mostly the same objects (a load
+    rebuilds a message sent again once, see `_calls.Memo`), so most links are found, not
+    hashed again. By identity: the units hold their messages alive while `stitch` runs."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[bytes, int], bytes] = {}
+
+    def __call__(self, previous: bytes, message: Message) -> bytes:
+        key = (previous, id(message))
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = _chain(previous, message)
+        return found
 
 
 def session_id(unit: Unit) -> str:
@@ -121,7 +141,8 @@ def session_id(unit: Unit) -> str:
 
 def stitch(units: Sequence[Unit]) -> list[Placement]:
     """The placement of each unit (in the order given)."""
-    nodes = sorted((_node(u) for u in units), key=lambda n: n.order)
+    chain = _Chains()
+    nodes = sorted((_node(u, chain) for u in units), key=lambda n: n.order)
     ends: dict[bytes, _Ends] = {}
     inputs: dict[bytes, _Node] = {}
     placed: dict[int, Placement] = {}
