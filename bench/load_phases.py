@@ -71,8 +71,11 @@ def phases(path: Path) -> dict[str, float]:
         found = [run._session(b) for b in run.buckets.values() if b.runs or b.calls]
         run._attach_unplaced(found)
         run._tell(found)
+        traces = TraceSet(found, reading.warnings, reading.names)
+        # What `load_traces` drops when it returns: kept alive here, the listing's full
+        # collections would also scan what a real load has already freed.
+        del run, chats, reading, found
         step("sessions")
-    traces = TraceSet(found, reading.warnings, reading.names)
     counts = [(s.id, len(s.turns), s.message_count) for s in traces]
     step("counts")
     facts = [(s.metrics.input_tokens, s.start, s.end, s.models, s.lineage) for s in traces]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["MUTATIONS", "SOURCES", "mutate", "touch_everything"]
+__all__ = ["MUTATIONS", "SOURCES", "damaged_copies", "mutate", "touch_everything"]
 
 ROOT = Path(__file__).parent.parent
 SOURCES = sorted(
@@ -246,3 +246,18 @@ def touch_everything(traces: Any) -> list[Any]:
             except DefinableTraceError as exc:  # a project error is an answer
                 read.append(exc)
     return read
+
+
+def damaged_copies(tmp: Path, per_source: int, seed: int) -> Iterator[Path]:
+    """The committed traces, each followed by `per_source` damaged copies written in `tmp`
+    (one or two mutations each): the same copies for the same `seed`, every run."""
+    rng = random.Random(seed)
+    kinds = sorted(MUTATIONS)
+    for source in SOURCES:
+        yield source
+        data = source.read_bytes()
+        for k in range(per_source):
+            mutant = tmp / f"{source.stem}.{k}.jsonl"
+            chosen = rng.sample(kinds, rng.randint(1, 2))
+            mutant.write_bytes(mutate(data, chosen, rng.randrange(2**32)))
+            yield mutant

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 import orjson
 import pytest
-from loading_mutations import MUTATIONS, SOURCES, mutate
+from loading_mutations import SOURCES, damaged_copies
 from test_loading_support import FIXTURES
 
 from definable_trace import DefinableTraceError
@@ -53,16 +52,7 @@ _MUTANTS_PER_SOURCE = 12
 
 def _files(tmp: Path) -> Iterator[Path]:
     """The committed traces, then damaged versions of each (the same ones every run)."""
-    rng = random.Random(20261129)
-    kinds = sorted(MUTATIONS)
-    for source in SOURCES:
-        yield source
-        data = source.read_bytes()
-        for k in range(_MUTANTS_PER_SOURCE):
-            mutant = tmp / f"{source.stem}.{k}.jsonl"
-            chosen = rng.sample(kinds, rng.randint(1, 2))
-            mutant.write_bytes(mutate(data, chosen, rng.randrange(2**32)))
-            yield mutant
+    return damaged_copies(tmp, _MUTANTS_PER_SOURCE, seed=20261129)
 
 
 def _read(*paths: Path) -> tuple[list[SpanRecord], LogIndex]:

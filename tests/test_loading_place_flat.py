@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from loading_mutations import MUTATIONS, SOURCES, mutate
+from loading_mutations import damaged_copies
 
 from definable_trace import DefinableTraceError
 from definable_trace import _semconv as sc
@@ -40,16 +39,8 @@ _MUTANTS_PER_SOURCE = 10
 
 
 def _files(tmp: Path) -> Iterator[Path]:
-    rng = random.Random(20261131)
-    kinds = sorted(MUTATIONS)
-    for source in SOURCES:
-        yield source
-        data = source.read_bytes()
-        for k in range(_MUTANTS_PER_SOURCE):
-            mutant = tmp / f"{source.stem}.{k}.jsonl"
-            chosen = rng.sample(kinds, rng.randint(1, 2))
-            mutant.write_bytes(mutate(data, chosen, rng.randrange(2**32)))
-            yield mutant
+    """The committed traces, then damaged versions of each (the same ones every run)."""
+    return damaged_copies(tmp, _MUTANTS_PER_SOURCE, seed=20261131)
 
 
 def _value(value: object) -> dict[str, Any]:

@@ -22,14 +22,13 @@ committed traces (ours and the real foreign instrumentations') and of damaged ve
 from __future__ import annotations
 
 import contextlib
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from loading_mutations import MUTATIONS, SOURCES, mutate
+from loading_mutations import damaged_copies
 
 from definable_trace import DefinableTraceError
 from definable_trace._loading import _assemble, _stitch
@@ -47,16 +46,7 @@ _MUTANTS_PER_SOURCE = 10
 
 def _files(tmp: Path) -> Iterator[Path]:
     """The committed traces, then damaged versions of each (the same ones every run)."""
-    rng = random.Random(20261130)
-    kinds = sorted(MUTATIONS)
-    for source in SOURCES:
-        yield source
-        data = source.read_bytes()
-        for k in range(_MUTANTS_PER_SOURCE):
-            mutant = tmp / f"{source.stem}.{k}.jsonl"
-            chosen = rng.sample(kinds, rng.randint(1, 2))
-            mutant.write_bytes(mutate(data, chosen, rng.randrange(2**32)))
-            yield mutant
+    return damaged_copies(tmp, _MUTANTS_PER_SOURCE, seed=20261130)
 
 
 def _reading(path: Path) -> _Reading:
