@@ -16,7 +16,9 @@ RSS is its own:
    convention, from the file's start, middle and end: the first query of the file (there is
    no index to warm), each in a fresh process;
 4. the same with `bytes.find` and `re` only (what a platform without `ahocorasick-rs` gets);
-5. with `--full`: `load_traces(path)` and the same session from it (what they did before).
+5. an id no line holds (a typo): `load_traces(path, session=S)` finds it absent and the ids
+   the lines name, for the error's suggestions;
+6. with `--full`: `load_traces(path)` and the same session from it (what they did before).
 
 Printed: wall and CPU seconds, peak RSS of each, and the time as a multiple of the first
 baseline. The page cache is warm: the file was just written or read by the steps before (a
@@ -105,6 +107,25 @@ def step_one(path: Path, session: str, full: bool = False, stdlib: bool = False)
     return _timed(work)
 
 
+def step_absent(path: Path) -> dict[str, Any]:
+    """An id no line holds (a typo): known absent without a whole load, with the ids the
+    lines name for `SessionNotFoundError`'s suggestions."""
+    from definable_trace.loading import SessionNotFoundError, load_traces
+
+    def work() -> dict[str, Any]:
+        traces = load_traces(path, session=_ABSENT)
+        try:
+            traces.session(_ABSENT)
+        except SessionNotFoundError:
+            return {"named": len(traces.named_ids or ()), "sessions": len(traces)}
+        raise AssertionError(f"{_ABSENT!r} was found")
+
+    return _timed(work)
+
+
+_ABSENT = "no-such-session"
+
+
 def _child(*args: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, *args], check=True, capture_output=True, text=True
@@ -125,7 +146,7 @@ def main() -> None:
     parser.add_argument("--session", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        steps = {"read": step_read, "floor": step_floor}
+        steps = {"read": step_read, "floor": step_floor, "absent": step_absent}
         if args.step in steps:
             result = steps[args.step](args.file)
         else:
@@ -160,6 +181,11 @@ def main() -> None:
                 + f"  = {r['cpu'] / read['cpu']:.1f}x reading once"
                 + f"  ({r['turns']} turns, {r['messages']} messages)"
             )
+    r = _child("--step=absent", f"--file={path}")
+    print(
+        _line("an id no line holds (a typo)", r)
+        + f"  = {r['cpu'] / read['cpu']:.1f}x reading once  ({r['named']} session ids named)"
+    )
     if args.full:
         r = _child("--step=full", f"--file={path}", f"--session={picks[1][1]}")
         print(_line(f"whole load ({r['sessions']} sessions)", r))

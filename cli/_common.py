@@ -128,8 +128,10 @@ def load(
 
     `session`: the one session the command needs. From plain files the loader then reads only
     that session's lines (`load_traces(..., session=)`), so `show` of one conversation in a
-    large file does not parse the others. A session not found that way is looked for again in
-    a full load, whose `SessionNotFoundError` names the ids that are close.
+    large file does not parse the others. When no line names it, the loader says so without
+    loading the rest, and its `SessionNotFoundError` suggests from the ids the lines name; when
+    it cannot tell (a stitched id, a trace id), it loads everything itself: the set then holds
+    every session, which the error suggests from. Either way nothing is loaded twice.
 
     `page`: the sessions to fetch from trace stores (`replay --all` reads a store a page at a
     time), instead of those the command names.
@@ -142,8 +144,6 @@ def load(
     files = list(inputs.files)
     one = session if session is not None and _plain_files(files) else None
     traces, readers = _read(inputs, files, one, page)
-    if one is not None and one not in traces:
-        traces, readers = _read(inputs, files, None, page)
     check_loaded(files, readers, traces)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:

@@ -108,16 +108,21 @@ class InvalidInputError(ValueError, DefinableTraceError):
 
 
 class SessionNotFoundError(KeyError, DefinableTraceError):
-    """No session has the id asked for; the message names the closest ids there are."""
+    """No session has the id asked for; the message names the closest ids there are.
 
-    def __init__(self, session_id: str, known: Sequence[str]) -> None:
+    `scanned`: `known` are the session ids the input names, found by a scan of its lines
+    rather than by loading it (a one-session load that found no line naming the id), so the
+    message says so instead of counting the input's sessions."""
+
+    def __init__(self, session_id: str, known: Sequence[str], *, scanned: bool = False) -> None:
         self.session_id = session_id
         self.close_matches = _close(session_id, known)
-        hint = (
-            f"; did you mean {', '.join(map(repr, self.close_matches))}?"
-            if self.close_matches
-            else f" (the input holds {len(known)} session(s))"
-        )
+        if self.close_matches:
+            hint = f"; did you mean {', '.join(map(repr, self.close_matches))}?"
+        elif scanned:
+            hint = " (no line of the input names it)"
+        else:
+            hint = f" (the input holds {len(known)} session(s))"
         self.message = f"no session {session_id!r}{hint}"
         super().__init__(self.message)
 

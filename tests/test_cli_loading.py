@@ -186,6 +186,15 @@ def test_a_mistyped_session_still_names_the_close_ones(mixed: Path) -> None:
         assert "math-tutor" in result.stderr.splitlines()[-1], result.stderr
 
 
+def test_a_session_no_line_names_is_an_error_without_a_whole_load(mixed: Path) -> None:
+    for command in ("show", "export", "replay"):
+        result = run(command, mixed, "--session", "no-such-session")
+        assert result.exit_code == 2, result.output
+        assert result.stderr.splitlines() == [
+            "Error: no session 'no-such-session' (no line of the input names it)"
+        ]  # and no warning about the damaged line 3: the rest of the file was not parsed
+
+
 # --- 3. stitched, inferred, branches ------------------------------------------------------------
 
 

@@ -69,6 +69,52 @@ def test_an_unknown_session_names_close_ones(mixed: Path) -> None:
     assert known in str(caught.value)
 
 
+def test_an_id_no_line_holds_is_known_absent_without_a_whole_load(mixed: Path) -> None:
+    for asked in ("no-such-session", "math-tutr"):
+        traces = load_traces(mixed, session=asked)
+        assert len(traces) == 0 and traces.named_ids is not None
+        assert traces.warnings == []  # a whole load warns about the damaged line 4
+        with pytest.raises(SessionNotFoundError) as caught:
+            traces.session(asked)
+        if asked == "math-tutr":
+            assert caught.value.close_matches[0] == "math-tutor"
+        else:
+            assert str(caught.value) == (
+                "no session 'no-such-session' (no line of the input names it)"
+            )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[s.name for s in SOURCES])
+def test_the_ids_lines_name_are_those_a_whole_load_finds(source: Path) -> None:
+    """What an absent id's error suggests from: the sessions spans name, as the loader reads
+    them (not those it makes: stitched ids and trace ids)."""
+    named = load_traces(source, session="zz-no-such-session").named_ids
+    assert named is not None
+    assert named == [s.id for s in _by_first_line(load_traces(source)) if not s.inferred]
+
+
+def _by_first_line(traces):  # type: ignore[no-untyped-def]
+    return sorted(traces, key=lambda s: min(span.line for t in s.turns for span in t.spans))
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "inferred-0123456789abcdef",  # stitched ids are made by the loader: no line holds them
+        "0123456789abcdef0123456789abcdef",  # a trace id may be written otherwise (base64)
+        "chat",  # in lines, but no span names it as its session: the whole load decides
+    ],
+)
+def test_ids_the_loader_may_make_or_that_lines_mention_are_looked_for_in_a_whole_load(
+    mixed: Path, asked: str
+) -> None:
+    traces = load_traces(mixed, session=asked)
+    assert traces.named_ids is None
+    assert len(traces) == len(load_traces(mixed))
+    with pytest.raises(SessionNotFoundError, match=r"the input holds|did you mean"):
+        traces.session(asked)
+
+
 def test_a_session_over_several_files_is_read_from_each(tmp_path: Path, mixed: Path) -> None:
     lines = mixed.read_bytes().splitlines()
     first = write_lines(tmp_path / "a.jsonl", lines[::2])

@@ -18,9 +18,11 @@ and `re`. Time follows the file size at about twice the time of reading it once;
 follows the block and the lines kept, never the number of sessions in the file. The trace file
 is only read. What cannot be selected this way falls back to loading everything and picking
 the session: gzip files, stdin, directories, one JSON document (not JSON lines), parsed
-documents, a session or trace id that JSON may escape in more than one way, an id no line
-holds (a stitched id the loader made up). Warnings are those of the lines read: problems on
-other lines of the file are not looked for.
+documents, a session or trace id that JSON may escape in more than one way, an id the loader
+makes (a stitched session's, a trace id), an id lines mention but no span names. An id no line
+holds at all names no session: the result is an empty set that knows the ids the lines name,
+for `SessionNotFoundError`'s suggestions, found without parsing (`_named_ids`). Warnings are
+those of the lines read: problems on other lines of the file are not looked for.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ._logs import LogIndex
 from ._otlp import read_lines
 from ._records import TraceWarning
 from ._sessions import TraceSet
+from ._stitch import PREFIX
 from ._store import TextStore
 
 if TYPE_CHECKING:
@@ -91,9 +94,13 @@ def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSe
         return _everything(sources, session_id)
     # Pass 1 in every file first: a trace named in one file may have spans in another.
     traces: set[bytes] = set()
+    mentions = _Mentions()
     naming = {
-        path: _naming(_scan(path, _needle_hits([needle])), session_id, traces) for path in paths
+        path: _naming(mentions.count(_scan(path, _needle_hits([needle]))), session_id, traces)
+        for path in paths
     }
+    if not mentions.found and _only_named(session_id):
+        return TraceSet([], [], paths, named_ids=_named_ids(paths))
     if not all(_PLAIN_TRACE.fullmatch(trace) for trace in traces):
         return _everything(sources, session_id)  # a trace id JSON may spell in several ways
     picked = [(path, _second_pass(path, naming[path], traces)) for path in paths]
@@ -101,6 +108,52 @@ def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSe
     if not picked:
         return _everything(sources, session_id)
     return _assemble_one(picked, paths, session_id)
+
+
+class _Mentions:
+    """Whether pass 1 found the id in any line at all (its lines are not kept: an id such as
+    `"1"` is in every line)."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def count(self, lines: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
+        for line in lines:
+            self.found = True
+            yield line
+
+
+def _only_named(session_id: str) -> bool:
+    """Whether a session with this id exists only if a line holds it as a JSON string. Not so
+    for the ids the loader makes: a stitched session's (`inferred-...`) and a trace id, the id
+    of a session no span names (trace ids written in base64 or capitals are converted)."""
+    return not session_id.startswith(PREFIX) and not _TRACE_HEX.fullmatch(session_id)
+
+
+_TRACE_HEX = re.compile(r"[0-9a-f]{32}")
+_SESSION_VALUE = re.compile(
+    rb'"key"\s*:\s*"(?:'
+    + b"|".join(re.escape(key.encode()) for key in SESSION_KEYS)
+    + rb')"\s*,\s*"value"\s*:\s*\{\s*"stringValue"\s*:\s*("(?:[^"\\]|\\.)*")'
+)
+
+
+def _named_ids(paths: Sequence[str]) -> list[str]:
+    """The session ids the files' spans name (`SESSION_KEYS` string values, in the key-first
+    order every OTLP/JSON writer uses), in order of first appearance: what `SessionNotFoundError`
+    suggests from when the id asked for is in no line. One regular-expression pass over the
+    blocks, nothing parsed: about the time of reading the file, memory of one block."""
+    found: dict[str, None] = {}
+    for path in paths:
+        for _, block, cut in _blocks(path):
+            for match in _SESSION_VALUE.finditer(block, 0, cut):
+                try:
+                    value = orjson.loads(match.group(1))
+                except orjson.JSONDecodeError:
+                    continue  # damaged: the whole load would not read it either
+                if isinstance(value, str) and value:
+                    found.setdefault(value)
+    return list(found)
 
 
 def _assemble_one(
@@ -154,8 +207,8 @@ def _everything(sources: Sequence[TraceSource], session_id: str) -> TraceSet:
 
 
 def _only(traces: TraceSet, session_id: str) -> TraceSet:
-    """`traces` cut to the one session; unknown ids still get `SessionNotFoundError`'s
-    suggestions from the whole set."""
+    """`traces` cut to the one session; an id not found keeps the whole set, from which
+    `SessionNotFoundError` suggests close ids (so the caller need not load it again)."""
     if session_id not in traces:
         return traces
     return TraceSet([traces.session(session_id)], traces.warnings, traces.paths)

@@ -652,11 +652,20 @@ class TraceSet:
     """
 
     def __init__(
-        self, sessions: list[Session], warnings: list[TraceWarning], paths: list[str]
+        self,
+        sessions: list[Session],
+        warnings: list[TraceWarning],
+        paths: list[str],
+        *,
+        named_ids: list[str] | None = None,
     ) -> None:
         self.sessions = sessions
         self.warnings = warnings
         self.paths = paths
+        # Set by a one-session load (`load_traces(..., session=S)`) that found no line naming
+        # S, so knows S is not in the input without loading it: the set is then empty, and
+        # these, the session ids its lines name, are what `session()` suggests from.
+        self.named_ids = named_ids
         self._by_id = {s.id: s for s in sessions}
         self._taken = 0
 
@@ -682,5 +691,7 @@ class TraceSet:
         """The session with this id; `SessionNotFoundError` (a `KeyError`) names close ones."""
         found = self._by_id.get(session_id)
         if found is None:
+            if self.named_ids is not None:
+                raise SessionNotFoundError(session_id, self.named_ids, scanned=True)
             raise SessionNotFoundError(session_id, list(self._by_id))
         return found
