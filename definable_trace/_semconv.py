@@ -558,15 +558,20 @@ def _fields_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tool_call_from_part(part: dict[str, Any]) -> dict[str, Any]:
-    arguments = part.get("arguments")
-    if not isinstance(arguments, str):
-        arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
-    call_id = part.get("id")
-    return {
-        "id": call_id if call_id is not None else "",
-        "type": "function",
-        "function": {"name": part.get("name") or "", "arguments": arguments},
-    }
+    """A `tool_call` part as `Message.tool_calls` holds it, through the typed `ToolCallPart`:
+    an id or name that is not a string (damaged input) is read as absent, not kept (an id of
+    arrays nested a thousand deep made every later dump of the message fail); arguments with
+    no JSON are a `ValueError`, which the readers report, as `_as_text` does for content."""
+    call_id, name = part.get("id"), part.get("name")
+    typed = ToolCallPart(
+        call_id if isinstance(call_id, str) else None,
+        name if isinstance(name, str) else None,
+        part.get("arguments"),
+    )
+    try:
+        return typed.to_openai()
+    except TypeError as exc:  # nested too deep, or not JSON
+        raise ValueError(f"tool call arguments are not JSON ({exc})") from None
 
 
 def _media_from_parts(

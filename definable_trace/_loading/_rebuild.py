@@ -759,11 +759,17 @@ def _plain_tool_call(part: dict[str, Any]) -> dict[str, Any] | None:
             arguments = orjson.dumps(arguments).decode()
         except TypeError:  # not JSON: the general path tells
             return None
-    call_id = part.get("id")
+    call_id, name = part.get("id"), part.get("name")
+    if call_id is None:
+        call_id = ""
+    if name is None:
+        name = ""
+    if call_id.__class__ is not str or name.__class__ is not str:
+        return None  # damaged: the general path reads it (`ToolCallPart`)
     return {
-        "id": call_id if call_id is not None else "",
+        "id": call_id,
         "type": "function",
-        "function": {"name": part.get("name") or "", "arguments": arguments},
+        "function": {"name": name, "arguments": arguments},
     }
 
 
