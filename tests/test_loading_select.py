@@ -97,11 +97,35 @@ def _by_first_line(traces):  # type: ignore[no-untyped-def]
     return sorted(traces, key=lambda s: min(span.line for t in s.turns for span in t.spans))
 
 
+def test_a_session_named_by_a_trace_id_in_capitals_is_found(tmp_path: Path) -> None:
+    """Found by the fuzz test run long: calls whose session-naming parent is lost are a session
+    named by their trace id, which the loader lowercases; a trace id written with a capital
+    is then in no line as the session's id is."""
+    lines = []
+    for line in (FIXTURES / "openai_v2_events.jsonl").read_bytes().splitlines():
+        request = orjson.loads(line)
+        for resource in request.get("resourceSpans", ()):
+            for scope in resource["scopeSpans"]:
+                scope["spans"] = [s for s in scope["spans"] if "invoke_agent" not in s["name"]]
+                for span in scope["spans"]:  # a capital, and no hex digit (as a flip made)
+                    span["traceId"] = span["traceId"][:10] + "O" + span["traceId"][11:]
+        lines.append(orjson.dumps(request))
+    path = write_lines(tmp_path / "capitals.jsonl", lines)
+    whole = load_traces(path)
+    named_by_trace = [s.id for s in whole if len(s.id) == 32 and "o" in s.id]
+    assert named_by_trace
+    for session_id in named_by_trace:
+        alone = load_traces(path, session=session_id)
+        assert [s.id for s in alone] == [session_id]
+        assert alone.session(session_id).messages == whole.session(session_id).messages
+
+
 @pytest.mark.parametrize(
     "asked",
     [
         "inferred-0123456789abcdef",  # stitched ids are made by the loader: no line holds them
         "0123456789abcdef0123456789abcdef",  # a trace id may be written otherwise (base64)
+        "0123456789abcdef0123456789abcdez",  # any id of 32 characters is lowercased when read
         "chat",  # in lines, but no span names it as its session: the whole load decides
     ],
 )

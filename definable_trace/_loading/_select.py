@@ -125,12 +125,13 @@ class _Mentions:
 
 def _only_named(session_id: str) -> bool:
     """Whether a session with this id exists only if a line holds it as a JSON string. Not so
-    for the ids the loader makes: a stitched session's (`inferred-...`) and a trace id, the id
-    of a session no span names (trace ids written in base64 or capitals are converted)."""
-    return not session_id.startswith(PREFIX) and not _TRACE_HEX.fullmatch(session_id)
+    for the ids the loader makes: a stitched session's (`inferred-...`), and a trace id, the
+    id of a session no span names, which the line may spell otherwise (`_decode._hex_id`
+    lowercases any id of 32 characters and turns base64 into 32 hex digits)."""
+    return not session_id.startswith(PREFIX) and len(session_id) != _TRACE_ID_LENGTH
 
 
-_TRACE_HEX = re.compile(r"[0-9a-f]{32}")
+_TRACE_ID_LENGTH = 32
 _SESSION_VALUE = re.compile(
     rb'"key"\s*:\s*"(?:'
     + b"|".join(re.escape(key.encode()) for key in SESSION_KEYS)
