@@ -15,6 +15,7 @@ raw JSON string is the compact encoding of it, else the raw string, so the round
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -39,6 +40,7 @@ __all__ = [
     "ToolCallPart",
     "answered",
     "call_function",
+    "compact_json",
     "counts_left_out",
     "message_from_parts",
     "message_meta",
@@ -274,7 +276,7 @@ class ToolCallPart:
         none), as the API sends them."""
         arguments = self.arguments
         if not isinstance(arguments, str):
-            arguments = orjson.dumps(arguments if arguments is not None else {}).decode()
+            arguments = compact_json(arguments if arguments is not None else {})
         return {
             "id": self.id if self.id is not None else "",
             "type": "function",
@@ -606,6 +608,20 @@ def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
-        return orjson.dumps(value).decode()
+        return compact_json(value)
     except TypeError as exc:  # nested too deep, or not JSON: a ValueError the readers report
         raise ValueError(f"content is not text or JSON ({exc})") from None
+
+
+def compact_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """orjson's compact JSON of `value`. orjson refuses integers beyond 64 bits, which JSON
+    allows and damaged traces hold (a token count of 2**70): those values get the standard
+    library's JSON, in the same compact form. Raises `TypeError`, as orjson does, for a value
+    with no JSON (unless `default` makes one) or nested too deep to write."""
+    try:
+        return orjson.dumps(value, default=default).decode()
+    except TypeError:
+        try:
+            return json.dumps(value, default=default, ensure_ascii=False, separators=(",", ":"))
+        except (RecursionError, ValueError) as exc:
+            raise TypeError(f"no JSON for the value ({exc})") from None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import msgspec
-import orjson
 
 from .. import _semconv as sc
 from .._messages import Message, Metrics
@@ -361,4 +360,4 @@ def _first_of(span: SpanRecord, names: tuple[str, ...]) -> object:
 def _text_or_none(value: object) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return orjson.dumps(value, default=str).decode()
+    return sc.compact_json(value, default=str)

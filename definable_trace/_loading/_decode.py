@@ -362,6 +362,9 @@ class SpanDecoder:
             keys = tuple(item["key"] for item in items)
             values = [_OTHER] * len(items)
             plan = self._plans.get(keys) or self._plan(keys, values)
+        for value in values:
+            if value.__class__ is dict or value.__class__ is list:
+                _within_depth(value, 0)  # a `stringValue` that is JSON: damaged
         if plan.numbers:
             _decode_numbers(plan.numbers, items, values)
         if _OTHER in values:
@@ -574,9 +577,13 @@ def _strings(array: dict[str, Any]) -> tuple[Any, ...] | None:
     if items.__class__ is not list:
         return () if items is None else None  # `{}`: `any_value`'s empty tuple
     try:
-        return tuple(map(_STRING_VALUE, items))  # `item["stringValue"]` of each, in C
+        found = tuple(map(_STRING_VALUE, items))  # `item["stringValue"]` of each, in C
     except (KeyError, TypeError):  # an item without one, or not an object
         return None
+    for text in found:
+        if text.__class__ is not str and text is not None:
+            return None  # damaged: `any_value` reads it (and checks how deep it nests)
+    return found
 
 
 _STRING_VALUE = operator.itemgetter("stringValue")
@@ -592,7 +599,10 @@ def any_value(value: dict[str, Any], depth: int = 0) -> Any:
     including nesting deeper than `MAX_DEPTH`, which would otherwise end in `RecursionError`.
     """
     if "stringValue" in value:
-        return value["stringValue"]
+        found = value["stringValue"]
+        if found.__class__ is dict or found.__class__ is list:
+            _within_depth(found, depth)  # JSON where a string belongs: damaged
+        return found
     if "intValue" in value:
         return _int(value["intValue"])
     if "boolValue" in value:
@@ -613,6 +623,21 @@ def any_value(value: dict[str, Any], depth: int = 0) -> Any:
         except (binascii.Error, TypeError, ValueError):
             return value["bytesValue"]
     return None
+
+
+def _within_depth(value: Any, depth: int) -> None:
+    """A `stringValue` that is JSON instead of a string (damaged input) is kept as read, as a
+    value of another type is, but not when it nests deeper than `MAX_DEPTH` in all (`depth`:
+    the levels above it): that is a `ValueError`, as for nested `AnyValue`s, not a value
+    whose text no dump could make later. A loop, not recursion: it may be a thousand deep."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        if item.__class__ is dict or item.__class__ is list:
+            if level >= MAX_DEPTH:
+                raise ValueError(f"attribute value nested deeper than {MAX_DEPTH} levels")
+            inner = item.values() if item.__class__ is dict else item
+            stack.extend((child, level + 1) for child in inner)
 
 
 def _as_text(value: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .._messages import Image, Message
-from .._semconv import ToolCallPart
+from .._semconv import ToolCallPart, compact_json
 from ._calls import Memo
 from ._records import SpanRecord
 
@@ -175,7 +175,7 @@ def content_parts(value: Any) -> tuple[str | None, list[Image]]:
             return _from_parts(parsed)
     if value is None or isinstance(value, str):
         return value, []
-    return orjson.dumps(value, default=str).decode(), []
+    return compact_json(value, default=str), []
 
 
 def _from_parts(parts: Iterable[dict[str, Any]]) -> tuple[str | None, list[Image]]:

@@ -1,0 +1,96 @@
+"""Attribute values no JSON writer takes back: found by the fuzz test run long (20,000 examples,
+random seeds), each made here on a real trace, each failing before its fix.
+
+- JSON where a string belongs (`"stringValue": [[...]]`), nested far deeper than the levels
+  `any_value` allows nested `AnyValue`s: kept as read, it made the content's text fail later.
+- Integers beyond 64 bits, which JSON allows and orjson does not write (a tool call's
+  arguments, a message content): `compact_json` writes them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from loading_mutations import touch_everything
+
+from definable_trace import _semconv as sc
+from definable_trace.loading import load_traces
+
+ROOT = Path(__file__).parent.parent
+_BIG = 2**70
+_DEEP_ANY = '{"arrayValue":{"values":[' * 100 + '{"stringValue":"x"}' + "]}}" * 100
+
+
+def _rewritten(source: Path, key: str, value: str, out: Path) -> Path:
+    """`source` with the JSON `value` (text, spliced as is) for every attribute `key`."""
+    lines = []
+    for line in source.read_bytes().splitlines():
+        request = orjson.loads(line)
+        for resource in request.get("resourceSpans", ()):
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    for attribute in span.get("attributes", ()):
+                        if attribute["key"] == key:
+                            attribute["value"] = "SPLICED"
+        lines.append(orjson.dumps(request).replace(b'"SPLICED"', value.encode()))
+    out.write_bytes(b"\n".join(lines) + b"\n")
+    return out
+
+
+def test_deep_json_as_a_string_value_skips_the_span_with_a_warning(tmp_path: Path) -> None:
+    source = ROOT / "tests" / "fixtures" / "openllmetry_old.jsonl"
+    key = "gen_ai.completion.0.content"
+    path = _rewritten(source, key, '{"stringValue":' + _DEEP_ANY + "}", tmp_path / "deep.jsonl")
+    traces = load_traces(path)
+    touch_everything(traces)
+    assert any("nested deeper than 64 levels" in str(w) for w in traces.warnings)
+    # the same nesting as an array of values says the same, as before
+    other = _rewritten(source, key, _DEEP_ANY, tmp_path / "deep-any.jsonl")
+    assert any("nested deeper than 64 levels" in str(w) for w in load_traces(other).warnings)
+
+
+def test_an_integer_beyond_64_bits_as_a_content_is_its_text(tmp_path: Path) -> None:
+    source = ROOT / "tests" / "fixtures" / "openllmetry_old.jsonl"
+    key = "gen_ai.completion.0.content"
+    value = '{"arrayValue":{"values":[{"intValue":"' + str(_BIG) + '"}]}}'
+    path = _rewritten(source, key, value, tmp_path / "big.jsonl")
+    traces = load_traces(path)
+    touch_everything(traces)
+    contents = [m.content for s in traces for m in s.messages]
+    assert f"[{_BIG}]" in contents
+
+
+def test_tool_arguments_beyond_64_bits_are_their_text(tmp_path: Path) -> None:
+    source = ROOT / "sample_traces" / "tools.jsonl"
+    value = '{"kvlistValue":{"values":[{"key":"n","value":{"intValue":"' + str(_BIG) + '"}}]}}'
+    path = _rewritten(source, sc.GEN_AI_TOOL_CALL_ARGUMENTS, value, tmp_path / "big.jsonl")
+    traces = load_traces(path)
+    touch_everything(traces)
+    arguments = {c.arguments for s in traces for t in s.turns for c in t.tool_calls}
+    assert f'{{"n":{_BIG}}}' in arguments
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, 1.5, "é", [1, "a", None], {"b": 1, "a": [2]}, 2**63 - 1, -(2**63)],
+)
+def test_compact_json_is_orjson_where_orjson_writes(value: Any) -> None:
+    assert sc.compact_json(value) == orjson.dumps(value).decode()
+
+
+def test_compact_json_writes_what_orjson_refuses_as_the_standard_library_does() -> None:
+    value = {"n": _BIG, "m": [-_BIG, "é"]}
+    assert sc.compact_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(sc.compact_json(value)) == value
+    with pytest.raises(TypeError):
+        sc.compact_json({"n": _BIG, "b": b"bytes"})  # no JSON, as orjson says
+    assert sc.compact_json({"n": _BIG, "b": b"x"}, default=str) == f'{{"n":{_BIG},"b":"b\'x\'"}}'
+    deep: Any = []
+    for _ in range(5000):
+        deep = [deep, _BIG]
+    with pytest.raises(TypeError):
+        sc.compact_json(deep)
