@@ -8,6 +8,7 @@ field has a default so that files written by older versions still load.
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from typing import Any, Literal
@@ -26,6 +27,7 @@ __all__ = [
     "Metrics",
     "Role",
     "Video",
+    "seconds_kept",
 ]
 
 
@@ -70,8 +72,11 @@ class Metrics(BaseModel):
         meaningful precision; every later span's meta list repeats each answer's times, so a
         trace holds `0.277036` instead of `0.27703584499977296` (about 20 bytes per answer per
         list). The value in memory is the rounded one, so what a trace holds reads back equal.
+        A time that is not a finite number (`NaN`, `Infinity` in a damaged trace) is no
+        measurement: None, as when none was taken (NaN would also make a message unequal to
+        itself, and every sum of durations NaN).
         """
-        return None if value is None else round(value, 6)
+        return seconds_kept(value)
 
     def __add__(self, other: Metrics) -> Metrics:
         """Sum two metrics: counts add up, durations add up, the first token time is the first."""
@@ -179,3 +184,12 @@ class Message(BaseModel):
 
 MESSAGES_ADAPTER: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 """The one way a history goes to and from JSON (`dump_json` / `validate_json`)."""
+
+
+def seconds_kept(value: float | None) -> float | None:
+    """A time in seconds as `Metrics` keeps it (`Metrics._to_microseconds`): rounded to the
+    microsecond, None for none and for what is not a finite number. Also read by the loader's
+    listing, which sums times without a `Metrics` per call and must keep the same values."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 6)

@@ -5,11 +5,14 @@ random seeds), each made here on a real trace, each failing before its fix.
   `any_value` allows nested `AnyValue`s: kept as read, it made the content's text fail later.
 - Integers beyond 64 bits, which JSON allows and orjson does not write (a tool call's
   arguments, a message content): `compact_json` writes them.
+- Times that are no finite number (`"NaN"`, which pydantic reads as one): no measurement.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import orjson
 import pytest
 from loading_mutations import touch_everything
 
+from definable_trace import Metrics
 from definable_trace import _semconv as sc
 from definable_trace.loading import load_traces
 
@@ -94,3 +98,30 @@ def test_compact_json_writes_what_orjson_refuses_as_the_standard_library_does() 
         deep = [deep, _BIG]
     with pytest.raises(TypeError):
         sc.compact_json(deep)
+
+
+def test_times_that_are_no_number_are_no_measurement(tmp_path: Path) -> None:
+    """Found by the fuzz test run long: a meta entry's `"duration": "NaN"` became a NaN time
+    (pydantic reads the string), which made the message unequal to itself and sums NaN."""
+    data = (ROOT / "tests" / "fixtures" / "layout-v1.jsonl").read_bytes()
+    found = list(dict.fromkeys(re.findall(rb'\\"duration\\":([0-9.]+)', data)))
+    for value, word in zip(found, [b"NaN", b"Infinity"], strict=False):  # every copy of two
+        data = data.replace(b'duration\\":' + value, b'duration\\":\\"' + word + b'\\"')
+    path = tmp_path / "nan.jsonl"
+    path.write_bytes(data)
+    traces = load_traces(path)
+    times = [
+        time
+        for s in traces
+        for m in s.messages
+        if m.metrics is not None
+        for time in (m.metrics.duration, m.metrics.time_to_first_token)
+    ]
+    assert None in times and all(t is None or math.isfinite(t) for t in times)
+    for session in traces:
+        assert load_traces(path, session=session.id).session(session.id).messages == (
+            session.messages
+        )
+        first_token = session.metrics.time_to_first_token
+        assert first_token is None or math.isfinite(first_token)
+    assert Metrics(duration=float("nan"), time_to_first_token=float("-inf")) == Metrics()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from .. import _semconv as sc
-from .._messages import Message, Metrics
+from .._messages import Message, Metrics, seconds_kept
 from ._records import SpanRecord
 from ._sessions import CallFacts, Counts, ToolCall, plain_of
 from ._sessions import Usage as Plain
@@ -268,7 +268,7 @@ def plain_usage(span: SpanRecord) -> Plain:
 
 def _plain(read: tuple[Counts, float | None]) -> Plain:
     counts, first_token = read
-    return counts, None if first_token is None else round(first_token, 6)
+    return counts, seconds_kept(first_token)
 
 
 def _usage(span: SpanRecord) -> tuple[Counts, float | None]:

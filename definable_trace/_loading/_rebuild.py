@@ -30,7 +30,7 @@ import msgspec
 import orjson
 
 from .. import _semconv as sc
-from .._messages import Message, Metrics
+from .._messages import Message, Metrics, seconds_kept
 from ._calls import error_of, finish_reason_of, first_text, usage_of
 from ._records import EXACT_INT, SpanRecord, TraceWarning
 from ._sessions import CallFacts, Counts, Usage, plain_of
@@ -549,7 +549,7 @@ def _plain_metrics(data: Any, span: SpanRecord) -> Usage | None:
         return None
     if first_token.__class__ is not float:
         first_token = None if first_token is None else float(first_token)
-    return counts, None if first_token is None else round(first_token, 6)
+    return counts, seconds_kept(first_token)
 
 
 def _plain_counts(data: dict[str, Any], span: SpanRecord) -> Counts | None:
