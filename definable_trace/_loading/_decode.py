@@ -176,16 +176,7 @@ class SpanDecoder:
         self._intern(plan, values)
         if plan.shared:
             self._share(plan, keys, values, trace)
-        # The times, as `_made` reads them.
-        start, end = span.startTimeUnixNano, span.endTimeUnixNano
-        if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
-            start = int(start)
-        else:
-            start = _nanoseconds(start)
-        if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
-            end = int(end)
-        else:
-            end = _nanoseconds(end)
+        start, end = _times(span.startTimeUnixNano, span.endTimeUnixNano)
         return SpanRecord(
             name,
             trace,
@@ -321,16 +312,7 @@ class SpanDecoder:
     ) -> SpanRecord:
         trace_id, span_id, parent, kind, code, message, name = head
         strings = self.store.strings
-        # OTLP/JSON's decimal strings, the usual case, without a call: 19 digits are in range.
-        start, end = times
-        if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
-            start = int(start)
-        else:
-            start = _nanoseconds(start)
-        if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
-            end = int(end)
-        else:
-            end = _nanoseconds(end)
+        start, end = _times(*times)
         return SpanRecord(
             name,
             trace_id,
@@ -462,6 +444,20 @@ class _Plan:
 
 
 _UINT64 = 1 << 64
+
+
+def _times(start: Any, end: Any) -> tuple[int, int]:
+    """A span's start and end as both decoding paths read them: OTLP/JSON's decimal strings,
+    the usual case, without a further call (19 digits are in range), else `_nanoseconds`."""
+    if start.__class__ is str and 0 < len(start) < 20 and start.isdigit():
+        start = int(start)
+    else:
+        start = _nanoseconds(start)
+    if end.__class__ is str and 0 < len(end) < 20 and end.isdigit():
+        end = int(end)
+    else:
+        end = _nanoseconds(end)
+    return start, end
 
 
 def _nanoseconds(value: Any) -> int:
