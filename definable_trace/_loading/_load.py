@@ -43,7 +43,9 @@ def load_traces(*sources: TraceSource, session: str | None = None) -> TraceSet:
 
     `session`: load that session only (the `TraceSet` then holds it alone, when found): the
     files are scanned for the lines that name it or its traces and only those are parsed, so
-    one session out of a file of gigabytes takes a fraction of a second (see `_select`).
+    one session out of a file of gigabytes takes a fraction of a second (see `_select`). An id
+    no line holds gives an empty `TraceSet` at once (its `named_ids`: the ids the lines name),
+    whose `session()` raises `SessionNotFoundError` with the close ones.
     """
     if session is not None:
         from ._select import load_one_session
