@@ -143,7 +143,8 @@ def _named_ids(paths: Sequence[str]) -> list[str]:
     """The session ids the files' spans name (`SESSION_KEYS` string values, in the key-first
     order every OTLP/JSON writer uses), in order of first appearance: what `SessionNotFoundError`
     suggests from when the id asked for is in no line. One regular-expression pass over the
-    blocks, nothing parsed: about the time of reading the file, memory of one block."""
+    blocks, nothing parsed: 1.3 s of CPU a gigabyte (1.5x faster than a bare parse), memory of
+    one block (bench/one_session.py)."""
     found: dict[str, None] = {}
     for path in paths:
         for _, block, cut in _blocks(path):
