@@ -126,7 +126,7 @@ class SpanGraph:
 
     def session_of(self, span: SpanRecord) -> tuple[str, bool]:
         """(session id, inferred): inferred means no span named one and the trace id is used."""
-        found = span.session_attribute()  # `own_session`, called for every span
+        found = span.session_attribute()  # its own, found once per span and kept
         if found is None:
             found = self._inherit(span)
             if found is None:
@@ -167,8 +167,3 @@ class SpanGraph:
                         by_trace[span.trace_id] = ""
             self._by_trace = by_trace
         return self._by_trace
-
-
-def own_session(span: SpanRecord) -> str | None:
-    """The session id the span names itself (the first of `SESSION_KEYS` it holds)."""
-    return span.session_attribute()
