@@ -125,3 +125,32 @@ def test_times_that_are_no_number_are_no_measurement(tmp_path: Path) -> None:
         first_token = session.metrics.time_to_first_token
         assert first_token is None or math.isfinite(first_token)
     assert Metrics(duration=float("nan"), time_to_first_token=float("-inf")) == Metrics()
+
+
+def test_a_time_to_first_token_beyond_any_float_is_no_time(tmp_path: Path) -> None:
+    """Found reading the change again: an integer time to first token too large for a float
+    raised OverflowError when a listing or a `Metrics` read it."""
+    lines = []
+    for line in (ROOT / "tests" / "fixtures" / "openai_v2.jsonl").read_bytes().splitlines():
+        request = orjson.loads(line)
+        for resource in request.get("resourceSpans", ()):
+            for scope in resource["scopeSpans"]:
+                for span in scope["spans"]:
+                    if span["name"].startswith("chat"):
+                        span.setdefault("attributes", []).append(
+                            {
+                                "key": sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+                                "value": {"intValue": "1" + "0" * 400},
+                            }
+                        )
+        lines.append(orjson.dumps(request))
+    path = tmp_path / "first-token.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    traces = load_traces(path)
+    touch_everything(traces)
+    assert traces.sessions
+    for session in traces:
+        assert session.metrics.time_to_first_token is None
+        assert all(
+            c.metrics.time_to_first_token is None for t in session.turns for c in t.model_calls
+        )

@@ -295,7 +295,12 @@ def _usage(span: SpanRecord) -> tuple[Counts, float | None]:
         cache_write or 0,
         reasoning or 0,
     )
-    return counts, float(first_token) if first_token is not None else None
+    if first_token is not None:
+        try:
+            first_token = float(first_token)
+        except OverflowError:  # an integer beyond any float (damage): no time, as for NaN
+            first_token = None
+    return counts, first_token
 
 
 def first_text(span: SpanRecord, *names: str) -> str | None:
