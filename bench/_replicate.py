@@ -4,6 +4,11 @@ The templates are real files (our agent's `sample_traces/` and the foreign instr
 `tests/fixtures/`, each written by the real code). Copy k renames every trace id, span id
 (parents follow) and session id, so each copy is new sessions with the same shapes; the
 copies are written in interleaved order, as a production app's exporter would write them.
+Copy k also asks about "Paris k" where the templates' conversation asks about Paris, in
+every line (input, answers, tool arguments, log records alike, so each history still begins
+with the one before): the conversations that name no session are then different
+conversations in each copy, as real traffic is. Byte-identical copies would all stitch into
+one family of regenerated answers (a root sending an earlier root's exact input is a branch).
 Used by `one_session.py` and `load_throughput.py --replicate`.
 
     python bench/_replicate.py OUT.jsonl 1000     # about 1000 MB
@@ -26,6 +31,7 @@ _SESSION_KEYS = (
     b"traceloop.association.properties.session_id",
     b"definable_trace.lineage.parent_session",
 )
+_VARIED = b"Paris"  # the word of the templates' conversation that each copy varies
 _SESSIONS = re.compile(
     rb'"key":"(?:'
     + b"|".join(re.escape(k) for k in _SESSION_KEYS)
@@ -49,24 +55,46 @@ def _names(lines: list[bytes]) -> tuple[set[bytes], set[bytes]]:
     return ids, sessions
 
 
-def _segments(lines: list[bytes]) -> list[list[bytes | tuple[bytes, bool]]]:
-    """Each line cut around its ids and session ids once; a copy only joins the pieces."""
+_Piece = bytes | tuple[bytes, str]  # as is, or (value, "id" | "session" | "word")
+
+
+def _segments(lines: list[bytes]) -> list[list[_Piece]]:
+    """Each line cut around its ids, session ids and varied words once; a copy only joins
+    the pieces."""
     ids, sessions = _names(lines)
     pattern = re.compile(rb'"(?:stringValue":")?([^"]{1,120})"')
-    out: list[list[bytes | tuple[bytes, bool]]] = []
+    out: list[list[_Piece]] = []
     for line in lines:
-        pieces: list[bytes | tuple[bytes, bool]] = []
+        pieces: list[_Piece] = []
         at = 0
         for match in pattern.finditer(line):
             value = match.group(1)
             session = match.group(0).startswith(b'"stringValue"')
             if (value in sessions) if session else (value in ids):
-                pieces.append(line[at : match.start(1)])
-                pieces.append((value, session))
+                pieces.extend(_words(line[at : match.start(1)]))
+                pieces.append((value, "session" if session else "id"))
                 at = match.end(1)
-        pieces.append(line[at:])
+        pieces.extend(_words(line[at:]))
         out.append(pieces)
     return out
+
+
+def _words(text: bytes) -> list[_Piece]:
+    """`text` cut around the varied word."""
+    parts = text.split(_VARIED)
+    pieces: list[_Piece] = [parts[0]]
+    for part in parts[1:]:
+        pieces.extend([(_VARIED, "word"), part])
+    return pieces
+
+
+def _piece(piece: _Piece, tag: bytes, suffix: bytes, word: bytes) -> bytes:
+    if isinstance(piece, bytes):
+        return piece
+    value, kind = piece
+    if kind == "session":
+        return value + suffix
+    return value[:-8] + tag if kind == "id" else value + word
 
 
 def replicate(out: Path, megabytes: float, *, label: str = "copy") -> dict[str, int]:
@@ -80,15 +108,9 @@ def replicate(out: Path, megabytes: float, *, label: str = "copy") -> dict[str, 
         for k in range(copies):
             tag = f"{k:08x}".encode()
             suffix = f"-{label}{k}".encode()
+            word = f" {k}".encode()
             for pieces in segments:
-                f.write(
-                    b"".join(
-                        piece
-                        if isinstance(piece, bytes)
-                        else (piece[0] + suffix if piece[1] else piece[0][:-8] + tag)
-                        for piece in pieces
-                    )
-                )
+                f.write(b"".join(_piece(piece, tag, suffix, word) for piece in pieces))
                 f.write(b"\n")
                 written += 1
     _, sessions = _names(lines)

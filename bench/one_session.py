@@ -18,7 +18,12 @@ RSS is its own:
 4. the same with `bytes.find` and `re` only (what a platform without `ahocorasick-rs` gets);
 5. an id no line holds (a typo): `load_traces(path, session=S)` finds it absent and the ids
    the lines name, for the error's suggestions;
-6. with `--full`: `load_traces(path)` and the same session from it (what they did before).
+6. stitched sessions (`inferred-...`, which no line names), with a sidecar index in a fresh
+   cache directory: the first query of the file (a whole load, which writes the index), then
+   sessions from the file's start, middle and end and one of the largest family (a greeting
+   every copy sends alike, answered alike: one family of branches), each from the index, and
+   a mistyped stitched id, answered from the index;
+7. with `--full`: `load_traces(path)` and the same session from it (what they did before).
 
 Printed: wall and CPU seconds, peak RSS of each, and the time as a multiple of the first
 baseline. The page cache is warm: the file was just written or read by the steps before (a
@@ -107,23 +112,51 @@ def step_one(path: Path, session: str, full: bool = False, stdlib: bool = False)
     return _timed(work)
 
 
-def step_absent(path: Path) -> dict[str, Any]:
+def step_absent(path: Path, session: str | None = None) -> dict[str, Any]:
     """An id no line holds (a typo): known absent without a whole load, with the ids the
     lines name for `SessionNotFoundError`'s suggestions."""
     from definable_trace.loading import SessionNotFoundError, load_traces
 
+    asked = session or _ABSENT
+
     def work() -> dict[str, Any]:
-        traces = load_traces(path, session=_ABSENT)
+        traces = load_traces(path, session=asked)
         try:
-            traces.session(_ABSENT)
+            traces.session(asked)
         except SessionNotFoundError:
             return {"named": len(traces.named_ids or ()), "sessions": len(traces)}
-        raise AssertionError(f"{_ABSENT!r} was found")
+        raise AssertionError(f"{asked!r} was found")
 
     return _timed(work)
 
 
 _ABSENT = "no-such-session"
+_UNKNOWN_STITCHED = "inferred-0"
+
+
+def step_index(path: Path) -> dict[str, Any]:
+    """The first query of a stitched session: no index yet, so a whole load, which writes it.
+    Returns stitched ids to ask for next: by their first line, the first, middle and last,
+    and one of the largest family."""
+    from definable_trace.loading import load_traces
+
+    def work() -> dict[str, Any]:
+        traces = load_traces(path, session=_UNKNOWN_STITCHED)  # not found: every session
+        stitched = sorted((s for s in traces if s.stitched), key=lambda s: s.turns[0].spans[0].line)
+        families: dict[str, int] = {}
+        for s in stitched:
+            parent = s.lineage.parent_session if s.lineage is not None else s.id
+            families[parent or s.id] = families.get(parent or s.id, 0) + 1
+        largest = max(families, key=families.__getitem__)
+        member = next(s.id for s in stitched if s.lineage and s.lineage.parent_session == largest)
+        return {
+            "sessions": len(traces),
+            "stitched": len(stitched),
+            "picks": [stitched[0].id, stitched[len(stitched) // 2].id, stitched[-1].id, member],
+            "largest": families[largest],
+        }
+
+    return _timed(work)
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -146,9 +179,16 @@ def main() -> None:
     parser.add_argument("--session", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        steps = {"read": step_read, "floor": step_floor, "absent": step_absent}
+        steps = {
+            "read": step_read,
+            "floor": step_floor,
+            "absent": step_absent,
+            "index": step_index,
+        }
         if args.step in steps:
             result = steps[args.step](args.file)
+        elif args.step == "one-absent":
+            result = step_absent(args.file, args.session)
         else:
             full, stdlib = args.step == "full", args.step == "stdlib"
             result = step_one(args.file, args.session, full=full, stdlib=stdlib)
@@ -186,6 +226,7 @@ def main() -> None:
         _line("an id no line holds (a typo)", r)
         + f"  = {r['cpu'] / read['cpu']:.1f}x reading once  ({r['named']} session ids named)"
     )
+    _stitched(path, read)
     if args.full:
         r = _child("--step=full", f"--file={path}", f"--session={picks[1][1]}")
         print(_line(f"whole load ({r['sessions']} sessions)", r))
@@ -194,6 +235,28 @@ def main() -> None:
         "are then loaded as usual, so peak RSS follows the session's size (and the longest "
         "line), not the file's or the number of sessions in it"
     )
+
+
+def _stitched(path: Path, read: dict[str, Any]) -> None:
+    """Step 6: stitched sessions through a sidecar index made in a fresh cache directory."""
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["DEFINABLE_TRACE_CACHE_DIR"] = cache  # the children's
+        first = _child("--step=index", f"--file={path}")
+        print(
+            _line("stitched, first query (whole load, index written)", first)
+            + f"  ({first['stitched']} stitched of {first['sessions']} sessions)"
+        )
+        labels = ("start", "middle", "end", f"largest family ({first['largest']} sessions)")
+        for label, session in zip(labels, first["picks"], strict=True):
+            r = _child("--step=one", f"--file={path}", f"--session={session}")
+            print(
+                _line(f"stitched from the index: {label}", r)
+                + f"  = {r['cpu'] / read['cpu']:.1f}x reading once"
+                + f"  ({r['turns']} turns, {r['messages']} messages)"
+            )
+        typo = first["picks"][1][:-1] + ("0" if first["picks"][1][-1] != "0" else "1")
+        r = _child("--step=one-absent", f"--file={path}", f"--session={typo}")
+        print(_line("a mistyped stitched id, from the index", r) + f"  ({r['named']} named)")
 
 
 def _lines_per_copy() -> int:

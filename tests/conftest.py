@@ -5,7 +5,8 @@ Fixtures (names are stable; other test files rely on them):
 - `_isolated_environment` (autouse): removes `OPENAI_API_KEY`, `OPENAI_BASE_URL`,
   `DEFINABLE_TRACE_FILE`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
   and `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`; sets `XDG_DATA_HOME` to the test's
-  `tmp_path` (so the default trace file, and any subprocess's, never lands in the user's home).
+  `tmp_path` (so the default trace file, and any subprocess's, never lands in the user's home),
+  and `DEFINABLE_TRACE_CACHE_DIR` to `tmp_path / "cache"` (the loader's session indexes, too).
   Tracing is switched off (a no-op tracer provider) before and after each test, so no test sees
   another's configuration: a test that wants spans uses `trace_file`, or calls
   `definable_trace.configure_tracing(...)` itself (after setting any environment it needs).
@@ -62,6 +63,7 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("DEFINABLE_TRACE_CACHE_DIR", str(tmp_path / "cache"))
     configure_tracing(tracer_provider=NoOpTracerProvider())
     yield
     # Shuts down (and so flushes and closes) whatever provider the test configured; the

@@ -13,7 +13,6 @@ content), on a replicated file of a few MB (bench/_replicate.py) and on damaged 
 from __future__ import annotations
 
 import gc
-import importlib.util
 import math
 import re
 import tempfile
@@ -28,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loading_mutations import MUTATIONS, SOURCES, mutate
-from test_loading_support import FIXTURES, Reply, ToolCallReply, weather
+from test_loading_support import FIXTURES, Reply, ToolCallReply, replicated, weather
 
 from definable_trace import (
     DefinableTraceError,
@@ -235,7 +234,7 @@ def test_listing_facts_of_a_replicated_file_are_the_slow_ones(tmp_path: Path) ->
     """Real traces, ours and foreign, copied with fresh ids to a few MB (what the bench's
     many-short file is made of): every one of our calls is read plainly."""
     path = tmp_path / "many.jsonl"
-    _replicated(path, 3)
+    replicated(path, 3)
     traces = _same_facts(lambda: load_traces(path))
     assert len(traces) > 100
     chats = load_traces(path)
@@ -505,14 +504,6 @@ def test_plain_usage_of_any_usage_values_is_their_metrics(
             _same_facts(lambda: load_traces(path))
 
 
-def _replicated(path: Path, copies: int) -> None:
-    spec = importlib.util.spec_from_file_location("_replicate", ROOT / "bench" / "_replicate.py")
-    assert spec is not None and spec.loader is not None
-    replicate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(replicate)
-    replicate.replicate(path, copies)
-
-
 def _tracked() -> Counter[str]:
     gc.collect()
     return Counter(type(o).__name__ for o in gc.get_objects())
@@ -529,7 +520,7 @@ def test_a_listing_keeps_no_object_per_call(tmp_path: Path) -> None:
     to scan on every later pass but a few objects for the whole load: no `ModelCall`,
     `Metrics` or list per call or turn (counted, not timed)."""
     path = tmp_path / "many.jsonl"
-    _replicated(path, 3)
+    replicated(path, 3)
     traces = load_traces(path)
     calls = sum(len(t.model_calls) for s in load_traces(path) for t in s.turns)
     assert {s.convention for s in traces} == {
@@ -569,7 +560,7 @@ def test_a_load_keeps_no_function_per_session(tmp_path: Path) -> None:
     and its cells per session would be scanned by every collection after the load. Nor is
     a run's record of its spans tracked (`OurRun`: it leads back to nothing)."""
     path = tmp_path / "many.jsonl"
-    _replicated(path, 3)
+    replicated(path, 3)
     load_traces(path)  # what a first load sets up once (imports, caches)
     before = _tracked()
     traces = load_traces(path)

@@ -24,7 +24,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loading_mutations import MUTATIONS, SOURCES, mutate
-from test_loading_facts import _replicated, _write
+from test_loading_facts import _write
+from test_loading_support import replicated
 
 from definable_trace import DefinableTraceError, Message
 from definable_trace import _semconv as sc
@@ -161,7 +162,7 @@ def test_every_message_written_now_is_the_general_paths(
 def test_every_message_of_a_replicated_file_is_the_general_paths(tmp_path: Path) -> None:
     """What the bench's many-short file is made of."""
     path = tmp_path / "many.jsonl"
-    _replicated(path, 2)
+    replicated(path, 2)
     plain, total = _all_checked(load_traces(path))
     assert total > 500 and plain > 0.8 * total
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_loading_facts import _replicated, _write
+from test_loading_facts import _write
+from test_loading_support import replicated
 
 from definable_trace.loading import TraceSet, load_traces
 
@@ -30,7 +31,7 @@ def _tracked() -> Counter[str]:
 
 def test_a_load_tracks_no_source_per_turn(tmp_path: Path) -> None:
     path = tmp_path / "many.jsonl"
-    _replicated(path, 3)
+    replicated(path, 3)
     load_traces(path)  # what a first load sets up once (imports, caches)
     before = _tracked()
     traces = load_traces(path)
@@ -78,5 +79,5 @@ def test_a_load_written_now_is_freed_when_dropped(tmp_path: Path, tracing: dict[
 
 def test_a_replicated_load_is_freed_when_dropped(tmp_path: Path) -> None:
     path = tmp_path / "many.jsonl"
-    _replicated(path, 1)
+    replicated(path, 1)
     _dropped(lambda: load_traces(path))

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from loading_mutations import MUTATIONS, SOURCES, mutate
-from test_loading_support import write_lines
+from test_loading_support import session_summary, write_lines
 
 from definable_trace.loading import SessionNotFoundError, load_traces
 
@@ -29,25 +29,13 @@ def mixed(tmp_path: Path) -> Path:
     return write_lines(tmp_path / "mixed.jsonl", lines)
 
 
-def _summary(traces, session_id):  # type: ignore[no-untyped-def]
-    session = traces.session(session_id)
-    return (
-        session.messages,
-        [(t.index, t.messages, t.start, [s.span_id for s in t.spans]) for t in session.turns],
-        session.metrics,
-        session.lineage,
-        session.has_content,
-        session.convention,
-    )
-
-
 def test_each_session_alone_is_the_session_of_the_whole_file(mixed: Path) -> None:
     whole = load_traces(mixed)
     assert len(whole) > 8
     for session in whole:
         alone = load_traces(mixed, session=session.id)
         assert [s.id for s in alone] == [session.id]
-        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert session_summary(alone, session.id) == session_summary(whole, session.id)
         assert {str(w) for w in alone.warnings} <= {str(w) for w in whole.warnings} | {
             str(w) for w in alone.warnings if "name no session" in w.message
         }
@@ -146,7 +134,7 @@ def test_a_session_over_several_files_is_read_from_each(tmp_path: Path, mixed: P
     whole = load_traces(first, second)
     for session in whole:
         alone = load_traces(first, second, session=session.id)
-        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert session_summary(alone, session.id) == session_summary(whole, session.id)
 
 
 def test_gzip_and_documents_fall_back_to_the_whole_load(tmp_path: Path, mixed: Path) -> None:
@@ -156,7 +144,9 @@ def test_gzip_and_documents_fall_back_to_the_whole_load(tmp_path: Path, mixed: P
     packed.write_bytes(gzip.compress(mixed.read_bytes()))
     whole = load_traces(mixed)
     session = whole.sessions[0].id
-    assert _summary(load_traces(packed, session=session), session) == _summary(whole, session)
+    assert session_summary(load_traces(packed, session=session), session) == session_summary(
+        whole, session
+    )
     documents = [orjson.loads(line) for line in SOURCES[0].read_bytes().splitlines() if line]
     first = load_traces(documents).sessions[0].id
     assert [s.id for s in load_traces(documents, session=first)] == [first]
@@ -226,7 +216,7 @@ def _same_as_whole(*paths: Path) -> int:
     for session in whole:
         alone = load_traces(*paths, session=session.id)
         assert [s.id for s in alone] == [session.id]
-        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert session_summary(alone, session.id) == session_summary(whole, session.id)
         assert _places(alone.session(session.id)) == _places(session)
         if not session.inferred:
             assert not set(damaged) & {str(w) for w in alone.warnings}, session.id
@@ -326,7 +316,7 @@ def test_a_last_line_cut_off_while_written_is_reported_as_the_whole_load_does(
     alone = load_traces(path, session=session)
     assert any("truncated last line" in w.message for w in whole.warnings)
     assert {str(w) for w in alone.warnings} == {str(w) for w in whole.warnings}
-    assert _summary(alone, session) == _summary(whole, session)
+    assert session_summary(alone, session) == session_summary(whole, session)
 
 
 def test_a_huge_line_across_blocks(tmp_path: Path, mixed: Path) -> None:
@@ -366,7 +356,7 @@ def test_ids_json_may_spell_in_several_ways_fall_back_to_the_whole_load(tmp_path
     escaped = [line.replace(orjson.dumps(session), b'"a\\/b"') for line in lines]
     path = write_lines(tmp_path / "escaped-session.jsonl", escaped)
     whole = load_traces(path)
-    assert _summary(load_traces(path, session="a/b"), "a/b") == _summary(whole, "a/b")
+    assert session_summary(load_traces(path, session="a/b"), "a/b") == session_summary(whole, "a/b")
     # a trace id with a slash, spelled plainly where the session is named and escaped
     # elsewhere: one needle would find the one spelling only
     escaped = [
@@ -379,7 +369,9 @@ def test_ids_json_may_spell_in_several_ways_fall_back_to_the_whole_load(tmp_path
     path = write_lines(tmp_path / "escaped-trace.jsonl", escaped)
     whole = load_traces(path)
     assert len(whole.session(session).turns[0].spans) > 1
-    assert _summary(load_traces(path, session=session), session) == _summary(whole, session)
+    assert session_summary(load_traces(path, session=session), session) == session_summary(
+        whole, session
+    )
 
 
 def test_the_tree_of_ids_matches_what_the_flat_alternation_matches() -> None:
@@ -440,7 +432,7 @@ def test_every_session_of_a_damaged_file_alone_is_its_session_of_the_whole_load(
     for session in whole:
         alone = load_traces(path, session=session.id)
         assert [s.id for s in alone] == [session.id]
-        assert _summary(alone, session.id) == _summary(whole, session.id)
+        assert session_summary(alone, session.id) == session_summary(whole, session.id)
         assert _places(alone.session(session.id)) == _places(session)
 
 

@@ -7,6 +7,7 @@ written by the real tracing setup to a file; the awkward-input tests then take s
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -25,7 +26,9 @@ __all__ = [
     "Reply",
     "ToolCallReply",
     "conversation",
+    "replicated",
     "request_of",
+    "session_summary",
     "spans_of",
     "weather",
     "write_lines",
@@ -84,6 +87,34 @@ def request_of(spans: Sequence[dict[str, Any]], scope: dict[str, Any] | None = N
         ]
     }
     return orjson.dumps(body)
+
+
+def replicated(path: Path, megabytes: float) -> Path:
+    """About `megabytes` MB of copies of every committed trace (bench/_replicate.py)."""
+    bench = Path(__file__).parent.parent / "bench" / "_replicate.py"
+    spec = importlib.util.spec_from_file_location("_replicate", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.replicate(path, megabytes)
+    return path
+
+
+def session_summary(traces: Any, session_id: str) -> tuple[Any, ...]:
+    """What two loads of one session must agree on: its id and kind, messages, turns (with
+    their spans), usage, lineage, content and convention."""
+    session = traces.session(session_id)
+    return (
+        session.id,
+        session.stitched,
+        session.messages,
+        [(t.index, t.messages, t.start, [s.span_id for s in t.spans]) for t in session.turns],
+        session.metrics,
+        session.lineage,
+        session.has_content,
+        session.convention,
+        session.message_count,
+    )
 
 
 def write_lines(path: Path, lines: Sequence[bytes], *, end: bytes = b"\n") -> Path:

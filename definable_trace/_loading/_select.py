@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import _index
 from ._assemble import assemble
 from ._decode import SESSION_KEYS, SpanDecoder
 from ._graph import SpanIndex
@@ -106,8 +107,31 @@ def load_one_session(sources: Sequence[TraceSource], session_id: str) -> TraceSe
     picked = [(path, _second_pass(path, naming[path], traces)) for path in paths]
     picked = [(path, lines) for path, lines in picked if lines]
     if not picked:
+        if session_id.startswith(PREFIX) and len(paths) == 1:
+            return _stitched(paths[0], session_id)
         return _everything(sources, session_id)
     return _assemble_one(picked, paths, session_id)
+
+
+def _stitched(path: str, session_id: str) -> TraceSet:
+    """A stitched session, which no line names: its family's lines, from the file's sidecar
+    index (`_index`). Without a current index, or when those lines do not give the session
+    the whole load counted, the whole load, which then writes the index."""
+    found = _index.lookup(path, session_id)
+    if isinstance(found, _index.Unknown):  # the file's stitched sessions are known: not one
+        return TraceSet([], [], [path], named_ids=found.ids)
+    if found is not None:
+        traces = _read_picked([(path, found.lines)], [path])
+        if session_id in traces:
+            session = traces.session(session_id)
+            if (len(session.turns), session.message_count) == (found.turns, found.messages):
+                return _only(traces, session_id)
+    made_from = _index.stamp(path)
+    from ._load import load_traces
+
+    traces = load_traces(path)
+    _index.write(path, made_from, traces)
+    return _only(traces, session_id)
 
 
 class _Mentions:
@@ -161,6 +185,16 @@ def _named_ids(paths: Sequence[str]) -> list[str]:
 def _assemble_one(
     picked: list[tuple[str, list[tuple[int, bytes]]]], paths: list[str], session_id: str
 ) -> TraceSet:
+    traces = _read_picked(picked, paths)
+    if session_id not in traces:  # the id was only mentioned (a fork's parent, a message's text)
+        from ._load import load_traces
+
+        return _only(load_traces(*paths), session_id)
+    return _only(traces, session_id)
+
+
+def _read_picked(picked: list[tuple[str, list[tuple[int, bytes]]]], paths: list[str]) -> TraceSet:
+    """The sessions of the lines picked (path, [(line number, line)]), loaded as a file's."""
     store = TextStore()
     decoder = SpanDecoder(store)
     index = SpanIndex()
@@ -170,12 +204,7 @@ def _assemble_one(
         cut_off = _cut_off(path, lines)
         warnings.extend(read_lines(lines[:-1] if cut_off else lines, path, index, decoder, logs))
         warnings.extend(cut_off)
-    sessions = [s for s in assemble(index, store, warnings, logs) if s.id == session_id]
-    if not sessions:  # the id was only mentioned (a fork's parent, a message's text)
-        from ._load import load_traces
-
-        return _only(load_traces(*paths), session_id)
-    return TraceSet(sessions, warnings, paths)
+    return TraceSet(assemble(index, store, warnings, logs), warnings, paths)
 
 
 def _cut_off(path: str, lines: list[tuple[int, bytes]]) -> list[TraceWarning]:
