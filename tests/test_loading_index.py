@@ -133,7 +133,7 @@ def test_a_damaged_index_is_no_index(traces_file: Path, tmp_path: Path) -> None:
     load_traces(traces_file, session=stitched[0])
     (index,) = _index_files(tmp_path)
     good = orjson.loads(index.read_bytes())
-    for damage in (b"\x00garbage", b"{}", orjson.dumps({**good, "families": [[[1, -5, 3]]]})):
+    for damage in (b"\x00garbage", b"{}", orjson.dumps({**good, "families": [[[1, -5, 3, 0]]]})):
         index.write_bytes(damage)
         alone = load_traces(traces_file, session=stitched[1])
         assert alone.session(stitched[1]).id == stitched[1]
@@ -193,9 +193,13 @@ def test_an_index_line_that_is_not_a_whole_line_of_the_file_is_not_read(
     (index,) = _index_files(tmp_path)
     assert isinstance(_index.lookup(str(traces_file), stitched), _index.Found)
     held, lines = _family_of(index, stitched)
-    number, offset, length = lines[0]
-    for moved in ([number, offset + 1, length - 1], [number, offset, length - 1]):
-        lines[0] = moved  # starts after a line's first byte / ends before its newline
+    number, offset, length, checksum = lines[0]
+    for moved in (
+        [number, offset + 1, length - 1, checksum],  # starts after a line's first byte
+        [number, offset, length - 1, checksum],  # ends before its newline
+        [number, offset, length, checksum ^ 1],  # holds other bytes than it did
+    ):
+        lines[0] = moved
         index.write_bytes(orjson.dumps(held))
         assert _index.lookup(str(traces_file), stitched) is None
 

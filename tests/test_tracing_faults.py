@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -242,7 +243,8 @@ configure_tracing()
 # --- signals: flush, then pass the signal on ----------------------------------------------------
 
 TURNS_THEN_WAIT = """
-import os, signal, sys, time
+import faulthandler, os, signal, sys, time
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test's diagnosis of a hang
 from definable_trace.agent import Agent
 from definable_trace.model import OpenAIChat
 from definable_trace.testing import FakeOpenAIServer
@@ -285,7 +287,15 @@ def test_signal_flushes_every_completed_turn(signame: str, app: str, tmp_path: P
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready", child.stderr
         child.send_signal(signum)
-        returncode = child.wait(timeout=60)
+        try:
+            returncode = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGUSR1)  # every thread's stack, to stderr
+            time.sleep(1)
+            child.kill()
+            _, threads = child.communicate()
+            flushed = target.exists() and target.stat().st_size
+            pytest.fail(f"alive 60 s after {signame} (file: {flushed} bytes); threads:\n{threads}")
     finally:
         child.kill()
         child.wait()

@@ -18,8 +18,11 @@ tests/test_loading_index.py compares the two on every committed trace and on rep
   device, inode, size and modification time and the library's version. Any change (the file
   grew or was rewritten, another version of the loader) makes it stale, and the next whole
   load writes it again.
-- Each line it names is checked when read to start and end a line of the file, and the session
-  then assembled must have the turns and messages recorded; else the whole load decides.
+- Each line it names is checked when read: it must start and end a line of the file and have
+  the checksum it had (CRC-32: an accidental change, not an adversary, is what it catches),
+  and the session then assembled must have the turns and messages recorded; else the whole
+  load decides. So a file rewritten within one tick of the clock at the same size (which the
+  stamp cannot tell) is not read from stale offsets.
 - A cache problem never fails a load: an index that cannot be read or written is no index.
 - It holds ids, line numbers and byte offsets: no content.
 """
@@ -31,6 +34,7 @@ import logging
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,12 +47,12 @@ __all__ = ["ENV_CACHE_DIR", "Found", "Unknown", "lookup", "stamp", "write"]
 
 ENV_CACHE_DIR = "DEFINABLE_TRACE_CACHE_DIR"
 _OFF = "off"
-_FORMAT = 1  # of the index file: a file of another format is stale
+_FORMAT = 2  # of the index file: a file of another format is stale
 
 _log = logging.getLogger(__name__)
 
-# (line number, byte offset, length with the newline) of one line of the trace file
-_Line = tuple[int, int, int]
+# (line number, byte offset, length with the newline, CRC-32) of one line of the trace file
+_Line = tuple[int, int, int, int]
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
@@ -164,11 +168,12 @@ def _read(path: str) -> _File | None:
 
 def _lines(path: str, lines: list[_Line], size: int) -> list[tuple[int, bytes]] | None:
     """The lines at their offsets, each checked to be a whole line of the file (after a
-    newline or at its start, and ending with one or at its end); None if one is not."""
+    newline or at its start, and ending with one or at its end) with its checksum; None if
+    one is not."""
     out: list[tuple[int, bytes]] = []
     try:
         with open(path, "rb") as f:
-            for number, offset, length in lines:
+            for number, offset, length, checksum in lines:
                 if offset < 0 or length <= 0 or offset + length > size:
                     return None
                 f.seek(max(offset - 1, 0))
@@ -177,6 +182,8 @@ def _lines(path: str, lines: list[_Line], size: int) -> list[tuple[int, bytes]] 
                     return None
                 line = chunk[1:] if offset > 0 else chunk
                 if len(line) != length or not (line.endswith(b"\n") or offset + length == size):
+                    return None
+                if zlib.crc32(line) != checksum:
                     return None
                 out.append((number, line[:-1] if line.endswith(b"\n") else line))
     except OSError:
@@ -240,7 +247,7 @@ def _scan(path: str, families: list[_Family]) -> dict[int, list[_Line]]:
         for number, line in enumerate(f, 1):
             if b'"traceId"' in line:
                 for held in _holding(_TRACE_ID.findall(line), by_trace):
-                    found.setdefault(held, []).append((number, offset, len(line)))
+                    found.setdefault(held, []).append((number, offset, len(line), zlib.crc32(line)))
             offset += len(line)
     return found
 
