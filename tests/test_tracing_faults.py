@@ -282,6 +282,9 @@ def test_signal_flushes_every_completed_turn(signame: str, app: str, tmp_path: P
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # The signal's default action, whatever this process inherited: under `nohup` SIGHUP
+        # is ignored, the child would inherit that, and an ignored signal stays ignored.
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL),
     )
     try:
         assert child.stdout is not None
