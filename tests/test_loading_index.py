@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,27 @@ def test_in_any_order_of_lines_and_on_damaged_files(
         monkeypatch.setenv("DEFINABLE_TRACE_CACHE_DIR", str(tmp_path / "cache" / str(k)))
         found += _same_from_the_index(copy)
     assert found >= 16
+
+
+def test_sessions_whose_lines_the_index_cannot_find_are_loaded_whole(tmp_path: Path) -> None:
+    """Trace ids written in capitals (the loader reads them as lowercase hex) hide a family's
+    lines from the index's scan: its sessions are still known, and loaded whole, never
+    reported absent."""
+    lines = replicated(tmp_path / "many.jsonl", 0.6).read_bytes().splitlines()
+    capitals = write_lines(
+        tmp_path / "capitals.jsonl",
+        [
+            re.sub(
+                rb'"traceId":"[0-9a-f]{32}"', lambda m: m.group(0)[:11] + m.group(0)[11:].upper(), x
+            )
+            for x in lines
+        ],
+    )
+    whole = load_traces(capitals)
+    stitched = [s.id for s in whole if s.stitched]
+    assert len(stitched) >= 4
+    for session_id in stitched * 2:  # the first writes the index, the others read it
+        alone = load_traces(capitals, session=session_id)
+        assert session_summary(alone, session_id) == session_summary(whole, session_id)
+    typo = stitched[0][:-1] + ("0" if stitched[0][-1] != "0" else "1")
+    assert load_traces(capitals, session=typo).named_ids == stitched

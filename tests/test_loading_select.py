@@ -467,3 +467,22 @@ def test_a_session_id_that_is_also_a_common_value(
     holding = sum(orjson.dumps(common) in line for line in data.splitlines())
     assert holding > 2 * len({s.line for t in whole.session(common).turns for s in t.spans})
     assert _same_as_whole(path) > 8
+
+
+def test_a_damaged_line_first_among_those_picked_is_a_warning_as_in_the_whole_load(
+    tmp_path: Path,
+) -> None:
+    """Found by the damaged-file test run long: a line naming the session whose
+    `resourceSpans` key a byte flip damaged is kept (damaged lines naming the id are), and
+    was then the first line read, which a reader takes as the file's first value: "not
+    OTLP trace data" raised, while the whole load only warns about that line."""
+    lines = [line for source in SOURCES for line in source.read_bytes().splitlines() if line]
+    at = next(i for i, line in enumerate(lines) if b'"stringValue":"tl-s2"' in line)
+    assert at > 0
+    damaged = lines[at].replace(b'"resourceSpans"', b'"r:sourceSpans"', 1)
+    path = write_lines(tmp_path / "damaged.jsonl", [*lines[:at], damaged, *lines[at:]])
+    whole = load_traces(path)
+    assert any(w.line == at + 1 and "not OTLP" in w.message for w in whole.warnings)
+    alone = load_traces(path, session="tl-s2")
+    assert session_summary(alone, "tl-s2") == session_summary(whole, "tl-s2")
+    assert any(w.line == at + 1 and "not OTLP" in w.message for w in alone.warnings)

@@ -102,7 +102,7 @@ def lookup(path: str, session_id: str) -> Found | Unknown | None:
     if known is None:
         return Unknown(list(index.sessions))
     family, turns, messages = known
-    if not 0 <= family < len(index.families):
+    if not 0 <= family < len(index.families):  # `_WHOLE`, or damaged
         return None
     lines = _lines(path, index.families[family], index.stamp[2])
     return None if lines is None else Found(lines, turns, messages)
@@ -259,15 +259,21 @@ def _holding(traces: Iterable[bytes], by_trace: dict[bytes, list[int]]) -> set[i
 def _index(
     families: list[_Family], found: dict[int, list[_Line]], made_from: tuple[int, int, int, int]
 ) -> _File:
-    """The index of the families whose span lines the scan found (each of them: else its
-    trace ids are written otherwise than the loader keeps them, and it is left out)."""
+    """The index of the families whose span lines the scan found. A family whose lines it
+    could not all find (trace ids written otherwise than the loader keeps them: capitals,
+    base64) is listed as known but not indexed (`_WHOLE`): its sessions exist, and are
+    loaded whole."""
     sessions: dict[str, tuple[int, int, int]] = {}
     kept: list[list[_Line]] = []
     for number, family in enumerate(families):
         lines = found.get(number, [])
-        if not family.span_lines <= {line[0] for line in lines}:
-            continue
+        whole = not family.span_lines <= {line[0] for line in lines}
         for session in family.sessions:
-            sessions[session.id] = (len(kept), len(session.turns), session.message_count)
-        kept.append(lines)
+            at = _WHOLE if whole else len(kept)
+            sessions[session.id] = (at, len(session.turns), session.message_count)
+        if not whole:
+            kept.append(lines)
     return _File(_FORMAT, __version__, made_from, sessions, kept)
+
+
+_WHOLE = -1  # the family of a session the index knows but whose lines it does not

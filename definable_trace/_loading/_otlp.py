@@ -24,7 +24,7 @@ import itertools
 import os
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any, Protocol
 
 import msgspec
@@ -114,7 +114,7 @@ def read_documents(
 
 
 def read_lines(
-    lines: Iterable[tuple[int, bytes]],
+    lines: Sequence[tuple[int, bytes]],
     name: str,
     sink: SpanSink,
     decoder: SpanDecoder,
@@ -123,6 +123,11 @@ def read_lines(
     """Stream the spans of some JSON lines of a file (line number, line), as `read_file`
     reads all of them: for a reader that picked the lines that matter (`_select`)."""
     reader = _FileReader(name, sink, decoder, logs)
+    if lines and lines[0][0] > 1:
+        # Not from the file's start: whether the file is trace data at all was decided by its
+        # first values, which were not picked. A damaged line first among these is then a
+        # warning, as in the whole load, not the refusal of a file that is not trace data.
+        reader.values = 1
     reader._json_lines((number, line, True) for number, line in lines)
     return reader.finish()
 
