@@ -8,6 +8,7 @@ named only by its trace id, or be a fork naming another session as its parent.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -210,7 +211,8 @@ def _same_as_whole(*paths: Path) -> int:
     """Each session alone is the session of the whole load, down to its spans' file:line, and
     was read from the lines that matter, not by loading everything (which would give the
     same session, slowly): the warning about the damaged line, which names no session, is
-    not among its warnings. Stitched sessions (an id no line holds) are loaded whole."""
+    not among its warnings. Stitched sessions (an id no line holds) are loaded whole the
+    first time, then through the index (tests/test_loading_index.py)."""
     whole = load_traces(*paths)
     damaged = [str(w) for w in whole.warnings if "not JSON" in w.message]
     for session in whole:
@@ -254,6 +256,37 @@ def test_spans_a_line_found_by_their_trace_every_way(
     monkeypatch.setattr(_select, "_FEW", few)
     monkeypatch.setattr(_select, "_RUST", rust)
     assert _same_as_whole(exploded) > 8
+
+
+@pytest.mark.parametrize("few", [0, 1000])
+@pytest.mark.parametrize("rust", [True, False])
+def test_a_trace_id_spelled_in_capitals_on_some_lines_is_found_on_all(
+    tmp_path: Path, exploded: Path, monkeypatch: pytest.MonkeyPatch, few: int, rust: bool
+) -> None:
+    """Found by the damaged-file test run long: a flipped byte put a capital in the trace id
+    of the line naming the session, which the loader reads as lowercase; the lines of the same
+    trace, written in lowercase, were then not found by the id as written. Here each line
+    writes its trace ids as they are, in capitals, or with one capital."""
+    from definable_trace._loading import _select
+
+    monkeypatch.setattr(_select, "_FEW", few)
+    monkeypatch.setattr(_select, "_RUST", rust)
+
+    def respelled(number: int, match: re.Match[bytes]) -> bytes:
+        key, trace = match.group(1), match.group(2)
+        letters = [i for i, c in enumerate(trace) if chr(c).isalpha()]
+        if number % 3 == 0 or not letters:
+            return match.group(0)
+        if number % 3 == 1:
+            return key + trace.upper() + b'"'
+        at = letters[number % len(letters)]
+        return key + trace[:at] + trace[at : at + 1].upper() + trace[at + 1 :] + b'"'
+
+    lines = [
+        re.sub(rb'("traceId":")([0-9a-f]{32})"', lambda m, n=n: respelled(n, m), line)
+        for n, line in enumerate(exploded.read_bytes().splitlines())
+    ]
+    assert _same_as_whole(write_lines(tmp_path / "capitals.jsonl", lines)) > 8
 
 
 @pytest.mark.parametrize("separator", [b": ", b" : ", b":\t", b"\t:"])

@@ -24,7 +24,7 @@ tests/test_loading_index.py compares the two on every committed trace and on rep
   load decides. So a file rewritten within one tick of the clock at the same size (which the
   stamp cannot tell) is not read from stale offsets.
 - A cache problem never fails a load: an index that cannot be read or written is no index.
-- It holds ids, line numbers and byte offsets: no content.
+- It holds ids, line numbers, byte offsets and checksums of lines: no content.
 """
 
 from __future__ import annotations

@@ -304,19 +304,38 @@ def _second_pass(path: str, starts: list[int], traces: set[bytes]) -> list[tuple
 
 
 def _trace_finder(traces: set[bytes]) -> _Hits | None:
-    """Where in a block the lines naming `traces` are: a search per id for a few ids (as
-    `"id"`, however the line is spaced); beyond, one pass finding any of them as the value of
-    an `...Id` key (`"traceId"`, as every OTLP/JSON writer spells it)."""
+    """Where in a block the lines naming `traces` are: with `ahocorasick-rs`, one pass of an
+    automaton finding any of them as the value of an `...Id` key (`"traceId"`, as every
+    OTLP/JSON writer spells it); without it, a search per id for a few ids (as `"id"`,
+    however the line is spaced), else one pass of `re`. The loader reads a trace id in any
+    case as lowercase, and a line may spell an id otherwise than the line that named the
+    session (another writer, a flipped byte): `_spellings`."""
     if not traces:
         return None
-    if len(traces) <= _FEW:
-        return _needle_hits([b'"' + t + b'"' for t in sorted(traces)])
-    pattern = re.compile(rb'Id"\s*:\s*"(?:' + _tree(sorted(traces)) + rb')"')
+    words = sorted({trace.lower() for trace in traces})
+    pattern = re.compile(rb'Id"\s*:\s*"(?:' + _tree(words) + rb')"', re.IGNORECASE)
 
     def by_regex(block: bytearray, end: int, base: int) -> Iterator[int]:
         return (m.start() for m in pattern.finditer(block, 0, end))
 
-    return _automaton_hits(sorted(traces), by_regex) if _RUST else by_regex
+    if _RUST:
+        return _automaton_hits(words, by_regex)
+    if len(words) <= _FEW:
+        return _needle_hits([b'"' + s + b'"' for t in words for s in _spellings(t)])
+    return by_regex
+
+
+def _spellings(trace: bytes) -> list[bytes]:
+    """The ways a file may write a trace id that the loader reads as `trace` (lowercase hex):
+    as it is, in capitals (a writer may: OTLP/JSON ids are case-insensitive), and with one
+    capital (a flipped byte). An id with several capitals among small letters (no writer
+    writes one) is found only by `re` (without `ahocorasick-rs`, more than `_FEW` ids)."""
+    capitals = [trace[:i] + trace[i : i + 1].upper() + trace[i + 1 :] for i in _letters(trace)]
+    return [trace, trace.upper(), *(c for c in capitals if c != trace.upper())]
+
+
+def _letters(trace: bytes) -> list[int]:
+    return [i for i in range(len(trace)) if trace[i : i + 1].isalpha()]
 
 
 # `Id"` spaced otherwise than `Id":"` or `Id": "`: a block holding one is read by `re`.
@@ -328,12 +347,14 @@ _ODD_SPACING = [
 
 
 def _automaton_hits(traces: list[bytes], by_regex: _Hits) -> _Hits:
-    """Any of `traces` in one pass of an Aho-Corasick automaton, about 0.02 s a gigabyte for
-    one id or 500 (`re` takes 0.3 s): every pattern starts with `Id"`, whose `I` is rare in
-    JSON, so the automaton skips from one `I` to the next at memory speed. Patterns hold
-    the ids as compact (`"traceId":"id"`) and `json.dumps` (`"traceId": "id"`) write them;
-    a block spelling an `Id"` key any other way is left to the regular expression."""
-    patterns = [b'Id":"' + t + b'"' for t in traces] + [b'Id": "' + t + b'"' for t in traces]
+    """Any of `traces` (each in its `_spellings`) in one pass of an Aho-Corasick automaton,
+    about 0.02 s a gigabyte for one id or 500 (`re` takes 0.3 s): every pattern starts with
+    `Id"`, whose `I` is rare in JSON, so the automaton skips from one `I` to the next at
+    memory speed. Patterns hold the ids as compact (`"traceId":"id"`) and `json.dumps`
+    (`"traceId": "id"`) write them; a block spelling an `Id"` key any other way is left to
+    the regular expression."""
+    spelled = [s for t in traces for s in _spellings(t)]
+    patterns = [b'Id":"' + s + b'"' for s in spelled] + [b'Id": "' + s + b'"' for s in spelled]
     automaton = _automaton(patterns + _ODD_SPACING)
     odd = len(patterns)  # the index of the first odd spacing
 
