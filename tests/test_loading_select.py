@@ -176,10 +176,9 @@ def test_counts_and_totals_for_listing_match_the_built_histories(mixed: Path) ->
 
 
 # --- the scan: blocks, line ends, huge lines, the two ways of finding trace ids --------------
-# `_BLOCK` (bytes read at a time), `_FEW` (trace ids looked for one by one) and `_RUST` (Rust
-# searches, else `bytes.find` and `re`) are settings of the scan; setting them makes every line
-# cross a block boundary and grow the buffer, and sends every session through each way of
-# finding its lines.
+# `_BLOCK` (bytes read at a time) and `_RUST` (Rust searches, else `bytes.find` and `re`) are
+# settings of the scan; setting them makes every line cross a block boundary and grow the
+# buffer, and sends every session through each way of finding its lines.
 
 
 def _one_span_a_line(lines: list[bytes]) -> list[bytes]:
@@ -233,35 +232,30 @@ def _places(session):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("block", [7, 100, 4096])
-@pytest.mark.parametrize("few", [0, 1000])
 @pytest.mark.parametrize("rust", [True, False])
 def test_blocks_of_any_size_and_every_way_of_searching(
-    mixed: Path, monkeypatch: pytest.MonkeyPatch, block: int, few: int, rust: bool
+    mixed: Path, monkeypatch: pytest.MonkeyPatch, block: int, rust: bool
 ) -> None:
     from definable_trace._loading import _select
 
     monkeypatch.setattr(_select, "_BLOCK", block)
-    monkeypatch.setattr(_select, "_FEW", few)
     monkeypatch.setattr(_select, "_RUST", rust)
     assert _same_as_whole(mixed) > 8
 
 
-@pytest.mark.parametrize("few", [0, 1000])
 @pytest.mark.parametrize("rust", [True, False])
 def test_spans_a_line_found_by_their_trace_every_way(
-    exploded: Path, monkeypatch: pytest.MonkeyPatch, few: int, rust: bool
+    exploded: Path, monkeypatch: pytest.MonkeyPatch, rust: bool
 ) -> None:
     from definable_trace._loading import _select
 
-    monkeypatch.setattr(_select, "_FEW", few)
     monkeypatch.setattr(_select, "_RUST", rust)
     assert _same_as_whole(exploded) > 8
 
 
-@pytest.mark.parametrize("few", [0, 1000])
 @pytest.mark.parametrize("rust", [True, False])
 def test_a_trace_id_spelled_in_capitals_on_some_lines_is_found_on_all(
-    tmp_path: Path, exploded: Path, monkeypatch: pytest.MonkeyPatch, few: int, rust: bool
+    tmp_path: Path, exploded: Path, monkeypatch: pytest.MonkeyPatch, rust: bool
 ) -> None:
     """Found by the damaged-file test run long: a flipped byte put a capital in the trace id
     of the line naming the session, which the loader reads as lowercase; the lines of the same
@@ -269,7 +263,6 @@ def test_a_trace_id_spelled_in_capitals_on_some_lines_is_found_on_all(
     writes its trace ids as they are, in capitals, or with one capital."""
     from definable_trace._loading import _select
 
-    monkeypatch.setattr(_select, "_FEW", few)
     monkeypatch.setattr(_select, "_RUST", rust)
 
     def respelled(number: int, match: re.Match[bytes]) -> bytes:
@@ -300,7 +293,6 @@ def test_lines_spaced_as_json_dumps_or_otherwise(
 
     from definable_trace._loading import _select
 
-    monkeypatch.setattr(_select, "_FEW", 0)
     monkeypatch.setattr(_select, "_RUST", rust)
     lines = []
     for line in exploded.read_bytes().splitlines():
