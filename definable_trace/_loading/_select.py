@@ -18,11 +18,13 @@ and `re`. Time follows the file size at about twice the time of reading it once;
 follows the block and the lines kept, never the number of sessions in the file. The trace file
 is only read. What cannot be selected this way falls back to loading everything and picking
 the session: gzip files, stdin, directories, one JSON document (not JSON lines), parsed
-documents, a session or trace id that JSON may escape in more than one way, an id the loader
-makes (a stitched session's, a trace id), an id lines mention but no span names. An id no line
-holds at all names no session: the result is an empty set that knows the ids the lines name,
-for `SessionNotFoundError`'s suggestions, found without parsing (`_named_ids`). Warnings are
-those of the lines read: problems on other lines of the file are not looked for.
+documents, a session or trace id that JSON may escape in more than one way, a trace id no line
+holds as written, an id lines mention but no span names. A stitched session's id, which the
+loader makes and no line holds, is read through the file's sidecar index (`_index`) once a
+whole load has written it. An id no line holds at all names no session: the result is an
+empty set that knows the ids the lines name, for `SessionNotFoundError`'s suggestions, found
+without parsing (`_named_ids`). Warnings are those of the lines read: problems on other lines
+of the file are not looked for.
 """
 
 from __future__ import annotations
