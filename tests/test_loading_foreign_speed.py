@@ -5,8 +5,9 @@ traces (ours and the real foreign instrumentations') and of damaged versions of 
 test's mutations), read by the real reader:
 
 - `classify` asks conventions that decide by names alone once per shape of span;
-- flattened messages are gathered by a per-shape plan (`_flat.span_unflatten`) instead of a
-  scan of every attribute (`_flat.unflatten`), and rebuilt once per distinct fields;
+- flattened messages are gathered by a per-shape plan (`_flat._planner`, read here through
+  `test_loading_support.span_unflatten`) instead of a scan of every attribute
+  (`_flat.unflatten`), and rebuilt once per distinct fields;
 - a message list attribute is parsed and built once per distinct JSON string (`Memo`);
 - message ids hash each message's body JSON made once per load, not the whole triple.
 
@@ -25,13 +26,13 @@ from typing import Any
 import orjson
 import pytest
 from loading_mutations import SOURCES, damaged_copies
-from test_loading_support import FIXTURES
+from test_loading_support import FIXTURES, span_unflatten
 
 from definable_trace import DefinableTraceError
 from definable_trace import _semconv as sc
 from definable_trace._loading import _conventions as conv
 from definable_trace._loading._calls import CallData, Memo
-from definable_trace._loading._flat import span_unflatten, unflatten
+from definable_trace._loading._flat import unflatten
 from definable_trace._loading._foreign import _Canon
 from definable_trace._loading._load import _Reading
 from definable_trace._loading._logs import LogIndex

@@ -1,7 +1,8 @@
 """Flattened messages (OpenLLMetry before 0.55, OpenInference) are gathered by a per-shape plan
 and looked up in the load's `Memo` by their names and values (`_flat.span_messages`), with no
 dict made per message: the same messages, the same sharing and the same errors, in the same
-order, as the plain way (`span_unflatten`, then `memo_message` on each dict), on every span of
+order, as the plain way (`test_loading_support`'s `span_unflatten`, then `memo_message` on each
+dict), on every span of
 the committed traces, of damaged versions of them (the fuzz test's mutations) and of awkward
 names (an index written twice, one `int` refuses, values that are not strings).
 """
@@ -17,12 +18,13 @@ from typing import Any
 import orjson
 import pytest
 from loading_mutations import damaged_copies
+from test_loading_support import memo_message, span_unflatten
 
 from definable_trace import DefinableTraceError
 from definable_trace import _semconv as sc
 from definable_trace._loading import _openinference, _openllmetry
 from definable_trace._loading._calls import Memo
-from definable_trace._loading._flat import memo_message, span_field, span_messages, span_unflatten
+from definable_trace._loading._flat import span_field, span_messages
 from definable_trace._loading._load import _Reading
 from definable_trace._loading._records import SpanRecord
 from definable_trace.model import Message

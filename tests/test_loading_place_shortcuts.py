@@ -249,14 +249,7 @@ def _units(readings: list[_Reading]) -> list[list[Unit]]:
     for reading in readings:
         units = []
         for _, calls in _calls(reading):
-            for call in calls:
-                if call.input is not None:
-                    answer = call.output[:1] if call.output else []
-                    span = call.span
-                    history = [*call.input, *answer]
-                    units.append(
-                        Unit(span.trace_id, span.span_id, span.start_ns, call.input, history)
-                    )
+            units.extend(u for u in map(_assemble.call_unit, calls) if u is not None)
         found.append(units)
     return found
 

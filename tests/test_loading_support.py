@@ -26,9 +26,11 @@ __all__ = [
     "Reply",
     "ToolCallReply",
     "conversation",
+    "memo_message",
     "replicated",
     "request_of",
     "session_summary",
+    "span_unflatten",
     "spans_of",
     "weather",
     "write_lines",
@@ -115,6 +117,32 @@ def session_summary(traces: Any, session_id: str) -> tuple[Any, ...]:
         session.convention,
         session.message_count,
     )
+
+
+def span_unflatten(span: Any, prefix: str) -> list[dict[str, Any]]:
+    """The plain way `_flat.span_messages` and `span_field` are checked against:
+    `unflatten(span.attributes, prefix)`, read through `_flat`'s per-shape plan (which names
+    go where, worked out once per shape), so that the plan is checked too."""
+    from definable_trace._loading import _flat
+
+    plan = span.by_names("test-unflatten:" + prefix, _flat._planner(prefix))
+    return [{rest: span.get(key) for rest, key in fields} for fields in plan]
+
+
+def memo_message(
+    memo: Any, kind: str, fields: dict[str, Any], build: Callable[[dict[str, Any]], Any]
+) -> Any:
+    """The plain way `_flat.span_messages` shares messages: `build(fields)`, once per
+    distinct fields of a `kind` of flattened message when all their values are strings (what
+    else a damaged span holds is built each time, so that no two values that compare equal,
+    1 and 1.0 say, share a message); the names keep their order in the key."""
+    if memo is None or not all(v.__class__ is str for v in fields.values()):
+        return build(fields)
+    key = (kind, *fields.items())
+    found = memo.messages.get(key)
+    if found is None:
+        found = memo.messages[key] = build(fields)
+    return found
 
 
 def write_lines(path: Path, lines: Sequence[bytes], *, end: bytes = b"\n") -> Path:

@@ -34,7 +34,7 @@ from ._sessions import Lineage, Session, Turn
 from ._stitch import Unit, stitch
 from ._store import TextStore
 
-__all__ = ["assemble"]
+__all__ = ["assemble", "call_unit"]
 
 _RUN_ID = ATTR_RUN_ID
 _LISTED = 5
@@ -258,13 +258,9 @@ class _Assembler:
         owners: list[tuple[_Bucket, CallData | OurRun]] = []
         for bucket in [b for b in self.buckets.values() if b.inferred]:
             for call in bucket.calls:
-                if call.input is not None:
-                    answer = call.output[:1] if call.output else []
-                    span = call.span
-                    history = [*call.input, *answer]
-                    units.append(
-                        Unit(span.trace_id, span.span_id, span.start_ns, call.input, history)
-                    )
+                unit = call_unit(call)
+                if unit is not None:
+                    units.append(unit)
                     owners.append((bucket, call))
             for run in bucket.runs.values():
                 unit = self._our_unit(run)
@@ -388,6 +384,16 @@ class _Assembler:
             ids = ", ".join(s.id for s in group[:_LISTED])
             ids += ", ..." if len(group) > _LISTED else ""
             self.report(TraceWarning(path, line, f"{len(group)} {what} ({ids})"))
+
+
+def call_unit(call: CallData) -> Unit | None:
+    """Another instrumentation's call as a unit to stitch: its input, and its input plus its
+    answer; None without content to compare."""
+    if call.input is None:
+        return None
+    answer = call.output[:1] if call.output else []
+    span = call.span
+    return Unit(span.trace_id, span.span_id, span.start_ns, call.input, [*call.input, *answer])
 
 
 def _move(source: _Bucket, target: _Bucket, item: CallData | OurRun) -> int:

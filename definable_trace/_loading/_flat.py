@@ -19,11 +19,9 @@ from ._records import SpanRecord
 
 __all__ = [
     "content_parts",
-    "memo_message",
     "message_of",
     "span_field",
     "span_messages",
-    "span_unflatten",
     "tool_call",
     "unflatten",
 ]
@@ -45,26 +43,11 @@ def unflatten(attributes: Mapping[str, Any], prefix: str) -> list[dict[str, Any]
 _Plan = tuple[tuple[tuple[str, str], ...], ...]
 
 
-def span_unflatten(span: SpanRecord, prefix: str) -> list[dict[str, Any]]:
-    """`unflatten(span.attributes, prefix)` without the dict of every attribute: which names
-    go where is worked out once per shape of span (`SpanRecord.by_names`), then only the
-    values of those names are read. tests/test_loading_foreign_speed.py checks both agree."""
-    planner = _PLANNERS.get(prefix)
-    if planner is None:
-        planner = _PLANNERS[prefix] = ("unflatten:" + prefix, _planner(prefix))
-    plan: _Plan = span.by_names(*planner)
-    get = span.get
-    return [{rest: get(key) for rest, key in fields} for fields in plan]
-
-
-# By prefix (a few, made once): the name `SpanRecord.by_names` keeps a plan under, the planner.
-_PLANNERS: dict[str, tuple[str, Callable[[SpanRecord], _Plan]]] = {}
-
-
 def _planner(prefix: str) -> Callable[[SpanRecord], _Plan]:
     def plan(span: SpanRecord) -> _Plan:
         """Per index (in order), the (rest, name) pairs in the order of the names: what
-        `unflatten` would put in that index's dict. Raises where `unflatten` raises."""
+        `unflatten` would put in that index's dict. Raises where `unflatten` raises.
+        (tests/test_loading_foreign_speed.py checks it gives what `unflatten` gives.)"""
         found: dict[int, list[tuple[str, str]]] = {}
         n = len(prefix)
         for key in span.attribute_names:
@@ -92,12 +75,13 @@ def span_messages(
     build: Callable[[dict[str, Any]], Message],
     memo: Memo | None,
 ) -> list[list[Message]]:
-    """`[[memo_message(memo, kind, m, build) for m in span_unflatten(span, p)] for p in
-    prefixes]`, every list gathered before any message is built (what may raise, raises in
-    that order), without a dict (nor a key of its items) made per message: a message whose
-    values are all strings is looked up in `memo` by its field names and values as read, its
-    dict made only to build it the first time. tests/test_loading_place_flat.py checks both
-    agree."""
+    """The messages of the flattened lists under each of `prefixes` (`unflatten`'s dicts,
+    each given to `build`), every list gathered before any message is built (what may raise,
+    raises in that order), without a dict (nor a key of its items) made per message. A
+    message whose values are all strings is built once per `kind`, field names and values, and
+    looked up in `memo` after (what else a damaged span holds is built each time, so that no
+    two values that compare equal, 1 and 1.0 say, share a message); its dict is made only to
+    build it. tests/test_loading_place_flat.py checks it against the plain way."""
     plans = [span.by_names(*_message_plan(prefix)) for prefix in prefixes]
     get = span.get
     found: list[list[Message]] = []
@@ -108,7 +92,7 @@ def span_messages(
             if memo is None or tuple(map(type, values)) != strings:
                 messages.append(build(dict(zip(names, values, strict=True))))
                 continue
-            key = (names, values, kind)  # a tuple first: never a key of `memo_message`
+            key = (names, values, kind)
             message = memo.messages.get(key)
             if message is None:
                 message = memo.messages[key] = build(dict(zip(names, values, strict=True)))
@@ -118,8 +102,8 @@ def span_messages(
 
 
 def span_field(span: SpanRecord, prefix: str, name: str) -> list[Any]:
-    """`[m[name] for m in span_unflatten(span, prefix) if name in m]`, from the same plan as
-    `span_messages` (the finish reasons of flattened answers, say)."""
+    """`[m[name] for m in unflatten(span.attributes, prefix) if name in m]`, from the same
+    plan as `span_messages` (the finish reasons of flattened answers, say)."""
     plan: tuple[_Fields, ...] = span.by_names(*_message_plan(prefix))
     return [span.get(keys[names.index(name)]) for names, keys, _ in plan if name in names]
 
@@ -137,7 +121,7 @@ def _message_planner(prefix: str) -> Callable[[SpanRecord], tuple[_Fields, ...]]
     unflatten_plan = _planner(prefix)
 
     def plan(span: SpanRecord) -> tuple[_Fields, ...]:
-        """`span_unflatten`'s plan (raising where it raises), each message's names once."""
+        """`_planner`'s plan (raising where it raises), each message's names once."""
         found: list[_Fields] = []
         for fields in unflatten_plan(span):
             keys = dict(fields)  # the last name given for a field, at its first place
@@ -146,22 +130,6 @@ def _message_planner(prefix: str) -> Callable[[SpanRecord], tuple[_Fields, ...]]
         return tuple(found)
 
     return plan
-
-
-def memo_message(
-    memo: Memo | None, kind: str, fields: dict[str, Any], build: Callable[[dict[str, Any]], Message]
-) -> Message:
-    """`build(fields)`, once per distinct fields of a `kind` of flattened message when all
-    their values are strings (the usual message; what else a damaged span holds is built
-    each time, so that no two values that compare equal, 1 and 1.0 say, share a message).
-    The names keep their order in the key: a message is built from them in that order."""
-    if memo is None or not all(v.__class__ is str for v in fields.values()):
-        return build(fields)
-    key = (kind, *fields.items())
-    found = memo.messages.get(key)
-    if found is None:
-        found = memo.messages[key] = build(fields)
-    return found
 
 
 def content_parts(value: Any) -> tuple[str | None, list[Image]]:
